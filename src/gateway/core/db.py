@@ -1,0 +1,71 @@
+"""SQLAlchemy 2 async engine, sessions and the declarative base."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar.datastructures import State
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+from gateway.core.settings import DatabaseSettings
+
+# Stable constraint names, so Alembic can drop and alter what it created.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(settings: DatabaseSettings, *, url: str, pooled: bool = True) -> AsyncEngine:
+    """An asyncpg engine; `pooled=False` for short-lived event loops (RQ jobs, CLI)."""
+    connect_args = {
+        "timeout": settings.connect_timeout_s,
+        "server_settings": {
+            "application_name": "gateway",
+            "statement_timeout": str(settings.statement_timeout_ms),
+        },
+    }
+    if not pooled:
+        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
+    """The request's session: commits when the handler returns, rolls back when it raises.
+
+    Litestar closes this dependency before the response is sent, so a failed
+    commit still turns into an error response rather than a false success.
+    """
+    session_factory: async_sessionmaker[AsyncSession] = state.resources.session_factory
+    async with session_factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()

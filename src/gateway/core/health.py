@@ -1,0 +1,86 @@
+"""Liveness and readiness (API.md "System")."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import msgspec
+import structlog
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from sqlalchemy import text
+
+from gateway.core.resources import Resources
+
+_log = structlog.get_logger("gateway.health")
+
+CheckState = Literal["ok", "down"]
+
+
+class Liveness(msgspec.Struct):
+    status: Literal["ok"]
+
+
+class HealthChecks(msgspec.Struct):
+    database: CheckState
+    redis: CheckState
+    processor: Literal["closed", "open", "half_open"]
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: HealthChecks
+
+
+async def database_state(resources: Resources, timeout_s: float) -> CheckState:
+    try:
+        async with asyncio.timeout(timeout_s), resources.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; the reason is logged
+        _log.warning("health.database_down", error=type(exc).__name__)
+        return "down"
+    return "ok"
+
+
+async def redis_state(resources: Resources, timeout_s: float) -> CheckState:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await resources.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; the reason is logged
+        _log.warning("health.redis_down", error=type(exc).__name__)
+        return "down"
+    return "ok"
+
+
+async def check_health(resources: Resources, timeout_s: float) -> Health:
+    database, redis = await asyncio.gather(
+        database_state(resources, timeout_s), redis_state(resources, timeout_s)
+    )
+    # The circuit breaker does not exist yet; until it does the processor is "closed".
+    checks = HealthChecks(database=database, redis=redis, processor="closed")
+    if database == "down":
+        return Health(status="unavailable", checks=checks)
+    if redis == "down":
+        return Health(status="degraded", checks=checks)
+    return Health(status="ok", checks=checks)
+
+
+class HealthController(Controller):
+    path = "/api/v1/health"
+    tags = ["System"]  # noqa: RUF012 - Litestar reads this class attribute
+    opt = {"public": True}  # noqa: RUF012
+
+    @get("/live", summary="Liveness: the process serves requests")
+    async def live(self) -> Liveness:
+        return Liveness(status="ok")
+
+    @get(
+        "/",
+        summary="Readiness: database and Redis reachable",
+        description="503 when the database is down; 200 `degraded` when only Redis is down.",
+    )
+    async def health(self, state: State) -> Response[Health]:
+        report = await check_health(state.resources, state.settings.http.health_timeout_s)
+        status = 503 if report.status == "unavailable" else 200
+        return Response(report, status_code=status)

@@ -1,0 +1,206 @@
+"""The one mapping from errors to RFC 9457 problem+json answers (API.md "Errors").
+
+Domain errors carry a stable `code`; this module owns the HTTP status of each
+code, turns Litestar's own routing and validation errors into the same shape,
+and answers everything unexpected with a 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from gateway.core.errors import FieldError, GatewayError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Every code of API.md with its status. Codes of later features live here too, so
+# a domain never decides an HTTP status on its own.
+STATUS_BY_CODE: Mapping[str, int] = {
+    "validation_error": 400,
+    "idempotency_key_missing": 400,
+    "unauthorized": 401,
+    "card_declined": 402,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "invalid_state": 409,
+    "idempotency_key_in_use": 409,
+    "payload_too_large": 413,
+    "amount_exceeds_capturable": 422,
+    "amount_exceeds_refundable": 422,
+    "idempotency_key_reused": 422,
+    "invalid_signature": 401,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "processor_error": 502,
+    "processor_unavailable": 503,
+    "service_unavailable": 503,
+}
+
+_CODE_BY_STATUS: Mapping[int, str] = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+_log = structlog.get_logger("gateway.errors")
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """The wire shape of an error (documented in the OpenAPI schema)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    *,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    errors: Sequence[FieldError] = (),
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    status = STATUS_BY_CODE[code]
+    body: dict[str, Any] = {
+        "type": f"urn:gateway:problem:{code}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = [{"field": error.field, "message": error.message} for error in errors]
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
+    return Response(
+        content=body,
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return problem_response(
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        errors=exc.errors,
+        extra=exc.extra,
+        headers=headers,
+    )
+
+
+# msgspec reports paths as `$.payment_method.card.number` or `$.items[0].name`.
+_PATH = re.compile(r"`\$(?P<path>[^`]*)`")
+
+
+def field_errors_from_litestar(extra: Any) -> list[FieldError]:
+    """Turn Litestar's `extra` list of validation messages into dotted field paths."""
+    errors: list[FieldError] = []
+    for item in extra if isinstance(extra, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key") or "")
+        source = item.get("source")
+        field = key if source != "body" else key.removeprefix("data").lstrip(".")
+        errors.append(FieldError(field=field or "body", message=message))
+    return errors
+
+
+def dotted_path(msgspec_path: str) -> str:
+    """`$.a.b[0].c` → `a.b.0.c`."""
+    return re.sub(r"\[(\d+)\]", r".\1", msgspec_path).lstrip(".")
+
+
+def _validation_error(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    errors = field_errors_from_litestar(exc.extra)
+    detail = "; ".join(f"{error.field}: {error.message}" for error in errors) or str(exc.detail)
+    return problem_response(code="validation_error", detail=detail, errors=errors)
+
+
+def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[dict[str, Any]]:
+    return problem_response(code="not_found", detail="No such resource.")
+
+
+def _method_not_allowed(
+    _: Request[Any, Any, Any], exc: MethodNotAllowedException
+) -> Response[dict[str, Any]]:
+    headers = {key: value for key, value in (exc.headers or {}).items() if key.lower() == "allow"}
+    return problem_response(
+        code="method_not_allowed", detail="This method is not allowed here.", headers=headers
+    )
+
+
+def _http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        return _internal(exc)
+    code = _CODE_BY_STATUS.get(status, "validation_error")
+    detail = {
+        413: "The request body is larger than the gateway accepts.",
+    }.get(status, str(exc.detail))
+    return problem_response(code=code, detail=detail)
+
+
+def _database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    _log.error("database.unavailable", error=type(exc).__name__)
+    return problem_response(
+        code="service_unavailable",
+        detail="The database is unreachable; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    return _internal(exc)
+
+
+def _internal(exc: BaseException) -> Response[dict[str, Any]]:
+    _log.error("request.failed", exc_info=exc)
+    return problem_response(code="internal_error", detail="An internal error occurred.")
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Litestar picks the most specific class for each raised exception."""
+    return {
+        GatewayError: _gateway_error,
+        ValidationException: _validation_error,
+        NotFoundException: _not_found,
+        MethodNotAllowedException: _method_not_allowed,
+        HTTPException: _http_exception,
+        OperationalError: _database_unavailable,
+        InterfaceError: _database_unavailable,
+        ConnectionRefusedError: _database_unavailable,
+        Exception: _unexpected,
+    }

@@ -1,0 +1,74 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import httpx
+from litestar import Litestar
+
+T = TypeVar("T")
+
+
+def run_in_thread(function: Callable[[], T]) -> T:
+    """Run blocking code that starts its own event loop (asyncio.run, Alembic) away
+    from the test session's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function).result()
+
+
+@contextlib.asynccontextmanager
+async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling the app in the test's own event loop (Litestar's
+    AsyncTestClient runs the app on another thread's loop, where the test's
+    database connection cannot follow), with the app's lifespan around it."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        # Entered and exited in one task: the lifespan holds anyio cancel scopes.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # start-up failed: raise its error
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        stop.set()
+        await task
+
+
+def closed_port() -> int:
+    """A local TCP port that nothing listens on (for "server unreachable" tests)."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Test card numbers from ANET.md; none may ever be stored or logged.
+TEST_CARD_NUMBERS = (
+    "4111111111111111",
+    "4007000000027",
+    "4012888818888",
+    "5424000000000015",
+    "2223000010309703",
+    "2223000010309711",
+    "370000000000002",
+    "6011000000000012",
+    "3088000000000017",
+    "38000000000006",
+    "6221499053360818",
+    "4222222222222",
+)
