@@ -23,7 +23,9 @@ def run_in_thread(function: Callable[[], T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(
+    app: Litestar, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client calling the app in the test's own event loop (Litestar's
     AsyncTestClient runs the app on another thread's loop, where the test's
     database connection cannot follow), with the app's lifespan around it."""
@@ -43,7 +45,9 @@ async def http_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         task.result()  # start-up failed: raise its error
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
             yield client
     finally:
         stop.set()

@@ -24,6 +24,9 @@ from gateway.core.request_context import RequestContextMiddleware
 from gateway.core.resources import Resources
 from gateway.core.schemas import StrictBodyPlugin
 from gateway.core.settings import Settings
+from gateway.merchants.auth import authentication_middleware, provide_principal, scope_guard
+from gateway.merchants.dependencies import provide_merchant_service
+from gateway.merchants.routes import ApiKeyController, MerchantController
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -49,7 +52,7 @@ class GatewayApp(Litestar):
 
 def api_routes() -> Sequence[ControllerRouterHandler]:
     """Every domain's routes; each domain package adds its controllers here."""
-    return [HealthController]
+    return [HealthController, MerchantController, ApiKeyController]
 
 
 def create_app(
@@ -81,9 +84,14 @@ def create_app(
         ],
         lifespan=[lifespan],
         state=State({"settings": settings}),
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "merchant_service": Provide(provide_merchant_service, sync_to_thread=False),
+        },
+        guards=[scope_guard],
         exception_handlers=exception_handlers(),
-        middleware=[metrics.middleware],
+        middleware=[metrics.middleware, authentication_middleware()],
         plugins=[StrictBodyPlugin()],
         request_max_body_size=settings.http.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -99,6 +107,7 @@ def create_app(
                     )
                 }
             ),
+            security=[{"api_key": []}],
         ),
         logging_config=None,
         debug=False,

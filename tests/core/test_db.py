@@ -14,21 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.app import create_app
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
+from gateway.merchants.auth import ANY_KEY, SCOPE_OPT
 from tests.support import http_client
 
 
-@post("/test/probes/keep")
+@post("/test/probes/keep", opt={SCOPE_OPT: ANY_KEY})
 async def keep(db_session: NamedDependency[AsyncSession]) -> None:
     await db_session.execute(text("INSERT INTO edge_probe (note) VALUES ('kept')"))
 
 
-@post("/test/probes/fail")
+@post("/test/probes/fail", opt={SCOPE_OPT: ANY_KEY})
 async def fail(db_session: NamedDependency[AsyncSession]) -> None:
     await db_session.execute(text("INSERT INTO edge_probe (note) VALUES ('lost')"))
     raise RuntimeError("boom after writing")
 
 
-@get("/test/probes")
+@get("/test/probes", opt={SCOPE_OPT: ANY_KEY})
 async def count(db_session: NamedDependency[AsyncSession]) -> dict[str, list[str]]:
     rows = await db_session.execute(text("SELECT note FROM edge_probe ORDER BY note"))
     return {"notes": list(rows.scalars())}
@@ -36,12 +37,15 @@ async def count(db_session: NamedDependency[AsyncSession]) -> dict[str, list[str
 
 @pytest.fixture
 async def probe_client(
-    settings: Settings, resources: Resources, db_connection: AsyncConnection
+    settings: Settings,
+    resources: Resources,
+    db_connection: AsyncConnection,
+    admin_headers: dict[str, str],
 ) -> AsyncIterator[httpx.AsyncClient]:
     # Created inside the test's outer transaction, so it vanishes with it.
     await db_connection.execute(text("CREATE TABLE edge_probe (note text NOT NULL)"))
     app = create_app(settings, resources=resources, extra_routes=[keep, fail, count])
-    async with http_client(app) as client:
+    async with http_client(app, admin_headers) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from gateway.core.errors import FieldError, InvalidState, NotFound, ValidationFa
 from gateway.core.resources import Resources
 from gateway.core.schemas import RequestBody
 from gateway.core.settings import Settings
+from gateway.merchants.auth import ANY_KEY, SCOPE_OPT
 from tests.fixtures.app import make_settings
 from tests.support import closed_port, http_client
 
@@ -39,34 +40,34 @@ class Charge(RequestBody):
     description: str | None = None
 
 
-@post("/test/charges", sync_to_thread=False)
+@post("/test/charges", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
 def create_charge(data: JSONBody[Charge]) -> dict[str, int]:
     return {"amount": data.amount}
 
 
-@get("/test/invalid-state", sync_to_thread=False)
+@get("/test/invalid-state", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
 def invalid_state() -> None:
     raise InvalidState("The transaction is already captured.", extra={"transaction_id": "txn_1"})
 
 
-@get("/test/missing", sync_to_thread=False)
+@get("/test/missing", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
 def missing() -> None:
     raise NotFound("No such transaction.")
 
 
-@get("/test/field", sync_to_thread=False)
+@get("/test/field", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
 def bad_field() -> None:
     raise ValidationFailed(
         "Bad header.", errors=[FieldError(field="Idempotency-Key", message="too long")]
     )
 
 
-@get("/test/crash", sync_to_thread=False)
+@get("/test/crash", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
 def crash() -> None:
     raise RuntimeError("secret internals: 4111111111111111 at db.internal:5432")
 
 
-@get("/test/database")
+@get("/test/database", opt={SCOPE_OPT: ANY_KEY})
 async def touch_database(db_session: NamedDependency[AsyncSession]) -> dict[str, int]:
     value = (await db_session.execute(text("SELECT 1"))).scalar_one()
     return {"value": value}
@@ -83,10 +84,10 @@ VALID = {
 
 @pytest.fixture
 async def problem_client(
-    settings: Settings, resources: Resources
+    settings: Settings, resources: Resources, admin_headers: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, resources=resources, extra_routes=TEST_ROUTES)
-    async with http_client(app) as client:
+    async with http_client(app, admin_headers) as client:
         yield client
 
 
@@ -221,7 +222,8 @@ async def test_an_unreachable_database_is_503_service_unavailable(
 ) -> None:
     down = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/gateway"
     app = create_app(make_settings(down, test_redis_url), extra_routes=TEST_ROUTES)
-    async with http_client(app) as client:
+    well_formed_key = {"Authorization": "Bearer gw_test_" + "x" * 40}
+    async with http_client(app, well_formed_key) as client:
         response = await client.get("/test/database")
     assert_problem(response, 503, "service_unavailable")
     assert response.headers["retry-after"]

@@ -42,12 +42,12 @@ def _prune_dead_handles(pgdata: Path) -> None:
         pids = [int(pid) for pid in json.loads(handles.read_text() or "[]")]
     except (ValueError, TypeError):
         pids = []
-    alive = [pid for pid in pids if _is_running(pid)]
+    alive = [pid for pid in pids if process_is_running(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
 
 
-def _is_running(pid: int) -> bool:
+def process_is_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

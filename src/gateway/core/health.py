@@ -69,7 +69,6 @@ async def check_health(resources: Resources, timeout_s: float) -> Health:
 class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["System"]  # noqa: RUF012 - Litestar reads this class attribute
-    opt = {"public": True}  # noqa: RUF012
 
     @get("/live", summary="Liveness: the process serves requests")
     async def live(self) -> Liveness:

@@ -48,4 +48,3 @@ class MetricsController(PrometheusController):
     path = METRICS_PATH
     guards = [metrics_token_guard]  # noqa: RUF012 - Litestar reads this class attribute
     include_in_schema = False
-    opt = {"public": True}  # noqa: RUF012

@@ -1,0 +1,27 @@
+"""The command group; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli.admin import keys, merchants
+from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
+from gateway.cli.up import up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def main() -> None:
+    """Run and operate the payment gateway.
+
+    Start here: `gateway up` runs everything locally (embedded PostgreSQL and
+    Redis, the API, a worker, cron and the RQ dashboard) and prints a test API
+    key. Settings come from the environment (see .env.example); with no
+    DATABASE_URL / REDIS_URL, commands that need them start the embedded servers
+    under ./.gateway-data/.
+
+    Exit codes: 0 success, 1 a failed check or an unknown id, 2 usage errors.
+    """
+
+
+for command in (up, serve, worker, cron, dashboard, migrate, healthcheck, merchants, keys):
+    main.add_command(command)

@@ -1,0 +1,160 @@
+"""The long-running processes: API, RQ worker, RQ cron, RQ dashboard, and their
+health checks; plus `migrate`."""
+
+from __future__ import annotations
+
+import socket
+from typing import Literal
+
+import click
+import httpx
+import structlog
+from redis import Redis
+
+from gateway.cli.common import EXIT_FAILED, fail, load_settings_or_exit, running_servers
+from gateway.core.embedded import process_is_running, terminate_on_signals
+from gateway.core.queues import QUEUE_NAMES
+from gateway.core.settings import Settings
+
+_log = structlog.get_logger("gateway.cli")
+
+CRON_CONFIG = "jobs.cron"
+
+
+@click.command()
+def migrate() -> None:
+    """Apply every pending database migration, then exit."""
+    from gateway.core.migrations import upgrade_to_head  # noqa: PLC0415 - Alembic is slow to import
+
+    settings = load_settings_or_exit()
+    with terminate_on_signals(), running_servers(settings, redis=False) as ready:
+        assert ready.database.url is not None
+        upgrade_to_head(ready.database.url)  # a no-op when the embedded server was just migrated
+    click.echo("migrations applied")
+
+
+@click.command()
+@click.option("--host", help="Listen address (default: GATEWAY_HOST).")
+@click.option("--port", type=int, help="Listen port (default: GATEWAY_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API until Ctrl-C or SIGTERM."""
+    import uvicorn  # noqa: PLC0415
+
+    from gateway.app import create_app  # noqa: PLC0415
+
+    settings = load_settings_or_exit()
+    with terminate_on_signals(), running_servers(settings) as ready:
+        listen_host = host or ready.http.host
+        listen_port = port or ready.http.port
+        _log.info("api.listening", url=f"http://{listen_host}:{listen_port}")
+        uvicorn.run(
+            create_app(ready),
+            host=listen_host,
+            port=listen_port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            timeout_graceful_shutdown=5,
+        )
+
+
+def _sync_redis(settings: Settings) -> Redis:
+    assert settings.redis.url is not None
+    return Redis.from_url(settings.redis.url, socket_timeout=30, socket_connect_timeout=5)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+@click.option(
+    "--pool", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+def worker(burst: bool, pool: int) -> None:
+    """Run RQ workers on every queue, with RQ's scheduler (delayed retries)."""
+    from rq import Worker  # noqa: PLC0415
+    from rq.worker_pool import WorkerPool  # noqa: PLC0415
+
+    settings = load_settings_or_exit()
+    with terminate_on_signals(), running_servers(settings) as ready:
+        connection = _sync_redis(ready)
+        _log.info("worker.starting", queues=list(QUEUE_NAMES), pool=pool, burst=burst)
+        if pool > 1:
+            WorkerPool(list(QUEUE_NAMES), connection=connection, num_workers=pool).start(
+                burst=burst
+            )
+        else:
+            Worker(list(QUEUE_NAMES), connection=connection).work(burst=burst, with_scheduler=True)
+
+
+@click.command()
+def cron() -> None:
+    """Run RQ's cron scheduler with the jobs registered in jobs/cron.py."""
+    from rq.cron import CronScheduler  # noqa: PLC0415
+
+    settings = load_settings_or_exit()
+    with terminate_on_signals(), running_servers(settings) as ready:
+        scheduler = CronScheduler(connection=_sync_redis(ready))
+        scheduler.load_config_from_file(CRON_CONFIG)
+        _log.info("cron.starting", jobs=len(scheduler.get_jobs()))
+        scheduler.start()  # type: ignore[no-untyped-call]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option("--port", type=int, help="Listen port (default: GATEWAY_DASHBOARD_PORT).")
+def dashboard(host: str, port: int | None) -> None:
+    """Serve the RQ dashboard behind HTTP basic auth (GATEWAY_DASHBOARD_USER/PASSWORD)."""
+    from rq_dashboard.cli import make_flask_app  # noqa: PLC0415
+    from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
+
+    settings = load_settings_or_exit()
+    with terminate_on_signals(), running_servers(settings) as ready:
+        app = make_flask_app(None, ready.dashboard.user, ready.dashboard.password, url_prefix="")
+        app.config["RQ_DASHBOARD_REDIS_URL"] = ready.redis.url
+        setup_rq_connection(app)
+        listen_port = port or ready.dashboard.port
+        _log.info("dashboard.listening", url=f"http://{host}:{listen_port}")
+        app.run(host=host, port=listen_port)
+
+
+Component = Literal["api", "worker", "cron", "dashboard"]
+
+
+@click.command()
+@click.argument("component", type=click.Choice(["api", "worker", "cron", "dashboard"]))
+def healthcheck(component: Component) -> None:
+    """Exit 0 when COMPONENT on this host is alive (for container health checks).
+
+    api and dashboard: answer on their port. worker and cron: a process of this
+    host is registered in Redis and still running.
+    """
+    settings = load_settings_or_exit()
+    if component in ("api", "dashboard"):
+        port = settings.http.port if component == "api" else settings.dashboard.port
+        path = "/api/v1/health/live" if component == "api" else "/"
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=3)
+        except httpx.HTTPError as error:
+            fail(f"{component} does not answer: {error}", code=EXIT_FAILED)
+        if component == "api" and response.status_code != 200:
+            fail(f"api answered {response.status_code}", code=EXIT_FAILED)
+        return
+    if settings.redis.url is None:
+        fail("REDIS_URL is not set", code=EXIT_FAILED)
+    registered_component: Literal["worker", "cron"] = "worker" if component == "worker" else "cron"
+    if not _registered_here(registered_component, _sync_redis(settings)):
+        fail(f"no live {component} of this host is registered in Redis", code=EXIT_FAILED)
+
+
+def _registered_here(component: Literal["worker", "cron"], connection: Redis) -> bool:
+    from rq import Worker  # noqa: PLC0415
+    from rq.cron import CronScheduler  # noqa: PLC0415
+
+    hostname = socket.gethostname()
+    members: list[tuple[str | None, int | None]] = (
+        [(w.hostname, w.pid) for w in Worker.all(connection=connection)]
+        if component == "worker"
+        else [(s.hostname, s.pid) for s in CronScheduler.all(connection)]
+    )
+    return any(
+        host == hostname and pid is not None and process_is_running(pid) for host, pid in members
+    )

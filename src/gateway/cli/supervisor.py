@@ -1,0 +1,71 @@
+"""Runs the gateway's processes as children and stops them all together."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Linux: a child outliving a SIGKILLed `gateway up` gets SIGTERM, so nothing
+    # is left behind even then.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    arguments: Sequence[str]
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    def __init__(self, children: Sequence[Child], environment: Mapping[str, str]) -> None:
+        self.children = list(children)
+        self.environment = dict(environment)
+
+    def start(self) -> None:
+        for child in self.children:
+            # Own session: Ctrl-C reaches only the supervisor, which stops the
+            # children in order instead of racing them.
+            child.process = subprocess.Popen(  # noqa: S603 - our own command line
+                [sys.executable, "-m", "gateway.cli", *child.arguments],
+                env=self.environment,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run yet at start
+            )
+
+    def exited(self) -> Child | None:
+        return next((child for child in self.children if not child.running), None)
+
+    def stop(self, *, grace_s: float = 7.0) -> None:
+        """SIGTERM every child, wait up to `grace_s`, then SIGKILL what is left."""
+        for child in self.children:
+            if child.running:
+                assert child.process is not None
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()

@@ -1,0 +1,1 @@
+"""Merchants (our tenants), their API keys and scopes, and the auth guard."""

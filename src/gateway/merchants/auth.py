@@ -1,0 +1,83 @@
+"""Authentication by API key, required by default, and the per-route scope guard.
+
+Every route needs a key except those matched by `PUBLIC_PATHS`, the one list of
+public routes. Every authenticated route declares its scope in `opt["scope"]`;
+one that forgets is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from gateway.core.errors import Forbidden, Unauthorized
+from gateway.core.resources import Resources
+from gateway.merchants.principal import Principal
+from gateway.merchants.scopes import Scope
+from gateway.merchants.service import MerchantService
+
+# The routes that need no API key (regular expressions on the path).
+PUBLIC_PATHS: tuple[str, ...] = (
+    r"^/schema",
+    r"^/api/v1/health",
+    r"^/api/v1/metrics$",
+    r"^/api/v1/webhooks/(authorize-net|simulator)$",
+)
+
+# `opt={"scope": ANY_KEY}`: any valid key, whatever its scopes.
+ANY_KEY = "any"
+SCOPE_OPT = "scope"
+
+
+def api_key_from(headers: Headers) -> str | None:
+    """`Authorization: Bearer <key>`, or `X-API-Key: <key>`."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else ""
+    api_key = headers.get("x-api-key")
+    return api_key.strip() if api_key is not None else None
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        secret = api_key_from(connection.headers)
+        if not secret:
+            raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
+        resources: Resources = connection.app.state.resources
+        async with resources.session_factory() as session:
+            principal = await MerchantService(session, resources.clock).authenticate(secret)
+            await session.commit()  # the throttled last_used_at write
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+
+def authentication_middleware() -> DefineMiddleware:
+    return DefineMiddleware(ApiKeyAuthentication, exclude=list(PUBLIC_PATHS))
+
+
+def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal):
+        return  # a public route: the middleware let it through without a key
+    required = handler.opt.get(SCOPE_OPT)
+    if required == ANY_KEY:
+        return
+    if required is None:
+        raise Forbidden("This route declares no scope and is closed to every key.")
+    if not principal.can(Scope(required)):
+        raise Forbidden(f"This API key lacks the scope {required!r}.")
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise Unauthorized("An API key is required.")
+    return principal

@@ -1,0 +1,19 @@
+"""Who is calling: the authenticated merchant, key and mode of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.merchants.scopes import Scope, grants
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    merchant_id: str
+    merchant_name: str
+    key_id: str
+    livemode: bool
+    scopes: frozenset[str]
+
+    def can(self, scope: Scope) -> bool:
+        return grants(self.scopes, scope)
