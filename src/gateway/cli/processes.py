@@ -4,6 +4,7 @@ health checks; plus `migrate`."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Literal
 
 import click
@@ -11,7 +12,7 @@ import httpx
 import structlog
 from redis import Redis
 
-from gateway.cli.common import EXIT_FAILED, fail, load_settings_or_exit, running_servers
+from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings_or_exit, running_servers
 from gateway.core.embedded import process_is_running, terminate_on_signals
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.settings import Settings
@@ -117,17 +118,46 @@ def dashboard(host: str, port: int | None) -> None:
 
 
 Component = Literal["api", "worker", "cron", "dashboard"]
+_COMPONENT_OF_COMMAND: dict[str, Component] = {
+    "serve": "api",
+    "worker": "worker",
+    "cron": "cron",
+    "dashboard": "dashboard",
+}
+
+
+def component_of_command_line(arguments: list[str]) -> Component | None:
+    """Which component a `gateway <command>` command line runs."""
+    for argument in arguments:
+        if argument in _COMPONENT_OF_COMMAND:
+            return _COMPONENT_OF_COMMAND[argument]
+    return None
+
+
+def _component_of_container() -> Component | None:
+    # In a container the process chosen by the image's argument is PID 1.
+    try:
+        raw = Path("/proc/1/cmdline").read_bytes()
+    except OSError:
+        return None
+    return component_of_command_line([part.decode() for part in raw.split(b"\0") if part])
 
 
 @click.command()
-@click.argument("component", type=click.Choice(["api", "worker", "cron", "dashboard"]))
-def healthcheck(component: Component) -> None:
-    """Exit 0 when COMPONENT on this host is alive (for container health checks).
+@click.argument(
+    "component", type=click.Choice(["api", "worker", "cron", "dashboard"]), required=False
+)
+def healthcheck(component: Component | None) -> None:
+    """Exit 0 when COMPONENT on this host is alive (container health checks).
 
     api and dashboard: answer on their port. worker and cron: a process of this
-    host is registered in Redis and still running.
+    host is registered in Redis and still running. Without COMPONENT, the one
+    PID 1 runs (the container's own process).
     """
     settings = load_settings_or_exit()
+    component = component or _component_of_container()
+    if component is None:
+        fail("name the component: api, worker, cron or dashboard", code=EXIT_USAGE)
     if component in ("api", "dashboard"):
         port = settings.http.port if component == "api" else settings.dashboard.port
         path = "/api/v1/health/live" if component == "api" else "/"
@@ -140,8 +170,8 @@ def healthcheck(component: Component) -> None:
         return
     if settings.redis.url is None:
         fail("REDIS_URL is not set", code=EXIT_FAILED)
-    registered_component: Literal["worker", "cron"] = "worker" if component == "worker" else "cron"
-    if not _registered_here(registered_component, _sync_redis(settings)):
+    registered: Literal["worker", "cron"] = "worker" if component == "worker" else "cron"
+    if not _registered_here(registered, _sync_redis(settings)):
         fail(f"no live {component} of this host is registered in Redis", code=EXIT_FAILED)
 
 
