@@ -25,8 +25,8 @@ bootstrap: $(if $(filter $(UV_TOOLS)/bin/uv,$(UV)),$(UV_TOOLS)/bin/uv) ## Instal
 sync: bootstrap ## Create .venv and install the locked dependencies
 	$(UV) sync --frozen
 
-run: sync ## Run the gateway on embedded PostgreSQL and Redis (Ctrl-C stops everything)
-	$(RUN) gateway serve
+run: sync ## Run everything locally: embedded PostgreSQL and Redis, API, worker, cron, dashboard
+	$(RUN) gateway up
 
 lint: sync ## ruff (lint + format check) and mypy --strict
 	$(RUN) ruff check src jobs tests migrations ops

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,6 +122,9 @@ def terminate_on_signals() -> Iterator[None]:
     def _raise(signum: int, _: FrameType | None) -> None:
         raise Terminated(128 + signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals (and receives them)
+        return
     previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
