@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
+from gateway.core.crypto import generate_key
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.settings import SettingsError, load_settings, setting_names
 
@@ -148,3 +150,71 @@ def test_empty_values_mean_the_default() -> None:
     assert settings.http.port == 8000
     assert settings.database.url is None
     assert settings.core.log_json is None
+
+
+SHORT_KEY = base64.b64encode(b"only sixteen byt").decode()
+GOOD_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"GATEWAY_ENCRYPTION_KEYS": f"k1:{SHORT_KEY}"},
+            "GATEWAY_ENCRYPTION_KEYS: key 'k1' must decode to exactly 32 bytes, not 16",
+        ),
+        (
+            {"GATEWAY_ENCRYPTION_KEYS": SHORT_KEY},
+            "GATEWAY_ENCRYPTION_KEYS: key 1 is not written as kid:base64key",
+        ),
+        (
+            {"GATEWAY_ENCRYPTION_KEYS": f"k1:{GOOD_KEY},k1:{GOOD_KEY}"},
+            "GATEWAY_ENCRYPTION_KEYS: key id 'k1' appears more than once",
+        ),
+        (
+            {"GATEWAY_ENCRYPTION_KEYS": f"{GOOD_KEY}:k1"},
+            "GATEWAY_ENCRYPTION_KEYS: key 1: a key id must be",
+        ),
+        (
+            {"GATEWAY_FINGERPRINT_KEY": SHORT_KEY},
+            "GATEWAY_FINGERPRINT_KEY: the key must decode to at least 32 bytes, not 16",
+        ),
+        (
+            {"GATEWAY_BLIND_INDEX_KEY": GOOD_KEY + "!"},
+            "GATEWAY_BLIND_INDEX_KEY: the key is not valid base64",
+        ),
+    ],
+)
+def test_invariant_8_a_bad_secret_key_is_one_line_without_the_key(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    said = str(raised.value)
+    assert said.startswith(message)
+    assert "\n" not in said
+    assert SHORT_KEY not in said
+    assert GOOD_KEY not in said
+
+
+def test_a_rotated_key_ring_is_accepted() -> None:
+    old, new = "k1:" + GOOD_KEY, generate_key()
+    settings = load_settings({"GATEWAY_ENCRYPTION_KEYS": f"{new},{old}"})
+    assert settings.secrets.encryption_keys == f"{new},{old}"
+
+
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_generated_development_secrets_pass_validation(env: str, tmp_path: Path) -> None:
+    environ = {"GATEWAY_ENV": env, "GATEWAY_DATA_DIR": str(tmp_path)}
+    secrets = with_development_secrets(load_settings(environ)).secrets
+    assert secrets.encryption_keys
+    assert secrets.fingerprint_key
+    assert secrets.blind_index_key
+    reloaded = load_settings(
+        {
+            "GATEWAY_ENCRYPTION_KEYS": secrets.encryption_keys,
+            "GATEWAY_FINGERPRINT_KEY": secrets.fingerprint_key,
+            "GATEWAY_BLIND_INDEX_KEY": secrets.blind_index_key,
+        }
+    )
+    assert reloaded.secrets == secrets

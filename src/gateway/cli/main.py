@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.admin import keys, merchants
+from gateway.cli.crypto import crypto
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.up import up
 
@@ -23,5 +24,5 @@ def main() -> None:
     """
 
 
-for command in (up, serve, worker, cron, dashboard, migrate, healthcheck, merchants, keys):
+for command in (up, serve, worker, cron, dashboard, migrate, healthcheck, merchants, keys, crypto):
     main.add_command(command)

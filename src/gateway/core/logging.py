@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from gateway.core.luhn import luhn_valid
+
 REDACTED = "[REDACTED]"
 
 # Keys whose values are secret or card data wherever they appear.
@@ -44,18 +46,6 @@ SENSITIVE_KEYS = frozenset(
 
 # 13 to 19 digits, optionally grouped by single spaces or dashes.
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 def mask_card_numbers(text: str) -> str:

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import msgspec.inspect
 
+from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
+
 Environment = Literal["development", "test", "production"]
 ProcessorName = Literal["simulator", "authorize_net"]
 
@@ -88,6 +90,20 @@ class SecretSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     encryption_keys: str | None = None
     fingerprint_key: str | None = None
     blind_index_key: str | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, str | None, Callable[[str], object]]] = [
+            ("GATEWAY_ENCRYPTION_KEYS", self.encryption_keys, KeyRing.parse),
+            ("GATEWAY_FINGERPRINT_KEY", self.fingerprint_key, Fingerprinter.from_setting),
+            ("GATEWAY_BLIND_INDEX_KEY", self.blind_index_key, BlindIndex.from_setting),
+        ]
+        for name, value, parse in checks:
+            if value is None:
+                continue
+            try:
+                parse(value)
+            except ValueError as error:
+                raise ValueError(f"{error} - at `$.{name}`") from None
 
 
 class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):

@@ -1,0 +1,1 @@
+"""Payment methods: stored cards as tokens, and card validation."""
