@@ -1,6 +1,8 @@
 """Every domain's models, imported so `Base.metadata` is complete (Alembic, tests)."""
 
+from gateway.audit.models import AuditEntry, Event
 from gateway.core.db import Base
 from gateway.merchants.models import ApiKey, Merchant
+from gateway.payments.models import Transaction
 
-__all__ = ["ApiKey", "Base", "Merchant"]
+__all__ = ["ApiKey", "AuditEntry", "Base", "Event", "Merchant", "Transaction"]

@@ -256,3 +256,40 @@ def _b64url_decode(text: str) -> bytes | None:
     # The decoder skips stray characters and ignores the unused low bits of the last
     # one: only the canonical spelling round-trips.
     return data if _b64url_encode(data) == text else None
+
+
+class FieldCrypto:
+    """What a repository needs to keep personal data: seal and open a column's
+    value bound to its row, and the keyed digests (fingerprints, blind indexes)."""
+
+    __slots__ = ("blind_index", "fingerprints", "keyring")
+
+    def __init__(
+        self, keyring: KeyRing, fingerprints: Fingerprinter, blind_index: BlindIndex
+    ) -> None:
+        self.keyring = keyring
+        self.fingerprints = fingerprints
+        self.blind_index = blind_index
+
+    @classmethod
+    def from_settings(
+        cls, *, encryption_keys: str, fingerprint_key: str, blind_index_key: str
+    ) -> FieldCrypto:
+        return cls(
+            KeyRing.parse(encryption_keys),
+            Fingerprinter.from_setting(fingerprint_key),
+            BlindIndex.from_setting(blind_index_key),
+        )
+
+    def seal(self, value: str | None, *, table: str, column: str, row_id: str) -> str | None:
+        if value is None:
+            return None
+        return self.keyring.encrypt(value, table=table, column=column, row_id=row_id)
+
+    def open(self, token: str | None, *, table: str, column: str, row_id: str) -> str | None:
+        if token is None:
+            return None
+        return self.keyring.decrypt(token, table=table, column=column, row_id=row_id)
+
+    def __repr__(self) -> str:
+        return f"FieldCrypto({self.keyring!r})"

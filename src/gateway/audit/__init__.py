@@ -1,0 +1,1 @@
+"""Audit log of API mutations and the per-object event history (also the outbox)."""

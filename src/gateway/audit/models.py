@@ -1,0 +1,67 @@
+"""The event history of every object (also the outbox) and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.core.db import Base
+
+
+class Event(Base):
+    """One state change of a transaction, subscription or invoice (invariant 7).
+
+    Written in the same database transaction as the change; `published_at` is
+    set by the outbox relay once the event's work has been handed to RQ.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("object_id", "sequence"),
+        Index("ix_events_merchant_object", "merchant_id", "object_id", "sequence"),
+        Index(
+            "ix_events_unpublished",
+            "created_at",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(24))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(24))
+    # Per object, from 1, only ever going up: outbound deliveries carry it.
+    sequence: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what through the API: one row per mutating request."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_merchant_created", "merchant_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(24))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    api_key_id: Mapped[str | None] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(24))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    # Ids and codes only: never a card number or personal data (invariants 2, 8).
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,100 @@
+"""Writing history: an event per state change, an audit row per API mutation.
+
+Both are written by the caller's session, so they commit (or roll back) with the
+change they describe (DESIGN.md invariant 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.models import AuditEntry, Event
+from gateway.audit.repository import AuditRepository, EventRepository
+from gateway.core.clock import Clock
+from gateway.core.ids import new_id
+
+ActorKind = Literal["api", "webhook", "reconciliation", "billing", "operator", "system"]
+ObjectType = Literal["transaction", "subscription", "invoice"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: the API on behalf of a key, a webhook, a job, a person."""
+
+    kind: ActorKind
+    request_id: str | None = None
+    api_key_id: str | None = None
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The object a change happens to, with its tenant and mode."""
+
+    merchant_id: str
+    livemode: bool
+    object_type: ObjectType
+    object_id: str
+
+
+@dataclass(frozen=True)
+class Change:
+    subject: Subject
+    from_status: str | None
+    to_status: str
+    reason: str | None = None
+
+
+class HistoryService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.clock = clock
+        self.events = EventRepository(session)
+        self.audit = AuditRepository(session)
+
+    async def record_change(self, change: Change, actor: Actor) -> Event:
+        subject = change.subject
+        event = Event(
+            id=new_id("evt"),
+            merchant_id=subject.merchant_id,
+            livemode=subject.livemode,
+            object_type=subject.object_type,
+            object_id=subject.object_id,
+            from_status=change.from_status,
+            to_status=change.to_status,
+            actor=actor.kind,
+            reason=change.reason,
+            request_id=actor.request_id,
+            created_at=self.clock.now(),
+            published_at=None,
+        )
+        return await self.events.append(event)
+
+    async def record_mutation(
+        self,
+        subject: Subject,
+        action: str,
+        actor: Actor,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """One row per mutating API request. `details` holds ids and codes only."""
+        entry = AuditEntry(
+            id=new_id("aud"),
+            merchant_id=subject.merchant_id,
+            livemode=subject.livemode,
+            api_key_id=actor.api_key_id,
+            action=action,
+            object_type=subject.object_type,
+            object_id=subject.object_id,
+            request_id=actor.request_id,
+            ip_address=actor.ip_address,
+            details=dict(details or {}),
+            created_at=self.clock.now(),
+        )
+        return await self.audit.add(entry)
+
+    async def history(self, merchant_id: str, object_id: str) -> list[Event]:
+        return await self.events.for_object(merchant_id, object_id)

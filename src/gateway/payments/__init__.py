@@ -1,0 +1,1 @@
+"""Payments: transactions, their state machine, routes, service and repository."""

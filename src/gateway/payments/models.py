@@ -1,0 +1,100 @@
+"""The transaction: every charge attempt and every capture, refund and void.
+
+Its id is the reference sent to the processor (refId and invoiceNumber), made in
+Python before insert so personal data can be sealed to its row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.core.db import Base
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "amount_captured >= 0 AND amount_captured <= amount", name="captured_bounds"
+        ),
+        CheckConstraint(
+            "amount_refunded >= 0 AND amount_refunded <= amount_captured", name="refunded_bounds"
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+        CheckConstraint(
+            "type IN ('purchase', 'authorization', 'capture', 'refund', 'void')", name="type_known"
+        ),
+        # The list filters of API.md, merchant and mode first, newest first.
+        Index("ix_transactions_merchant_created", "merchant_id", "livemode", "created_at", "id"),
+        Index("ix_transactions_merchant_status", "merchant_id", "livemode", "status", "created_at"),
+        Index("ix_transactions_merchant_type", "merchant_id", "livemode", "type", "created_at"),
+        Index("ix_transactions_merchant_order", "merchant_id", "livemode", "order_id"),
+        Index(
+            "ix_transactions_merchant_customer",
+            "merchant_id",
+            "livemode",
+            "customer_id",
+            "created_at",
+        ),
+        Index("ix_transactions_parent", "merchant_id", "parent_id"),
+        # Inbound processor events find their transaction by the processor's id.
+        Index("ix_transactions_processor_reference", "processor", "processor_transaction_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    pending_reason: Mapped[str | None] = mapped_column(String(24))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_captured: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("transactions.id"))
+    order_id: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    # The merchant's own reference: in clear, filterable.
+    customer_id: Mapped[str | None] = mapped_column(Text)
+    # Personal data, sealed to this row (DESIGN.md invariant 8).
+    customer_email_encrypted: Mapped[str | None] = mapped_column(Text)
+    customer_email_index: Mapped[str | None] = mapped_column(String(64))
+    billing_address_encrypted: Mapped[str | None] = mapped_column(Text)
+    holder_name_encrypted: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+    # What may be kept of a card (invariant 2): never the number or the CVV.
+    card_brand: Mapped[str | None] = mapped_column(String(16))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None] = mapped_column(SmallInteger)
+    card_exp_year: Mapped[int | None] = mapped_column(SmallInteger)
+    card_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    processor: Mapped[str] = mapped_column(String(16))
+    processor_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    auth_code: Mapped[str | None] = mapped_column(String(16))
+    avs_result: Mapped[str | None] = mapped_column(String(4))
+    cvv_result: Mapped[str | None] = mapped_column(String(4))
+    decline_code: Mapped[str | None] = mapped_column(String(16))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    subscription_id: Mapped[str | None] = mapped_column(String(24))
+    invoice_id: Mapped[str | None] = mapped_column(String(24))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
