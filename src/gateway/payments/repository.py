@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.payments.models import Transaction
@@ -51,3 +54,22 @@ class TransactionRepository:
             Transaction.status == "pending",
         )
         return int((await self.session.execute(statement)).scalar_one())
+
+    async def mark_settled(
+        self, processor: str, processor_transaction_ids: Collection[str], *, at: datetime
+    ) -> int:
+        """Record the processor's settlement on our rows (refund and void rules
+        follow `settled_at`); rows already settled keep their time."""
+        if not processor_transaction_ids:
+            return 0
+        result = await self.session.execute(
+            update(Transaction)
+            .where(
+                Transaction.processor == processor,
+                Transaction.processor_transaction_id.in_(list(processor_transaction_ids)),
+                Transaction.settled_at.is_(None),
+            )
+            .values(settled_at=at, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)

@@ -1,0 +1,1 @@
+"""The processor port, its implementations (simulator, Authorize.Net) and the circuit breaker."""
