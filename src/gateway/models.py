@@ -4,5 +4,24 @@ from gateway.audit.models import AuditEntry, Event
 from gateway.core.db import Base
 from gateway.merchants.models import ApiKey, Merchant
 from gateway.payments.models import Transaction
+from gateway.processors.simulator.models import (
+    SimulatorBatch,
+    SimulatorPaymentMethod,
+    SimulatorRequest,
+    SimulatorScriptStep,
+    SimulatorTransaction,
+)
 
-__all__ = ["ApiKey", "AuditEntry", "Base", "Event", "Merchant", "Transaction"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Event",
+    "Merchant",
+    "SimulatorBatch",
+    "SimulatorPaymentMethod",
+    "SimulatorRequest",
+    "SimulatorScriptStep",
+    "SimulatorTransaction",
+    "Transaction",
+]

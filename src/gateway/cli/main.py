@@ -7,6 +7,7 @@ import click
 from gateway.cli.admin import keys, merchants
 from gateway.cli.crypto import crypto
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
+from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
 
 
@@ -24,5 +25,18 @@ def main() -> None:
     """
 
 
-for command in (up, serve, worker, cron, dashboard, migrate, healthcheck, merchants, keys, crypto):
+for command in (
+    up,
+    serve,
+    worker,
+    cron,
+    dashboard,
+    migrate,
+    healthcheck,
+    merchants,
+    keys,
+    crypto,
+    settle,
+    simulator,
+):
     main.add_command(command)

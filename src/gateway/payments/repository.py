@@ -72,4 +72,4 @@ class TransactionRepository:
             .values(settled_at=at, updated_at=at)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

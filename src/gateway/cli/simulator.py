@@ -1,0 +1,207 @@
+"""`gateway settle` and `gateway simulator ...`: the built-in processor's operator side."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import click
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    emit,
+    fail,
+    json_option,
+    load_settings_or_exit,
+    run_in_session,
+    running_servers,
+)
+from gateway.core.clock import Clock
+from gateway.core.db import create_engine
+from gateway.core.errors import NotFound
+from gateway.core.ids import is_id
+from gateway.core.redis import create_redis
+from gateway.core.settings import Settings
+from gateway.payments.settlement import SettlementService, SettlementSummary
+from gateway.processors.port import ProcessorTransaction
+from gateway.processors.simulator import (
+    OutageSwitch,
+    ReviewDecision,
+    Simulator,
+    SimulatorError,
+    parse_script,
+)
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def _open_simulator(settings: Settings, clock: Clock) -> AsyncIterator[Simulator]:
+    """The simulator on an engine of its own, as every process builds it: its
+    commits never ride on the command's session."""
+    assert settings.database.url is not None
+    assert settings.redis.url is not None
+    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    redis = create_redis(settings.redis, url=settings.redis.url)
+    try:
+        yield Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+def _with_simulator(
+    settings: Settings, work: Callable[[AsyncSession, Simulator], Awaitable[T]]
+) -> T:
+    """Run `work` with the gateway's session (committed at the end) and the simulator;
+    what the simulator cannot find or do exits 1."""
+    with running_servers(settings) as ready:
+
+        async def in_session(session: AsyncSession, clock: Clock) -> T:
+            async with _open_simulator(ready, clock) as simulator:
+                try:
+                    return await work(session, simulator)
+                except SimulatorError as error:
+                    raise NotFound(str(error)) from None
+
+        return run_in_session(ready, in_session)
+
+
+@click.command()
+@click.option(
+    "--now", "everything", is_flag=True, help="Settle everything unsettled, ignoring the cut-off."
+)
+@json_option
+def settle(everything: bool, as_json: bool) -> None:
+    """Settle what the simulator took before the last cut-off.
+
+    The cut-off is GATEWAY_SETTLEMENT_CUTOFF (a local time in a zone, e.g. 16:00
+    America/Los_Angeles). Settled transactions get `settled_at`, here and on the
+    gateway's own rows; authorizations past GATEWAY_AUTH_EXPIRY_DAYS expire.
+    """
+    settings = load_settings_or_exit()
+
+    async def work(session: AsyncSession, simulator: Simulator) -> SettlementSummary:
+        return await SettlementService(session, simulator).settle(everything=everything)
+
+    summary = _with_simulator(settings, work)
+
+    def human() -> str:
+        if summary.batch_id is None:
+            settled = "nothing to settle"
+        else:
+            settled = f"settled {len(summary.settled)} in batch {summary.batch_id}"
+        cutoff = "everything (--now)" if summary.cutoff is None else summary.cutoff.isoformat()
+        return (
+            f"{settled}; cut-off {cutoff}; {summary.marked} gateway transaction(s) marked;"
+            f" {len(summary.expired)} authorization(s) expired"
+        )
+
+    emit(summary, as_json=as_json, human=human)
+
+
+@click.group()
+def simulator() -> None:
+    """Drive the built-in simulator: fraud review, scripted outcomes, outages."""
+
+
+@simulator.command("review")
+@click.argument("transaction_id", metavar="TXN_ID")
+@click.argument("decision", type=click.Choice(["approve", "decline"]))
+@json_option
+def review(transaction_id: str, decision: ReviewDecision, as_json: bool) -> None:
+    """Approve or decline a charge held for review (reasons 252/253).
+
+    TXN_ID is the gateway's transaction id (txn_...), the reference the charge
+    was sent with.
+    """
+    if not is_id(transaction_id, "txn"):
+        raise click.BadParameter("expected a transaction id (txn_...)", param_hint="TXN_ID")
+    settings = load_settings_or_exit()
+
+    async def work(_: AsyncSession, simulator: Simulator) -> ProcessorTransaction:
+        return await simulator.review(transaction_id, decision)
+
+    decided = _with_simulator(settings, work)
+    emit(
+        decided,
+        as_json=as_json,
+        human=lambda: (
+            f"{decision}d {transaction_id}: processor transaction"
+            f" {decided.processor_transaction_id} is now {decided.status}"
+        ),
+    )
+
+
+@simulator.command("script")
+@click.argument("token", metavar="TOKEN")
+@click.argument("outcomes", metavar="OUTCOME[,OUTCOME...]")
+@json_option
+def script(token: str, outcomes: str, as_json: bool) -> None:
+    """Make the next charges of a stored card follow a list (test mode only).
+
+    OUTCOME is `approve`, `decline` (reason 2), `decline:N` (reason N) or
+    `timeout` (the charge is recorded and its answer lost, as trigger 901).
+    After the list, the normal triggers apply again; a new list replaces what is
+    left of the previous one.
+
+    TOKEN is the simulator's token of the payment method
+    ("<customer profile id>:<payment profile id>"). Passing the gateway's pm_ id
+    instead comes with the vault (payment methods), which will look the token up.
+    """
+    if is_id(token, "pm"):
+        raise click.BadParameter(
+            "pm_ ids are looked up once payment methods exist: pass the simulator's token",
+            param_hint="TOKEN",
+        )
+    try:
+        steps = parse_script(outcomes)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="OUTCOME") from None
+    settings = load_settings_or_exit()
+    if settings.is_production:
+        fail("simulator scripts are for test mode only (GATEWAY_ENV=production)", code=EXIT_USAGE)
+
+    async def work(_: AsyncSession, simulator: Simulator) -> None:
+        await simulator.set_script(token, steps)
+
+    _with_simulator(settings, work)
+    listed = [str(step) for step in steps]
+    emit(
+        {"steps": listed},
+        as_json=as_json,
+        human=lambda: f"the next {len(listed)} charge(s) of this token: {', '.join(listed)}",
+    )
+
+
+@simulator.command("outage")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@json_option
+def outage(state: str, as_json: bool) -> None:
+    """Refuse every simulator call, as an unreachable processor, until `off`.
+
+    The flag lives in Redis and every process reads it on every call, so it
+    reaches running API and worker processes (circuit breaker drills).
+    """
+    on = state == "on"
+    settings = load_settings_or_exit()
+    with running_servers(settings) as ready:
+        try:
+            asyncio.run(_turn_outage(ready, on=on))
+        except RedisError as error:
+            fail(f"could not reach Redis: {type(error).__name__}", code=EXIT_FAILED)
+    emit({"outage": on}, as_json=as_json, human=lambda: f"simulator outage {state}")
+
+
+async def _turn_outage(settings: Settings, *, on: bool) -> None:
+    assert settings.redis.url is not None
+    redis = create_redis(settings.redis, url=settings.redis.url)
+    try:
+        await OutageSwitch(redis).turn(on=on)
+    finally:
+        await redis.aclose()
