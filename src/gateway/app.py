@@ -27,6 +27,12 @@ from gateway.core.settings import Settings
 from gateway.merchants.auth import authentication_middleware, provide_principal, scope_guard
 from gateway.merchants.dependencies import provide_merchant_service
 from gateway.merchants.routes import ApiKeyController, MerchantController
+from gateway.payments.dependencies import (
+    provide_keyed_request,
+    provide_payment_commands,
+    provide_transaction_service,
+)
+from gateway.payments.routes import PaymentController
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -52,7 +58,7 @@ class GatewayApp(Litestar):
 
 def api_routes() -> Sequence[ControllerRouterHandler]:
     """Every domain's routes; each domain package adds its controllers here."""
-    return [HealthController, MerchantController, ApiKeyController]
+    return [HealthController, MerchantController, ApiKeyController, PaymentController]
 
 
 def create_app(
@@ -88,6 +94,9 @@ def create_app(
             "db_session": Provide(provide_db_session),
             "principal": Provide(provide_principal, sync_to_thread=False),
             "merchant_service": Provide(provide_merchant_service, sync_to_thread=False),
+            "commands": Provide(provide_payment_commands, sync_to_thread=False),
+            "keyed": Provide(provide_keyed_request, sync_to_thread=False),
+            "transactions": Provide(provide_transaction_service, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

@@ -2,6 +2,7 @@
 
 from gateway.audit.models import AuditEntry, Event
 from gateway.core.db import Base
+from gateway.idempotency.models import IdempotencyRecord
 from gateway.merchants.models import ApiKey, Merchant
 from gateway.payments.models import Transaction
 from gateway.processors.simulator.models import (
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Event",
+    "IdempotencyRecord",
     "Merchant",
     "SimulatorBatch",
     "SimulatorPaymentMethod",

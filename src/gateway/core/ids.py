@@ -16,7 +16,7 @@ import time
 from typing import Literal
 
 Prefix = Literal[
-    "mer", "key", "txn", "pm", "sub", "inv", "att", "clock", "evt", "we", "wep", "whd", "aud"
+    "mer", "key", "txn", "pm", "sub", "inv", "att", "clock", "evt", "we", "wep", "whd", "aud", "idk"
 ]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -77,15 +77,15 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[FieldError] | None = None
 
 
-def problem_response(
+def problem_document(
     *,
     code: str,
     detail: str,
     title: str | None = None,
     errors: Sequence[FieldError] = (),
     extra: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response[dict[str, Any]]:
+) -> dict[str, Any]:
+    """The problem+json body of an error code (API.md "Errors")."""
     status = STATUS_BY_CODE[code]
     body: dict[str, Any] = {
         "type": f"urn:gateway:problem:{code}",
@@ -98,23 +98,42 @@ def problem_response(
         body["errors"] = [{"field": error.field, "message": error.message} for error in errors]
     for key, value in (extra or {}).items():
         body.setdefault(key, value)
+    return body
+
+
+def problem_of(error: GatewayError) -> dict[str, Any]:
+    return problem_document(
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        errors=error.errors,
+        extra=error.extra,
+    )
+
+
+def problem_response(
+    *,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    errors: Sequence[FieldError] = (),
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body = problem_document(code=code, detail=detail, title=title, errors=errors, extra=extra)
     return Response(
         content=body,
-        status_code=status,
+        status_code=body["status"],
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
     )
 
 
 def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return problem_response(
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        errors=exc.errors,
-        extra=exc.extra,
-        headers=headers,
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    body = problem_of(exc)
+    return Response(
+        content=body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
 
 

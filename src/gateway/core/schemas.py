@@ -9,13 +9,17 @@ msgspec in strict mode and refuses unknown fields.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar.dto import MsgspecDTO
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Reference, Schema
 from litestar.plugins import SerializationPlugin
 from litestar.typing import FieldDefinition
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
 
 from gateway.core.problems import dotted_path
 
@@ -50,6 +54,18 @@ def _as_validation_exception(error: msgspec.ValidationError) -> ValidationExcept
 
 class StrictBodyDTO(MsgspecDTO[BodyT]):
     """Decodes the raw request body straight into the Struct, strictly."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        # The schema of the Struct itself: the DTO's generated transfer model would
+        # lose constraints on optional fields (`Annotated[str, Meta(...)] | None`).
+        return schema_creator.for_field_definition(
+            FieldDefinition.from_annotation(
+                cls.model_type, kwarg_definition=field_definition.kwarg_definition
+            )
+        )
 
     def decode_bytes(self, value: bytes) -> Any:
         try:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.pagination import newest_first, page_of
 from gateway.payments.models import Transaction
+
+
+@dataclass(frozen=True)
+class TransactionFilters:
+    status: str | None = None
+    type: str | None = None
+    order_id: str | None = None
+    customer_id: str | None = None
+    created_gte: datetime | None = None
+    created_lt: datetime | None = None
 
 
 class TransactionRepository:
@@ -33,27 +45,46 @@ class TransactionRepository:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def children(self, parent: Transaction, *, kind: str) -> list[Transaction]:
-        statement = (
-            select(Transaction)
-            .where(
-                Transaction.merchant_id == parent.merchant_id,
-                Transaction.parent_id == parent.id,
-                Transaction.type == kind,
-            )
-            .order_by(Transaction.created_at, Transaction.id)
+    async def pending_children(self, parent: Transaction) -> list[Transaction]:
+        """The parent's captures, refunds and voids still in flight (reservations)."""
+        statement = select(Transaction).where(
+            Transaction.merchant_id == parent.merchant_id,
+            Transaction.parent_id == parent.id,
+            Transaction.status == "pending",
         )
         return list((await self.session.scalars(statement)).all())
 
-    async def pending_children_amount(self, parent: Transaction, *, kind: str) -> int:
-        """What in-flight children of a kind reserve (pending refunds count)."""
-        statement = select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-            Transaction.merchant_id == parent.merchant_id,
-            Transaction.parent_id == parent.id,
-            Transaction.type == kind,
-            Transaction.status == "pending",
+    async def list(
+        self,
+        merchant_id: str,
+        livemode: bool,
+        filters: TransactionFilters,
+        *,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Transaction], str | None]:
+        statement = select(Transaction).where(
+            Transaction.merchant_id == merchant_id, Transaction.livemode == livemode
         )
-        return int((await self.session.execute(statement)).scalar_one())
+        conditions = {
+            "status": Transaction.status,
+            "type": Transaction.type,
+            "order_id": Transaction.order_id,
+            "customer_id": Transaction.customer_id,
+        }
+        for name, column in conditions.items():
+            value = getattr(filters, name)
+            if value is not None:
+                statement = statement.where(column == value)
+        if filters.created_gte is not None:
+            statement = statement.where(Transaction.created_at >= filters.created_gte)
+        if filters.created_lt is not None:
+            statement = statement.where(Transaction.created_at < filters.created_lt)
+        statement = newest_first(
+            statement, Transaction.created_at, Transaction.id, cursor=cursor, limit=limit
+        )
+        rows = (await self.session.scalars(statement)).all()
+        return page_of(rows, limit, position=lambda row: (row.created_at, row.id))
 
     async def mark_settled(
         self, processor: str, processor_transaction_ids: Collection[str], *, at: datetime

@@ -1,0 +1,49 @@
+"""The Idempotency-Key header and the request fingerprint."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from gateway.core.crypto import Fingerprinter
+from gateway.core.errors import FieldError, GatewayError, ValidationFailed
+
+HEADER = "Idempotency-Key"
+_VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+class IdempotencyKeyMissing(GatewayError):
+    code = "idempotency_key_missing"
+    title = "Idempotency-Key required"
+
+
+class IdempotencyKeyInUse(GatewayError):
+    code = "idempotency_key_in_use"
+    title = "Idempotency-Key in use"
+
+
+class IdempotencyKeyReused(GatewayError):
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key reused"
+
+
+def parse_key(value: str | None) -> str:
+    if value is None:
+        raise IdempotencyKeyMissing(
+            f"Every POST here needs an {HEADER} header.",
+            errors=[FieldError(field=HEADER, message="required")],
+        )
+    if not _VALID.match(value):
+        raise ValidationFailed.for_field(HEADER, "1 to 255 printable ASCII characters")
+    return value
+
+
+def request_fingerprint(fingerprints: Fingerprinter, method: str, path: str, body: bytes) -> str:
+    """Same method, path and JSON (whatever its key order or spacing) → same value."""
+    try:
+        canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.DecodeError:
+        canonical = body
+    # latin-1 maps every byte to one character: a lossless text of any body.
+    return fingerprints.digest("idempotency", method.upper(), path, canonical.decode("latin-1"))

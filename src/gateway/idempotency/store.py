@@ -1,0 +1,190 @@
+"""The key store: claim a key, remember how far its request got, keep its answer.
+
+What a key means for a new request (API.md "Idempotency"):
+- no row (or an expired one): fresh, the request runs;
+- another request's fingerprint: 422 `idempotency_key_reused`;
+- completed: the stored answer again (`Idempotent-Replayed: true`);
+- in flight within its lock: 409 `idempotency_key_in_use`;
+- in flight past its lock: the holder died. If it had written nothing the key is
+  taken over; if its pending transaction exists, that transaction (being
+  reconciled) is the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.ids import new_id
+from gateway.idempotency.models import IdempotencyRecord
+
+TABLE = "idempotency_keys"
+BODY_COLUMN = "response_body"
+
+# API.md: only these answers are kept for replay; any other leaves the key free.
+STORED_STATUSES = frozenset({200, 201, 202, 402, 404, 409, 422, 502})
+
+
+class State(StrEnum):
+    IN_FLIGHT = "in_flight"
+    COMPLETED = "completed"
+
+
+class RecoveryPoint(StrEnum):
+    STARTED = "started"
+    RESERVED = "reserved"
+    FINISHED = "finished"
+
+
+class Decision(StrEnum):
+    FRESH = "fresh"
+    REPLAY = "replay"
+    IN_USE = "in_use"
+    REUSED = "reused"
+    ORPHANED = "orphaned"  # the holder died after reserving: answer from its transaction
+
+
+@dataclass(frozen=True)
+class KeyScope:
+    merchant_id: str
+    livemode: bool
+    key: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+def decide(record: IdempotencyRecord | None, fingerprint: str, now: datetime) -> Decision:
+    if record is None or record.expires_at <= now:
+        return Decision.FRESH
+    if record.fingerprint != fingerprint:
+        return Decision.REUSED
+    if record.state == State.COMPLETED:
+        return Decision.REPLAY
+    if record.locked_until is not None and record.locked_until > now:
+        return Decision.IN_USE
+    if record.recovery_point == RecoveryPoint.STARTED:
+        return Decision.FRESH
+    return Decision.ORPHANED
+
+
+class IdempotencyStore:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Clock,
+        crypto: FieldCrypto,
+        lock_seconds: int,
+        retention_hours: int,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.crypto = crypto
+        self.lock = timedelta(seconds=lock_seconds)
+        self.retention = timedelta(hours=retention_hours)
+
+    async def find(self, scope: KeyScope, *, for_update: bool = False) -> IdempotencyRecord | None:
+        statement = select(IdempotencyRecord).where(
+            IdempotencyRecord.merchant_id == scope.merchant_id,
+            IdempotencyRecord.livemode == scope.livemode,
+            IdempotencyRecord.key == scope.key,
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def claim(self, scope: KeyScope, fingerprint: str) -> tuple[Decision, IdempotencyRecord]:
+        """Take the key for this request, or say why not. The row is inserted (or, when
+        free, re-armed) in the caller's transaction, which the caller commits."""
+        now = self.clock.now()
+        inserted = await self.session.execute(
+            insert(IdempotencyRecord)
+            .values(
+                id=new_id("idk"),
+                merchant_id=scope.merchant_id,
+                livemode=scope.livemode,
+                key=scope.key,
+                fingerprint=fingerprint,
+                state=State.IN_FLIGHT,
+                recovery_point=RecoveryPoint.STARTED,
+                locked_until=now + self.lock,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + self.retention,
+            )
+            .on_conflict_do_nothing(index_elements=["merchant_id", "livemode", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        fresh = inserted.scalar_one_or_none() is not None
+        record = await self.find(scope, for_update=True)
+        assert record is not None  # inserted now, or there before
+        if fresh:
+            return Decision.FRESH, record
+        decision = decide(record, fingerprint, now)
+        if decision is Decision.FRESH:
+            self._rearm(record, fingerprint, now)
+        return decision, record
+
+    def _rearm(self, record: IdempotencyRecord, fingerprint: str, now: datetime) -> None:
+        """Take over a key whose holder wrote nothing, or whose retention ended."""
+        record.fingerprint = fingerprint
+        record.state = State.IN_FLIGHT
+        record.recovery_point = RecoveryPoint.STARTED
+        record.locked_until = now + self.lock
+        record.transaction_id = None
+        record.response_status = None
+        record.response_body_encrypted = None
+        record.updated_at = now
+        record.expires_at = now + self.retention
+
+    def mark_reserved(self, record: IdempotencyRecord, transaction_id: str) -> None:
+        record.recovery_point = RecoveryPoint.RESERVED
+        record.transaction_id = transaction_id
+        record.updated_at = self.clock.now()
+
+    def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
+        """Keep the answer; sealed, since it may carry personal data (invariant 8)."""
+        record.state = State.COMPLETED
+        record.recovery_point = RecoveryPoint.FINISHED
+        record.locked_until = None
+        record.response_status = response.status
+        record.response_body_encrypted = self.crypto.seal(
+            response.body.decode(), table=TABLE, column=BODY_COLUMN, row_id=record.id
+        )
+        record.updated_at = self.clock.now()
+
+    async def release(self, record: IdempotencyRecord) -> None:
+        """Free the key: the answer was one API.md does not keep (503, ...)."""
+        await self.session.delete(record)
+
+    def stored_response(self, record: IdempotencyRecord) -> StoredResponse:
+        assert record.response_status is not None
+        body = self.crypto.open(
+            record.response_body_encrypted, table=TABLE, column=BODY_COLUMN, row_id=record.id
+        )
+        return StoredResponse(status=record.response_status, body=(body or "").encode())
+
+    async def purge_expired(self, *, batch: int = 1000) -> int:
+        """Delete keys past their retention, in batches (the retention purge job)."""
+        now = self.clock.now()
+        expired = (
+            select(IdempotencyRecord.id)
+            .where(IdempotencyRecord.expires_at <= now)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(expired))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

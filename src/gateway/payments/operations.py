@@ -1,0 +1,504 @@
+"""The five money-moving requests as phase-runner operations.
+
+Each reserves in phase 1 (rules checked under the parent's row lock, the pending
+transaction written), calls the processor in phase 2 with no session open, and
+writes the outcome in phase 3. Card numbers live only in memory, in the
+reservation, between phase 1 and phase 2 (DESIGN.md invariant 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.service import Actor
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.errors import NotFound, ValidationFailed
+from gateway.core.ids import new_id
+from gateway.core.money import exponent
+from gateway.idempotency.store import StoredResponse
+from gateway.payments.models import Transaction
+from gateway.payments.personal import BillingAddress, PersonalData, seal
+from gateway.payments.responses import PROCESSOR_UNAVAILABLE, response_for
+from gateway.payments.rules import (
+    apply_approval,
+    apply_cancel,
+    apply_capture,
+    apply_refund,
+    plan_cancel,
+    plan_capture,
+    plan_refund,
+)
+from gateway.payments.schemas import CancelIn, CaptureIn, ChargeIn, RefundIn
+from gateway.payments.service import Owner, TransactionService, snapshot
+from gateway.payments.states import ChildStatus, ParentStatus, PendingReason, TransactionType
+from gateway.processors.port import (
+    Address,
+    CaptureRequest,
+    Card,
+    ChargeRequest,
+    NotSentError,
+    Outcome,
+    OutcomeUnknownError,
+    Processor,
+    ProcessorResult,
+    RefundRequest,
+    VoidRequest,
+)
+from gateway.vault.cards import validate_card
+
+
+class CallResult(StrEnum):
+    ANSWERED = "answered"
+    NOT_SENT = "not_sent"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Reserved:
+    """What phase 1 hands to phases 2 and 3 (in memory only)."""
+
+    transaction_id: str
+    parent_id: str | None = None
+    as_void: bool = False
+    # Phase 2's outcome.
+    call: CallResult | None = None
+    result: ProcessorResult | None = None
+    # Only for charges by card: never persisted.
+    request: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asks, and the tools a payment needs."""
+
+    owner: Owner
+    actor: Actor
+    processor: Processor
+    crypto: FieldCrypto
+    max_amount: int
+    auth_expiry_days: int
+    refund_window_days: int
+
+
+async def _call(reserved: Reserved, attempt: Any) -> None:
+    """Phase 2: turn the processor's exceptions into the reservation's outcome."""
+    try:
+        reserved.result = await attempt()
+        reserved.call = CallResult.ANSWERED
+    except NotSentError:
+        reserved.call = CallResult.NOT_SENT
+    except OutcomeUnknownError:
+        reserved.call = CallResult.UNKNOWN
+
+
+def _result_fields(result: ProcessorResult) -> dict[str, Any]:
+    return {
+        "processor_transaction_id": result.processor_transaction_id,
+        "auth_code": result.auth_code,
+        "avs_result": result.avs_result,
+        "cvv_result": result.cvv_result,
+    }
+
+
+def _decline_fields(result: ProcessorResult) -> dict[str, Any]:
+    return {
+        **_result_fields(result),
+        "decline_code": result.reason_code,
+        "decline_reason": result.reason_text,
+    }
+
+
+def _unavailable_fields() -> dict[str, Any]:
+    return {"decline_reason": PROCESSOR_UNAVAILABLE}
+
+
+class ChargeOperation:
+    """POST /payments/purchase and /payments/authorize."""
+
+    def __init__(
+        self, kind: TransactionType, body: ChargeIn, context: Context, clock: Clock
+    ) -> None:
+        self.kind = kind
+        self.body = body
+        self.context = context
+        self.clock = clock
+
+    def _card(self) -> Card:
+        card = self.body.payment_method.card
+        if card is None:
+            # Stored payment methods arrive with the vault.
+            raise NotFound("No such payment method.")
+        return Card(
+            number=card.number,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            cvv=card.cvv,
+            holder_name=card.holder_name,
+        )
+
+    def _check_amount(self) -> None:
+        exponent(self.body.currency)  # an unsupported currency is a 400
+        if self.body.amount > self.context.max_amount:
+            raise ValidationFailed.for_field(
+                "amount", f"at most {self.context.max_amount} for this merchant"
+            )
+
+    async def reserve(self, session: AsyncSession) -> Reserved:
+        self._check_amount()
+        card = self._card()
+        facts = validate_card(
+            card.number, card.exp_month, card.exp_year, card.cvv or "", now=self.clock.now()
+        )
+        body = self.body
+        address = body.billing_address
+        transaction = Transaction(
+            id=new_id("txn"),
+            merchant_id=self.context.owner.merchant_id,
+            livemode=self.context.owner.livemode,
+            type=self.kind,
+            status=ParentStatus.PENDING,
+            pending_reason=PendingReason.UNKNOWN_OUTCOME,
+            amount=body.amount,
+            currency=body.currency,
+            amount_captured=0,
+            amount_refunded=0,
+            order_id=body.order_id,
+            description=body.description,
+            customer_id=body.customer.id if body.customer else None,
+            metadata_=dict(body.metadata or {}),
+            card_brand=facts.brand,
+            card_last4=facts.last4,
+            card_exp_month=facts.exp_month,
+            card_exp_year=facts.exp_year,
+            card_fingerprint=self.context.crypto.fingerprints.card(card.number),
+            processor=self.context.processor.name,
+        )
+        seal(
+            transaction,
+            PersonalData(
+                customer_email=body.customer.email if body.customer else None,
+                billing_address=BillingAddress(
+                    line1=address.line1,
+                    line2=address.line2,
+                    city=address.city,
+                    state=address.state,
+                    postal_code=address.postal_code,
+                    country=address.country,
+                )
+                if address
+                else None,
+                holder_name=card.holder_name,
+            ),
+            self.context.crypto,
+        )
+        service = TransactionService(session, self.clock)
+        action = (
+            "payment.purchase" if self.kind is TransactionType.PURCHASE else "payment.authorize"
+        )
+        await service.open(transaction, self.context.actor, action=action)
+        request = ChargeRequest(
+            reference=transaction.id,
+            amount=body.amount,
+            currency=body.currency,
+            card=card,
+            billing_address=Address(
+                line1=address.line1,
+                line2=address.line2,
+                city=address.city,
+                state=address.state,
+                postal_code=address.postal_code,
+                country=address.country,
+            )
+            if address
+            else None,
+            customer_id=transaction.customer_id,
+            customer_email=body.customer.email if body.customer else None,
+            description=body.description,
+        )
+        return Reserved(transaction_id=transaction.id, request=request)
+
+    async def call(self, reserved: Reserved) -> None:
+        processor = self.context.processor
+        send = processor.purchase if self.kind is TransactionType.PURCHASE else processor.authorize
+        await _call(reserved, lambda: send(reserved.request))
+        reserved.request = None  # the card leaves memory with the call
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service = TransactionService(session, self.clock)
+        transaction = await service.get(
+            self.context.owner, reserved.transaction_id, for_update=True
+        )
+        actor = self.context.actor
+        result = reserved.result
+        if reserved.call is CallResult.NOT_SENT:
+            await service.move(
+                transaction, ParentStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
+                pending_reason=None, **_unavailable_fields(),
+            )  # fmt: skip
+        elif reserved.call is CallResult.UNKNOWN or result is None:
+            await service.update(transaction, pending_reason=PendingReason.UNKNOWN_OUTCOME)
+        elif result.outcome is Outcome.APPROVED:
+            approved = apply_approval(snapshot(transaction))
+            expires_at = (
+                self.clock.now() + timedelta(days=self.context.auth_expiry_days)
+                if self.kind is TransactionType.AUTHORIZATION
+                else None
+            )
+            await service.move(
+                transaction, approved.status, actor, pending_reason=None,
+                amount_captured=approved.amount_captured, expires_at=expires_at,
+                **_result_fields(result),
+            )  # fmt: skip
+        elif result.outcome is Outcome.HELD:
+            await service.update(
+                transaction, pending_reason=PendingReason.PROCESSOR_REVIEW, **_result_fields(result)
+            )
+        else:
+            target = (
+                ParentStatus.DECLINED if result.outcome is Outcome.DECLINED else ParentStatus.FAILED
+            )
+            await service.move(
+                transaction, target, actor, reason=result.reason_text, pending_reason=None,
+                **_decline_fields(result),
+            )  # fmt: skip
+        return response_for(transaction, self.context.crypto)
+
+
+class _ChildOperation:
+    """Shared by capture, refund and cancel: a child of a locked parent."""
+
+    kind: TransactionType
+    action: str
+
+    def __init__(self, transaction_id: str, context: Context, clock: Clock) -> None:
+        self.transaction_id = transaction_id
+        self.context = context
+        self.clock = clock
+
+    async def _open_child(
+        self,
+        service: TransactionService,
+        parent: Transaction,
+        amount: int,
+        reason: str | None = None,
+    ) -> Transaction:
+        child = Transaction(
+            id=new_id("txn"),
+            merchant_id=parent.merchant_id,
+            livemode=parent.livemode,
+            type=self.kind,
+            status=ChildStatus.PENDING,
+            pending_reason=PendingReason.UNKNOWN_OUTCOME,
+            amount=amount,
+            currency=parent.currency,
+            amount_captured=0,
+            amount_refunded=0,
+            parent_id=parent.id,
+            order_id=parent.order_id,
+            customer_id=parent.customer_id,
+            customer_email_encrypted=None,
+            metadata_={},
+            card_brand=parent.card_brand,
+            card_last4=parent.card_last4,
+            card_exp_month=parent.card_exp_month,
+            card_exp_year=parent.card_exp_year,
+            card_fingerprint=parent.card_fingerprint,
+            processor=parent.processor,
+            reason=reason,
+        )
+        return await service.open(child, self.context.actor, action=self.action)
+
+    async def _settle_child(
+        self, session: AsyncSession, reserved: Reserved
+    ) -> tuple[TransactionService, Transaction, Transaction, bool]:
+        """Phase 3's common part: lock parent then child (always in that order) and
+        record a failed, declined or unknown outcome. Returns whether it succeeded."""
+        service = TransactionService(session, self.clock)
+        owner = self.context.owner
+        assert reserved.parent_id is not None
+        parent = await service.get(owner, reserved.parent_id, for_update=True)
+        child = await service.get(owner, reserved.transaction_id, for_update=True)
+        actor = self.context.actor
+        result = reserved.result
+        if reserved.call is CallResult.NOT_SENT:
+            await service.move(
+                child, ChildStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
+                pending_reason=None, **_unavailable_fields(),
+            )  # fmt: skip
+            return service, parent, child, False
+        if reserved.call is CallResult.UNKNOWN or result is None:
+            return service, parent, child, False
+        if result.outcome is Outcome.APPROVED or result.already_done:
+            return service, parent, child, True
+        if result.outcome is Outcome.HELD:
+            await service.update(child, pending_reason=PendingReason.PROCESSOR_REVIEW)
+            return service, parent, child, False
+        target = ChildStatus.DECLINED if result.outcome is Outcome.DECLINED else ChildStatus.FAILED
+        await service.move(
+            child, target, actor, reason=result.reason_text, pending_reason=None,
+            **_decline_fields(result),
+        )  # fmt: skip
+        return service, parent, child, False
+
+    async def _succeed(
+        self,
+        service: TransactionService,
+        child: Transaction,
+        result: ProcessorResult | None,
+        reason: str | None = None,
+    ) -> None:
+        fields = _result_fields(result) if result else {}
+        await service.move(
+            child,
+            ChildStatus.SUCCEEDED,
+            self.context.actor,
+            reason=reason,
+            pending_reason=None,
+            **fields,
+        )
+
+    async def call(self, reserved: Reserved) -> None:
+        await _call(reserved, lambda: self._send(reserved))
+
+    async def _send(self, reserved: Reserved) -> ProcessorResult:
+        raise NotImplementedError
+
+
+class CaptureOperation(_ChildOperation):
+    kind = TransactionType.CAPTURE
+    action = "payment.capture"
+
+    def __init__(self, body: CaptureIn, context: Context, clock: Clock) -> None:
+        super().__init__(body.transaction_id, context, clock)
+        self.body = body
+        self._request: CaptureRequest | None = None
+
+    async def reserve(self, session: AsyncSession) -> Reserved:
+        service = TransactionService(session, self.clock)
+        parent = await service.parent_of(self.context.owner, self.transaction_id)
+        amount = plan_capture(
+            snapshot(parent),
+            self.body.amount,
+            in_flight=await service.in_flight(parent),
+            now=self.clock.now(),
+        )
+        child = await self._open_child(service, parent, amount)
+        assert parent.processor_transaction_id is not None
+        self._request = CaptureRequest(
+            reference=child.id,
+            processor_transaction_id=parent.processor_transaction_id,
+            amount=amount,
+            currency=parent.currency,
+        )
+        return Reserved(transaction_id=child.id, parent_id=parent.id)
+
+    async def _send(self, reserved: Reserved) -> ProcessorResult:
+        assert self._request is not None
+        return await self.context.processor.capture(self._request)
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service, parent, child, succeeded = await self._settle_child(session, reserved)
+        if succeeded:
+            await self._succeed(service, child, reserved.result)
+            captured = apply_capture(snapshot(parent), child.amount)
+            await service.move(
+                parent, captured.status, self.context.actor, reason="captured",
+                amount_captured=captured.amount_captured,
+            )  # fmt: skip
+        return response_for(child, self.context.crypto)
+
+
+class RefundOperation(_ChildOperation):
+    kind = TransactionType.REFUND
+    action = "payment.refund"
+
+    def __init__(self, body: RefundIn, context: Context, clock: Clock) -> None:
+        super().__init__(body.transaction_id, context, clock)
+        self.body = body
+        self._send_request: RefundRequest | VoidRequest | None = None
+
+    async def reserve(self, session: AsyncSession) -> Reserved:
+        service = TransactionService(session, self.clock)
+        parent = await service.parent_of(self.context.owner, self.transaction_id)
+        plan = plan_refund(
+            snapshot(parent),
+            self.body.amount,
+            in_flight=await service.in_flight(parent),
+            now=self.clock.now(),
+            refund_window_days=self.context.refund_window_days,
+        )
+        child = await self._open_child(service, parent, plan.amount, reason=self.body.reason)
+        assert parent.processor_transaction_id is not None
+        self._send_request = (
+            VoidRequest(
+                reference=child.id, processor_transaction_id=parent.processor_transaction_id
+            )
+            if plan.as_void
+            else RefundRequest(
+                reference=child.id,
+                processor_transaction_id=parent.processor_transaction_id,
+                amount=plan.amount,
+                currency=parent.currency,
+                card_last4=parent.card_last4 or "",
+            )
+        )
+        return Reserved(transaction_id=child.id, parent_id=parent.id, as_void=plan.as_void)
+
+    async def _send(self, reserved: Reserved) -> ProcessorResult:
+        request = self._send_request
+        if isinstance(request, VoidRequest):
+            return await self.context.processor.void(request)
+        assert request is not None
+        return await self.context.processor.refund(request)
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service, parent, child, succeeded = await self._settle_child(session, reserved)
+        if succeeded:
+            # Before settlement a full refund is a void at the processor: say so.
+            how = "void" if reserved.as_void else "refund"
+            await self._succeed(service, child, reserved.result, reason=how)
+            refunded = apply_refund(snapshot(parent), child.amount)
+            await service.move(
+                parent, refunded.status, self.context.actor, reason=how,
+                amount_refunded=refunded.amount_refunded,
+            )  # fmt: skip
+        return response_for(child, self.context.crypto)
+
+
+class CancelOperation(_ChildOperation):
+    kind = TransactionType.VOID
+    action = "payment.cancel"
+
+    def __init__(self, body: CancelIn, context: Context, clock: Clock) -> None:
+        super().__init__(body.transaction_id, context, clock)
+        self._request: VoidRequest | None = None
+
+    async def reserve(self, session: AsyncSession) -> Reserved:
+        service = TransactionService(session, self.clock)
+        parent = await service.parent_of(self.context.owner, self.transaction_id)
+        plan_cancel(snapshot(parent), in_flight=await service.in_flight(parent))
+        amount = parent.amount_captured or parent.amount
+        child = await self._open_child(service, parent, amount)
+        assert parent.processor_transaction_id is not None
+        self._request = VoidRequest(
+            reference=child.id, processor_transaction_id=parent.processor_transaction_id
+        )
+        return Reserved(transaction_id=child.id, parent_id=parent.id)
+
+    async def _send(self, reserved: Reserved) -> ProcessorResult:
+        assert self._request is not None
+        return await self.context.processor.void(self._request)
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service, parent, child, succeeded = await self._settle_child(session, reserved)
+        if succeeded:
+            await self._succeed(service, child, reserved.result)
+            voided = apply_cancel(snapshot(parent))
+            await service.move(parent, voided.status, self.context.actor, reason="cancelled")
+        return response_for(child, self.context.crypto, parent=parent)

@@ -1,0 +1,149 @@
+"""POST /payments/{purchase,authorize,capture,refund,cancel}, GET /payments[/{id}]."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from gateway.core.errors import ValidationFailed
+from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from gateway.merchants.auth import SCOPE_OPT
+from gateway.merchants.principal import Principal
+from gateway.merchants.scopes import Scope
+from gateway.payments.commands import KeyedRequest, PaymentCommands
+from gateway.payments.dependencies import idempotency_precheck, owner_of, to_response
+from gateway.payments.repository import TransactionFilters
+from gateway.payments.responses import transaction_detail, transaction_out
+from gateway.payments.schemas import (
+    CancelIn,
+    CaptureIn,
+    ChargeIn,
+    RefundIn,
+    TransactionDetailOut,
+    TransactionList,
+    TransactionOut,
+)
+from gateway.payments.service import TransactionService
+from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
+
+WRITE = {SCOPE_OPT: Scope.PAYMENTS_WRITE}
+READ = {SCOPE_OPT: Scope.PAYMENTS_READ}
+_KEY_HEADER_DOC = "Required: `Idempotency-Key` (1-255 printable ASCII characters)."
+_STATUSES = sorted({status.value for status in ParentStatus} | {s.value for s in ChildStatus})
+
+StatusFilter = Annotated[str | None, QueryParameter(description=f"One of {', '.join(_STATUSES)}.")]
+TypeFilter = Annotated[
+    str | None, QueryParameter(description=f"One of {', '.join(t.value for t in TransactionType)}.")
+]
+TimeFilter = Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset.")]
+TextFilter = Annotated[str | None, QueryParameter()]
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.utcoffset() is None:
+        raise ValidationFailed.for_field(field, "an RFC 3339 time with an offset")
+    return value
+
+
+def _known(value: str | None, allowed: list[str], field: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValidationFailed.for_field(field, f"one of {', '.join(allowed)}")
+    return value
+
+
+class PaymentController(Controller):
+    path = "/api/v1/payments"
+    tags = ["Payments"]  # noqa: RUF012 - Litestar reads this class attribute
+    before_request = staticmethod(idempotency_precheck)
+
+    @post("/purchase", opt=WRITE, summary="Authorize and capture", description=_KEY_HEADER_DOC)
+    async def purchase(
+        self,
+        data: JSONBody[ChargeIn],
+        commands: NamedDependency[PaymentCommands],
+        keyed: NamedDependency[KeyedRequest],
+    ) -> Response[bytes]:
+        return to_response(await commands.charge(TransactionType.PURCHASE, data, keyed))
+
+    @post("/authorize", opt=WRITE, summary="Authorize only", description=_KEY_HEADER_DOC)
+    async def authorize(
+        self,
+        data: JSONBody[ChargeIn],
+        commands: NamedDependency[PaymentCommands],
+        keyed: NamedDependency[KeyedRequest],
+    ) -> Response[bytes]:
+        return to_response(await commands.charge(TransactionType.AUTHORIZATION, data, keyed))
+
+    @post("/capture", opt=WRITE, summary="Capture an authorization", description=_KEY_HEADER_DOC)
+    async def capture(
+        self,
+        data: JSONBody[CaptureIn],
+        commands: NamedDependency[PaymentCommands],
+        keyed: NamedDependency[KeyedRequest],
+    ) -> Response[bytes]:
+        return to_response(await commands.capture(data, keyed))
+
+    @post("/refund", opt=WRITE, summary="Refund a captured charge", description=_KEY_HEADER_DOC)
+    async def refund(
+        self,
+        data: JSONBody[RefundIn],
+        commands: NamedDependency[PaymentCommands],
+        keyed: NamedDependency[KeyedRequest],
+    ) -> Response[bytes]:
+        return to_response(await commands.refund(data, keyed))
+
+    @post("/cancel", opt=WRITE, summary="Void before settlement", description=_KEY_HEADER_DOC)
+    async def cancel(
+        self,
+        data: JSONBody[CancelIn],
+        commands: NamedDependency[PaymentCommands],
+        keyed: NamedDependency[KeyedRequest],
+    ) -> Response[bytes]:
+        return to_response(await commands.cancel(data, keyed))
+
+    @get("/{transaction_id:str}", opt=READ, summary="One transaction with its events")
+    async def get_one(
+        self,
+        transaction_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        transactions: NamedDependency[TransactionService],
+        request: Request[Any, Any, Any],
+    ) -> TransactionDetailOut:
+        transaction = await transactions.get(owner_of(principal), transaction_id)
+        events = await transactions.events(transaction)
+        return transaction_detail(transaction, events, request.app.state.resources.crypto)
+
+    @get("/", opt=READ, summary="Transactions, newest first")
+    async def list_transactions(
+        self,
+        *,
+        principal: NamedDependency[Principal],
+        transactions: NamedDependency[TransactionService],
+        request: Request[Any, Any, Any],
+        status: StatusFilter = None,
+        type: TypeFilter = None,
+        order_id: TextFilter = None,
+        customer_id: TextFilter = None,
+        created_gte: TimeFilter = None,
+        created_lt: TimeFilter = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> TransactionList:
+        filters = TransactionFilters(
+            status=_known(status, _STATUSES, "status"),
+            type=_known(type, [t.value for t in TransactionType], "type"),
+            order_id=order_id,
+            customer_id=customer_id,
+            created_gte=_aware(created_gte, "created_gte"),
+            created_lt=_aware(created_lt, "created_lt"),
+        )
+        rows, next_cursor = await transactions.list(
+            owner_of(principal), filters, cursor=cursor, limit=limit
+        )
+        crypto = request.app.state.resources.crypto
+        out: list[TransactionOut] = [transaction_out(row, crypto) for row in rows]
+        return TransactionList(data=out, next_cursor=next_cursor)
