@@ -80,7 +80,7 @@ def as_status(type_: TransactionType, value: str) -> Status:
     return ParentStatus(value) if type_ in PARENT_TYPES else ChildStatus(value)
 
 
-# Every status a type holds × every status of its vocabulary as a target.
+# Every status a type holds, times every status of its vocabulary as a target.
 PAIRS = [
     pytest.param(type_, current, target, id=f"{type_}:{current}->{target}")
     for type_ in T
@@ -194,5 +194,5 @@ def test_every_transaction_starts_pending_and_approval_depends_on_its_type(
 
 
 def test_types_split_into_parents_and_children() -> None:
-    assert PARENT_TYPES == {T.PURCHASE, T.AUTHORIZATION}
-    assert CHILD_TYPES == {T.CAPTURE, T.REFUND, T.VOID}
+    assert {T.PURCHASE, T.AUTHORIZATION} == PARENT_TYPES
+    assert {T.CAPTURE, T.REFUND, T.VOID} == CHILD_TYPES

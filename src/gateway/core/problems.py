@@ -156,8 +156,10 @@ def field_errors_from_litestar(extra: Any) -> list[FieldError]:
 
 
 def dotted_path(msgspec_path: str) -> str:
-    """`$.a.b[0].c` → `a.b.0.c`."""
-    return re.sub(r"\[(\d+)\]", r".\1", msgspec_path).lstrip(".")
+    """`$.a.b[0].c` → `a.b.0.c`; msgspec does not name a mapping's key (`[...]`),
+    so an error inside a mapping points at the mapping."""
+    path = msgspec_path.split("[...]", 1)[0]
+    return re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
 
 
 def _validation_error(

@@ -14,6 +14,8 @@ class Principal:
     key_id: str
     livemode: bool
     scopes: frozenset[str]
+    # The merchant's own cap per charge; None: the deployment's GATEWAY_MAX_AMOUNT.
+    max_amount: int | None = None
 
     def can(self, scope: Scope) -> bool:
         return grants(self.scopes, scope)

@@ -122,4 +122,5 @@ class MerchantService:
             key_id=key.id,
             livemode=key.livemode,
             scopes=frozenset(key.scopes),
+            max_amount=merchant.max_amount,
         )

@@ -52,7 +52,7 @@ def payment_commands(request: Request[Any, Any, Any]) -> PaymentCommands:
             actor=_actor(request, principal),
             processor=resources.processors.for_mode(principal.livemode),
             crypto=resources.crypto,
-            max_amount=settings.payments.max_amount,
+            max_amount=principal.max_amount or settings.payments.max_amount,
             auth_expiry_days=settings.payments.auth_expiry_days,
             refund_window_days=settings.payments.refund_window_days,
         ),
