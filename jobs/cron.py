@@ -6,3 +6,11 @@ idempotency purge); every tick takes a PostgreSQL advisory lock, since RQ's
 cron has no leader election. Intervals are in seconds, which sidesteps RQ
 reading cron strings in local time.
 """
+
+from rq import cron
+
+from jobs.maintenance import purge_idempotency_keys
+
+HOUR_S = 3600
+
+cron.register(purge_idempotency_keys, queue_name="maintenance", interval=HOUR_S)
