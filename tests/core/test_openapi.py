@@ -19,3 +19,17 @@ async def test_an_interactive_ui_is_served_under_schema(client: httpx.AsyncClien
     response = await client.get("/schema")
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
+
+
+async def test_every_payment_route_documents_its_body_answers_and_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for operation in ("purchase", "authorize", "capture", "refund", "cancel"):
+        post = paths[f"/api/v1/payments/{operation}"]["post"]
+        assert "requestBody" in post
+        answers = post["responses"]
+        assert {"202", "400", "402", "409", "422", "502", "503"} <= answers.keys(), operation
+        problem = answers["402"]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert "/api/v1/payments/{transaction_id}" in paths

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.core.errors import ValidationFailed
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
 from gateway.merchants.auth import SCOPE_OPT
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
@@ -31,6 +33,36 @@ from gateway.payments.service import TransactionService
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
 
 WRITE = {SCOPE_OPT: Scope.PAYMENTS_WRITE}
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+# What a money-moving POST may answer (API.md "Errors"), for the OpenAPI document.
+MONEY_RESPONSES: dict[int, ResponseSpec] = {
+    201: ResponseSpec(
+        data_container=TransactionOut, description="Done (a replay adds Idempotent-Replayed: true)."
+    ),
+    202: ResponseSpec(
+        data_container=TransactionOut, description="Pending: timeout or processor review."
+    ),
+    400: _problem("validation_error or idempotency_key_missing."),
+    402: _problem("card_declined, with transaction_id, decline_code and decline_reason."),
+    404: _problem("not_found: no such transaction for this key."),
+    409: _problem("invalid_state, or idempotency_key_in_use."),
+    422: _problem("amount_exceeds_capturable/refundable, or idempotency_key_reused."),
+    502: _problem("processor_error; the transaction is failed."),
+    503: _problem("processor_unavailable; the key is released."),
+}
+CANCEL_RESPONSES = {
+    **{status: spec for status, spec in MONEY_RESPONSES.items() if status != 201},
+    200: ResponseSpec(
+        data_container=TransactionOut, description="The cancelled transaction, voided."
+    ),
+}
 READ = {SCOPE_OPT: Scope.PAYMENTS_READ}
 _KEY_HEADER_DOC = "Required: `Idempotency-Key` (1-255 printable ASCII characters)."
 _STATUSES = sorted({status.value for status in ParentStatus} | {s.value for s in ChildStatus})
@@ -60,7 +92,13 @@ class PaymentController(Controller):
     tags = ["Payments"]  # noqa: RUF012 - Litestar reads this class attribute
     before_request = staticmethod(idempotency_precheck)
 
-    @post("/purchase", opt=WRITE, summary="Authorize and capture", description=_KEY_HEADER_DOC)
+    @post(
+        "/purchase",
+        opt=WRITE,
+        responses=MONEY_RESPONSES,
+        summary="Authorize and capture",
+        description=_KEY_HEADER_DOC,
+    )
     async def purchase(
         self,
         data: JSONBody[ChargeIn],
@@ -69,7 +107,13 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         return to_response(await commands.charge(TransactionType.PURCHASE, data, keyed))
 
-    @post("/authorize", opt=WRITE, summary="Authorize only", description=_KEY_HEADER_DOC)
+    @post(
+        "/authorize",
+        opt=WRITE,
+        responses=MONEY_RESPONSES,
+        summary="Authorize only",
+        description=_KEY_HEADER_DOC,
+    )
     async def authorize(
         self,
         data: JSONBody[ChargeIn],
@@ -78,7 +122,13 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         return to_response(await commands.charge(TransactionType.AUTHORIZATION, data, keyed))
 
-    @post("/capture", opt=WRITE, summary="Capture an authorization", description=_KEY_HEADER_DOC)
+    @post(
+        "/capture",
+        opt=WRITE,
+        responses=MONEY_RESPONSES,
+        summary="Capture an authorization",
+        description=_KEY_HEADER_DOC,
+    )
     async def capture(
         self,
         data: JSONBody[CaptureIn],
@@ -87,7 +137,13 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         return to_response(await commands.capture(data, keyed))
 
-    @post("/refund", opt=WRITE, summary="Refund a captured charge", description=_KEY_HEADER_DOC)
+    @post(
+        "/refund",
+        opt=WRITE,
+        responses=MONEY_RESPONSES,
+        summary="Refund a captured charge",
+        description=_KEY_HEADER_DOC,
+    )
     async def refund(
         self,
         data: JSONBody[RefundIn],
@@ -96,7 +152,14 @@ class PaymentController(Controller):
     ) -> Response[bytes]:
         return to_response(await commands.refund(data, keyed))
 
-    @post("/cancel", opt=WRITE, summary="Void before settlement", description=_KEY_HEADER_DOC)
+    @post(
+        "/cancel",
+        opt=WRITE,
+        status_code=200,
+        responses=CANCEL_RESPONSES,
+        summary="Void before settlement",
+        description=_KEY_HEADER_DOC,
+    )
     async def cancel(
         self,
         data: JSONBody[CancelIn],
