@@ -12,6 +12,7 @@ from gateway.processors.simulator.models import (
     SimulatorScriptStep,
     SimulatorTransaction,
 )
+from gateway.vault.models import PaymentMethod
 
 __all__ = [
     "ApiKey",
@@ -20,6 +21,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Merchant",
+    "PaymentMethod",
     "SimulatorBatch",
     "SimulatorPaymentMethod",
     "SimulatorRequest",
