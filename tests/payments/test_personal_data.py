@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import DecryptionError, FieldCrypto, KeyRing, generate_key
 from gateway.core.ids import new_id
+from gateway.core.personal import BillingAddress, PersonalData, seal, unseal
 from gateway.merchants.models import Merchant
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
-from gateway.payments.personal import BillingAddress, PersonalData, seal, unseal
 
 PERSONAL = PersonalData(
     customer_email="Jane.Doe@Example.com",
@@ -29,6 +29,7 @@ PERSONAL = PersonalData(
     ),
     holder_name="Jane Doe",
 )
+TABLE = "transactions"
 CLEAR_TEXTS = ("Jane.Doe@Example.com", "jane.doe@example.com", "Rue des Fleurs", "Lyon", "Jane Doe")
 
 
@@ -54,7 +55,7 @@ def new_transaction(merchant: Merchant) -> Transaction:
 
 async def stored(db_session: AsyncSession, merchant: Merchant, crypto: FieldCrypto) -> Transaction:
     transaction = new_transaction(merchant)
-    seal(transaction, PERSONAL, crypto)
+    seal(transaction, PERSONAL, crypto, table=TABLE)
     db_session.add(transaction)
     await db_session.flush()
     return transaction
@@ -67,7 +68,7 @@ async def test_invariant_8_personal_data_round_trips(
     db_session.expunge_all()
     loaded = await db_session.get(Transaction, transaction.id)
     assert loaded is not None
-    assert unseal(loaded, field_crypto) == PERSONAL
+    assert unseal(loaded, field_crypto, table=TABLE) == PERSONAL
     assert loaded.customer_id == "cus_42", "the merchant's own reference stays in clear"
 
 
@@ -113,7 +114,7 @@ async def test_invariant_8_ciphertext_moved_to_another_row_fails(
     moved = await db_session.get(Transaction, second.id)
     assert moved is not None
     with pytest.raises(DecryptionError):
-        unseal(moved, field_crypto)
+        unseal(moved, field_crypto, table=TABLE)
 
 
 async def test_invariant_8_ciphertext_moved_to_another_column_fails(
@@ -122,7 +123,7 @@ async def test_invariant_8_ciphertext_moved_to_another_column_fails(
     transaction = await stored(db_session, merchant, field_crypto)
     transaction.holder_name_encrypted = transaction.customer_email_encrypted
     with pytest.raises(DecryptionError):
-        unseal(transaction, field_crypto)
+        unseal(transaction, field_crypto, table=TABLE)
 
 
 async def test_invariant_8_a_flipped_bit_fails(
@@ -134,7 +135,7 @@ async def test_invariant_8_a_flipped_bit_fails(
     flipped = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
     transaction.holder_name_encrypted = flipped
     with pytest.raises(DecryptionError):
-        unseal(transaction, field_crypto)
+        unseal(transaction, field_crypto, table=TABLE)
 
 
 async def test_invariant_8_an_unknown_key_id_is_a_clear_error(
@@ -145,7 +146,7 @@ async def test_invariant_8_an_unknown_key_id_is_a_clear_error(
         KeyRing.parse(generate_key("newkey")), field_crypto.fingerprints, field_crypto.blind_index
     )
     with pytest.raises(DecryptionError, match="unknown encryption key id"):
-        unseal(transaction, other)
+        unseal(transaction, other, table=TABLE)
 
 
 async def test_invariant_8_old_rows_stay_readable_after_a_new_key_is_added(
@@ -158,7 +159,7 @@ async def test_invariant_8_old_rows_stay_readable_after_a_new_key_is_added(
         field_crypto.fingerprints,
         field_crypto.blind_index,
     )
-    assert unseal(transaction, rotated) == PERSONAL
+    assert unseal(transaction, rotated, table=TABLE) == PERSONAL
     assert rotated.keyring.needs_rotation(str(transaction.holder_name_encrypted))
 
 
@@ -175,7 +176,7 @@ async def test_invariant_8_psql_shows_only_ciphertext(
     async with AsyncSession(committed_engine, expire_on_commit=False) as session:
         merchant = await MerchantService(session, clock).create_merchant("Committed Shop")
         transaction = new_transaction(merchant)
-        seal(transaction, PERSONAL, field_crypto)
+        seal(transaction, PERSONAL, field_crypto, table=TABLE)
         session.add(transaction)
         await session.commit()
     url = make_url(database_url)

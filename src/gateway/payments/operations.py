@@ -21,9 +21,9 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import NotFound, ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.money import exponent
+from gateway.core.personal import BillingAddress, PersonalData, seal
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
-from gateway.payments.personal import BillingAddress, PersonalData, seal
 from gateway.payments.responses import PROCESSOR_UNAVAILABLE, response_for
 from gateway.payments.rules import (
     apply_approval,
@@ -196,6 +196,7 @@ class ChargeOperation:
                 holder_name=card.holder_name,
             ),
             self.context.crypto,
+            table=Transaction.__tablename__,
         )
         service = TransactionService(session, self.clock)
         action = (

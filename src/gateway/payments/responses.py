@@ -16,7 +16,6 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.problems import problem_document
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
-from gateway.payments.personal import TABLE
 from gateway.payments.schemas import (
     CardOut,
     CustomerOut,
@@ -36,7 +35,7 @@ PROCESSOR_UNAVAILABLE_RETRY_AFTER_S = 30
 def _fields(transaction: Transaction, crypto: FieldCrypto) -> dict[str, object]:
     email = crypto.open(
         transaction.customer_email_encrypted,
-        table=TABLE,
+        table=Transaction.__tablename__,
         column="customer_email",
         row_id=transaction.id,
     )
