@@ -24,14 +24,11 @@ from gateway.core.request_context import RequestContextMiddleware
 from gateway.core.resources import Resources
 from gateway.core.schemas import StrictBodyPlugin
 from gateway.core.settings import Settings
+from gateway.idempotency.http import provide_keyed_request
 from gateway.merchants.auth import authentication_middleware, provide_principal, scope_guard
 from gateway.merchants.dependencies import provide_merchant_service
 from gateway.merchants.routes import ApiKeyController, MerchantController
-from gateway.payments.dependencies import (
-    provide_keyed_request,
-    provide_payment_commands,
-    provide_transaction_service,
-)
+from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.routes import PaymentController
 
 API_DESCRIPTION = (

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
+from gateway.core.tenancy import Owner
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import IdempotencyStore, KeyScope, RecoveryPoint
 from gateway.merchants.models import Merchant
 from gateway.merchants.scopes import Scope
-from gateway.payments.service import Owner, TransactionService
+from gateway.payments.service import TransactionService
 from gateway.payments.states import ParentStatus
 from gateway.processors.simulator.models import SimulatorRequest
 from tests.fixtures.merchants import KeyFactory

@@ -16,6 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from gateway.audit.service import Actor
 from gateway.core.errors import Forbidden, Unauthorized
 from gateway.core.resources import Resources
 from gateway.merchants.principal import Principal
@@ -81,3 +82,14 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     if not isinstance(principal, Principal):
         raise Unauthorized("An API key is required.")
     return principal
+
+
+def api_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The actor of a change made through the API: the key, the request, the client."""
+    principal = provide_principal(request)
+    return Actor(
+        kind="api",
+        request_id=request.scope.get("state", {}).get("request_id"),
+        api_key_id=principal.key_id,
+        ip_address=request.client.host if request.client else None,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.core.tenancy import Owner
 from gateway.merchants.scopes import Scope, grants
 
 
@@ -16,6 +17,10 @@ class Principal:
     scopes: frozenset[str]
     # The merchant's own cap per charge; None: the deployment's GATEWAY_MAX_AMOUNT.
     max_amount: int | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(merchant_id=self.merchant_id, livemode=self.livemode)
 
     def can(self, scope: Scope) -> bool:
         return grants(self.scopes, scope)

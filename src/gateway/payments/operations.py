@@ -22,6 +22,7 @@ from gateway.core.errors import NotFound, ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.money import exponent
 from gateway.core.personal import BillingAddress, PersonalData, seal
+from gateway.core.tenancy import Owner
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
 from gateway.payments.responses import PROCESSOR_UNAVAILABLE, response_for
@@ -35,7 +36,7 @@ from gateway.payments.rules import (
     plan_refund,
 )
 from gateway.payments.schemas import CancelIn, CaptureIn, ChargeIn, RefundIn
-from gateway.payments.service import Owner, TransactionService, snapshot
+from gateway.payments.service import TransactionService, snapshot
 from gateway.payments.states import ChildStatus, ParentStatus, PendingReason, TransactionType
 from gateway.processors.port import (
     Address,

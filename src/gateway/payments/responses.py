@@ -17,19 +17,15 @@ from gateway.core.problems import problem_document
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
 from gateway.payments.schemas import (
-    CardOut,
-    CustomerOut,
     EventOut,
     TransactionDetailOut,
     TransactionOut,
 )
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
+from gateway.vault.schemas import CardOut, CustomerOut
 
 # decline_reason of an attempt that never reached the processor (API.md 503).
 PROCESSOR_UNAVAILABLE = "processor unavailable"
-# Authorize.Net asks to retry processing errors after five minutes (ANET.md §2).
-PROCESSOR_ERROR_RETRY_AFTER_S = 300
-PROCESSOR_UNAVAILABLE_RETRY_AFTER_S = 30
 
 
 def _fields(transaction: Transaction, crypto: FieldCrypto) -> dict[str, object]:
@@ -172,9 +168,3 @@ def response_for(
         assert parent is not None, "a cancel answers with the transaction it cancelled"
         return _json(200, transaction_out(parent, crypto))
     return _json(201, transaction_out(transaction, crypto))
-
-
-def retry_after(status: int) -> int | None:
-    return {502: PROCESSOR_ERROR_RETRY_AFTER_S, 503: PROCESSOR_UNAVAILABLE_RETRY_AFTER_S}.get(
-        status
-    )

@@ -13,11 +13,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from gateway.core.errors import ValidationFailed
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.idempotency.commands import KeyedRequest
+from gateway.idempotency.http import idempotency_precheck, to_response
 from gateway.merchants.auth import SCOPE_OPT
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
-from gateway.payments.commands import KeyedRequest, PaymentCommands
-from gateway.payments.dependencies import idempotency_precheck, owner_of, to_response
+from gateway.payments.commands import PaymentCommands
+from gateway.payments.dependencies import payment_commands
 from gateway.payments.repository import TransactionFilters
 from gateway.payments.responses import transaction_detail, transaction_out
 from gateway.payments.schemas import (
@@ -90,7 +92,7 @@ def _known(value: str | None, allowed: list[str], field: str) -> str | None:
 class PaymentController(Controller):
     path = "/api/v1/payments"
     tags = ["Payments"]  # noqa: RUF012 - Litestar reads this class attribute
-    before_request = staticmethod(idempotency_precheck)
+    before_request = staticmethod(idempotency_precheck(payment_commands))
 
     @post(
         "/purchase",
@@ -176,7 +178,7 @@ class PaymentController(Controller):
         transactions: NamedDependency[TransactionService],
         request: Request[Any, Any, Any],
     ) -> TransactionDetailOut:
-        transaction = await transactions.get(owner_of(principal), transaction_id)
+        transaction = await transactions.get(principal.owner, transaction_id)
         events = await transactions.events(transaction)
         return transaction_detail(transaction, events, request.app.state.resources.crypto)
 
@@ -205,7 +207,7 @@ class PaymentController(Controller):
             created_lt=_aware(created_lt, "created_lt"),
         )
         rows, next_cursor = await transactions.list(
-            owner_of(principal), filters, cursor=cursor, limit=limit
+            principal.owner, filters, cursor=cursor, limit=limit
         )
         crypto = request.app.state.resources.crypto
         out: list[TransactionOut] = [transaction_out(row, crypto) for row in rows]

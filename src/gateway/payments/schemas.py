@@ -14,23 +14,13 @@ import msgspec
 
 from gateway.core.money import Amount, CurrencyCode
 from gateway.core.schemas import RequestBody
+from gateway.vault.schemas import AddressIn, CardIn, CardOut, CustomerIn, CustomerOut
 
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, msgspec.Meta(max_length=500)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
 TransactionId = Annotated[str, msgspec.Meta(pattern=r"^txn_[0-9A-Z]{16}$")]
-
-# Authorize.Net's limits (ANET.md §1) bound what a merchant may send.
-ADDRESS_LINES_MAX = 60
-
-
-class CardIn(RequestBody):
-    number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="Digits only.")]
-    exp_month: Annotated[int, msgspec.Meta(ge=1, le=12)]
-    exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2099)]
-    cvv: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$")]
-    holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
 
 
 class PaymentMethodIn(RequestBody):
@@ -40,26 +30,6 @@ class PaymentMethodIn(RequestBody):
     def __post_init__(self) -> None:
         if (self.card is None) == (self.token is None):
             raise ValueError("give exactly one of card or token")
-
-
-class CustomerIn(RequestBody):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] | None = None
-    email: (
-        Annotated[str, msgspec.Meta(max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
-    ) = None
-
-
-class AddressIn(RequestBody):
-    line1: Annotated[str, msgspec.Meta(min_length=1, max_length=ADDRESS_LINES_MAX)]
-    city: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
-    postal_code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-    line2: Annotated[str, msgspec.Meta(min_length=1, max_length=ADDRESS_LINES_MAX)] | None = None
-    state: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] | None = None
-
-    def __post_init__(self) -> None:
-        if len(self.line1) + len(self.line2 or "") > ADDRESS_LINES_MAX:
-            raise ValueError(f"line1 and line2 together are at most {ADDRESS_LINES_MAX} characters")
 
 
 class ChargeIn(RequestBody):
@@ -88,19 +58,6 @@ class RefundIn(RequestBody):
 
 class CancelIn(RequestBody):
     transaction_id: TransactionId
-
-
-class CardOut(msgspec.Struct):
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    fingerprint: str | None
-
-
-class CustomerOut(msgspec.Struct):
-    id: str | None
-    email: str | None
 
 
 class EventOut(msgspec.Struct):

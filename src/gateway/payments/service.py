@@ -6,7 +6,6 @@ appends the event in the same transaction (DESIGN.md invariant 7).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from gateway.audit.models import Event
 from gateway.audit.service import Actor, Change, HistoryService, Subject
 from gateway.core.clock import Clock
 from gateway.core.errors import NotFound
+from gateway.core.tenancy import Owner
 from gateway.payments.models import Transaction
 from gateway.payments.repository import TransactionFilters, TransactionRepository
 from gateway.payments.rules import InFlight, ParentState
@@ -26,14 +26,6 @@ from gateway.payments.states import (
     ensure_transition,
     is_parent,
 )
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Whose transactions a call may see: a merchant in one mode (invariant 6)."""
-
-    merchant_id: str
-    livemode: bool
 
 
 def subject_of(transaction: Transaction) -> Subject:

@@ -1,0 +1,67 @@
+"""The base of every set of Idempotency-Key commands (payments, payment methods,
+subscriptions): the key store, the phase runner, and the answer an existing key
+already has. Subclasses say how a transaction or object answers now."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.resources import Resources
+from gateway.core.settings import Settings
+from gateway.core.tenancy import Owner
+from gateway.idempotency.runner import Operation, Outcome, PhaseRunner, R
+from gateway.idempotency.store import (
+    Decision,
+    IdempotencyStore,
+    KeyScope,
+    StoredResponse,
+    decide,
+)
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A request's Idempotency-Key, scoped to its merchant and mode, and its fingerprint."""
+
+    scope: KeyScope
+    fingerprint: str
+
+
+class KeyedCommands(ABC):
+    def __init__(self, resources: Resources, settings: Settings, owner: Owner) -> None:
+        self.resources = resources
+        self.settings = settings
+        self.owner = owner
+        self.runner = PhaseRunner(resources.session_factory, self.store, self.current_response)
+
+    def store(self, session: AsyncSession) -> IdempotencyStore:
+        payments = self.settings.payments
+        return IdempotencyStore(
+            session,
+            clock=self.resources.clock,
+            crypto=self.resources.crypto,
+            lock_seconds=payments.idempotency_lock_seconds,
+            retention_hours=payments.idempotency_retention_hours,
+        )
+
+    @abstractmethod
+    async def current_response(self, session: AsyncSession, object_id: str) -> StoredResponse:
+        """The answer the object a key reserved gives now (a stored 202, an orphan)."""
+
+    async def existing(self, keyed: KeyedRequest) -> Outcome | None:
+        """The answer a key already has, or None when the request should run."""
+        async with self.resources.session_factory() as session:
+            store = self.store(session)
+            record = await store.find(keyed.scope, for_update=True)
+            decision = decide(record, keyed.fingerprint, self.resources.clock.now())
+            if decision is Decision.FRESH or record is None:
+                return None
+            outcome = await self.runner.answer_existing(session, decision, record)
+            await session.commit()
+            return outcome
+
+    async def run(self, keyed: KeyedRequest, operation: Operation[R]) -> Outcome:
+        return await self.runner.run(keyed.scope, keyed.fingerprint, operation)
