@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
     "tests.fixtures.merchants",
+    "tests.fixtures.payments",
 ]

@@ -30,6 +30,8 @@ from gateway.merchants.dependencies import provide_merchant_service
 from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.routes import PaymentController
+from gateway.vault.dependencies import provide_payment_method_service, vault_commands
+from gateway.vault.routes import PaymentMethodController
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -55,7 +57,13 @@ class GatewayApp(Litestar):
 
 def api_routes() -> Sequence[ControllerRouterHandler]:
     """Every domain's routes; each domain package adds its controllers here."""
-    return [HealthController, MerchantController, ApiKeyController, PaymentController]
+    return [
+        HealthController,
+        MerchantController,
+        ApiKeyController,
+        PaymentController,
+        PaymentMethodController,
+    ]
 
 
 def create_app(
@@ -94,6 +102,8 @@ def create_app(
             "commands": Provide(provide_payment_commands, sync_to_thread=False),
             "keyed": Provide(provide_keyed_request, sync_to_thread=False),
             "transactions": Provide(provide_transaction_service, sync_to_thread=False),
+            "vault": Provide(vault_commands, sync_to_thread=False),
+            "payment_methods": Provide(provide_payment_method_service, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

@@ -18,26 +18,40 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.cli import main
 from gateway.core.clock import FrozenClock, SystemClock
-from gateway.core.crypto import generate_key
+from gateway.core.crypto import FieldCrypto, generate_key
 from gateway.core.db import create_session_factory
 from gateway.core.ids import new_id
-from gateway.core.settings import parse_cutoff
+from gateway.core.settings import Settings, parse_cutoff
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
 from gateway.processors.port import NotSentError, Outcome
 from gateway.processors.simulator import Simulator
 from gateway.processors.simulator.cutoff import last_cutoff
 from gateway.processors.simulator.outage import OUTAGE_KEY
+from gateway.vault.models import PaymentMethod
+from gateway.vault.service import PaymentMethodService
 from tests.processors import REASON_CARD, charge, tokenize_request
 from tests.support import closed_port
 
 
 @pytest.fixture
 def cli_env(
-    database_url: str, test_redis_url: str, committed_engine: AsyncEngine
+    database_url: str, test_redis_url: str, committed_engine: AsyncEngine, settings: Settings
 ) -> dict[str, str]:
-    """The commands commit for real; `committed_engine` truncates afterwards."""
-    return {"GATEWAY_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": test_redis_url}
+    """The commands commit for real (`committed_engine` truncates afterwards) and
+    share the tests' keys, so what one seals the other opens."""
+    secrets_ = settings.secrets
+    assert secrets_.encryption_keys
+    assert secrets_.fingerprint_key
+    assert secrets_.blind_index_key
+    return {
+        "GATEWAY_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": test_redis_url,
+        "GATEWAY_ENCRYPTION_KEYS": secrets_.encryption_keys,
+        "GATEWAY_FINGERPRINT_KEY": secrets_.fingerprint_key,
+        "GATEWAY_BLIND_INDEX_KEY": secrets_.blind_index_key,
+    }
 
 
 @pytest.fixture
@@ -138,18 +152,65 @@ async def test_review_of_an_unknown_transaction_fails(cli_env: dict[str, str]) -
 # -- simulator script ------------------------------------------------------------------
 
 
-async def test_script_queues_outcomes_for_a_token(
-    cli_env: dict[str, str], simulator: Simulator
-) -> None:
+async def _stored_payment_method(
+    committed_engine: AsyncEngine,
+    simulator: Simulator,
+    field_crypto: FieldCrypto,
+    *,
+    livemode: bool,
+) -> tuple[str, str]:
+    """A payment method of a committed merchant, tokenized at the simulator."""
     stored = await simulator.tokenize(tokenize_request())
+    async with create_session_factory(committed_engine)() as session:
+        merchant = await MerchantService(session, SystemClock()).create_merchant("Scripted")
+        method = PaymentMethod(
+            id=new_id("pm"),
+            merchant_id=merchant.id,
+            livemode=livemode,
+            processor="simulator",
+            card_brand=stored.brand,
+            card_last4=stored.last4,
+            card_exp_month=stored.exp_month,
+            card_exp_year=stored.exp_year,
+            card_fingerprint="f" * 64,
+            created_at=SystemClock().now(),
+        )
+        PaymentMethodService(session, SystemClock(), field_crypto).seal_token(method, stored.token)
+        session.add(method)
+        await session.commit()
+    return method.id, stored.token
 
-    queued = as_json(
-        await gateway(cli_env, "simulator", "script", stored.token, "decline:27,timeout", "--json")
+
+async def test_script_queues_outcomes_for_a_payment_method(
+    cli_env: dict[str, str],
+    simulator: Simulator,
+    committed_engine: AsyncEngine,
+    field_crypto: FieldCrypto,
+) -> None:
+    method_id, token = await _stored_payment_method(
+        committed_engine, simulator, field_crypto, livemode=False
     )
 
-    assert queued == {"steps": ["decline:27", "timeout"]}
-    declined = await simulator.purchase(charge(1500, token=stored.token))
+    queued = as_json(
+        await gateway(cli_env, "simulator", "script", method_id, "decline:27,timeout", "--json")
+    )
+
+    assert queued == {"payment_method": method_id, "steps": ["decline:27", "timeout"]}
+    declined = await simulator.purchase(charge(1500, token=token))
     assert (declined.outcome, declined.reason_code) == (Outcome.DECLINED, "27")
+
+
+async def test_script_refuses_a_live_payment_method(
+    cli_env: dict[str, str],
+    simulator: Simulator,
+    committed_engine: AsyncEngine,
+    field_crypto: FieldCrypto,
+) -> None:
+    method_id, _ = await _stored_payment_method(
+        committed_engine, simulator, field_crypto, livemode=True
+    )
+    result = await gateway(cli_env, "simulator", "script", method_id, "decline")
+    assert result.exit_code == 2
 
 
 async def test_script_is_for_test_mode_only(cli_env: dict[str, str]) -> None:
@@ -162,7 +223,7 @@ async def test_script_is_for_test_mode_only(cli_env: dict[str, str]) -> None:
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": secrets.token_hex(64).upper(),
         "GATEWAY_DASHBOARD_PASSWORD": "not-a-real-password",
     }
-    result = await gateway(production, "simulator", "script", "1:2", "decline")
+    result = await gateway(production, "simulator", "script", new_id("pm"), "decline")
     assert result.exit_code == 2
     assert "test mode only" in result.output
 
@@ -199,13 +260,12 @@ async def test_outage_fails_when_redis_is_unreachable(cli_env: dict[str, str]) -
 @pytest.mark.parametrize(
     ("arguments", "code"),
     [
-        (["simulator", "script", "1:2", "decline"], 1),
-        (["simulator", "script", "nonsense", "approve"], 1),
+        (["simulator", "script", "pm_0000000000000000", "decline"], 1),
+        (["simulator", "script", "1:2", "approve"], 2),
         (["simulator", "review", "mer_0000000000000000", "approve"], 2),
         (["simulator", "review", "txn_0000000000000000", "maybe"], 2),
         (["simulator", "review", "txn_0000000000000000"], 2),
-        (["simulator", "script", "pm_0000000000000000", "approve"], 2),
-        (["simulator", "script", "1:2", "approve,sometimes"], 2),
+        (["simulator", "script", "pm_0000000000000000", "approve,sometimes"], 2),
         (["simulator", "outage", "maybe"], 2),
         (["settle", "--later"], 2),
     ],
@@ -227,4 +287,4 @@ async def test_help_is_there_for_every_command(cli_env: dict[str, str]) -> None:
     ):
         assert (await gateway(cli_env, *command, "--help")).exit_code == 0
     script_help = await gateway(cli_env, "simulator", "script", "--help")
-    assert "pm_" in script_help.output  # says the pm_ lookup comes with the vault
+    assert "PM_ID" in script_help.output

@@ -21,11 +21,12 @@ from gateway.cli.common import (
     run_in_session,
     running_servers,
 )
-from gateway.core.clock import Clock
+from gateway.core.clock import Clock, SystemClock
 from gateway.core.db import create_engine
-from gateway.core.errors import NotFound
+from gateway.core.errors import NotFound, ValidationFailed
 from gateway.core.ids import is_id
 from gateway.core.redis import create_redis
+from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.payments.settlement import SettlementService, SettlementSummary
 from gateway.processors.port import ProcessorTransaction
@@ -36,6 +37,8 @@ from gateway.processors.simulator import (
     SimulatorError,
     parse_script,
 )
+from gateway.vault.repository import PaymentMethodRepository
+from gateway.vault.service import PaymentMethodService
 
 T = TypeVar("T")
 
@@ -139,26 +142,19 @@ def review(transaction_id: str, decision: ReviewDecision, as_json: bool) -> None
 
 
 @simulator.command("script")
-@click.argument("token", metavar="TOKEN")
+@click.argument("payment_method", metavar="PM_ID")
 @click.argument("outcomes", metavar="OUTCOME[,OUTCOME...]")
 @json_option
-def script(token: str, outcomes: str, as_json: bool) -> None:
+def script(payment_method: str, outcomes: str, as_json: bool) -> None:
     """Make the next charges of a stored card follow a list (test mode only).
 
-    OUTCOME is `approve`, `decline` (reason 2), `decline:N` (reason N) or
-    `timeout` (the charge is recorded and its answer lost, as trigger 901).
-    After the list, the normal triggers apply again; a new list replaces what is
-    left of the previous one.
-
-    TOKEN is the simulator's token of the payment method
-    ("<customer profile id>:<payment profile id>"). Passing the gateway's pm_ id
-    instead comes with the vault (payment methods), which will look the token up.
+    PM_ID is the payment method's id (pm_...). OUTCOME is `approve`, `decline`
+    (reason 2), `decline:N` (reason N) or `timeout` (the charge is recorded and
+    its answer lost, as trigger 901). After the list, the normal triggers apply
+    again; a new list replaces what is left of the previous one.
     """
-    if is_id(token, "pm"):
-        raise click.BadParameter(
-            "pm_ ids are looked up once payment methods exist: pass the simulator's token",
-            param_hint="TOKEN",
-        )
+    if not is_id(payment_method, "pm"):
+        raise click.BadParameter("a payment method id (pm_...)", param_hint="PM_ID")
     try:
         steps = parse_script(outcomes)
     except ValueError as error:
@@ -167,15 +163,21 @@ def script(token: str, outcomes: str, as_json: bool) -> None:
     if settings.is_production:
         fail("simulator scripts are for test mode only (GATEWAY_ENV=production)", code=EXIT_USAGE)
 
-    async def work(_: AsyncSession, simulator: Simulator) -> None:
-        await simulator.set_script(token, steps)
+    async def work(session: AsyncSession, simulator: Simulator) -> None:
+        method = await PaymentMethodRepository(session).get_by_id(payment_method)
+        if method is None or method.processor_token_encrypted is None:
+            raise NotFound(f"No payment method {payment_method}.")
+        if method.livemode:
+            raise ValidationFailed.for_field("PM_ID", "scripts apply to test payment methods only")
+        service = PaymentMethodService(session, SystemClock(), field_crypto(settings))
+        await simulator.set_script(service.processor_token(method), steps)
 
     _with_simulator(settings, work)
     listed = [str(step) for step in steps]
     emit(
-        {"steps": listed},
+        {"payment_method": payment_method, "steps": listed},
         as_json=as_json,
-        human=lambda: f"the next {len(listed)} charge(s) of this token: {', '.join(listed)}",
+        human=lambda: f"the next {len(listed)} charge(s) of {payment_method}: {', '.join(listed)}",
     )
 
 

@@ -37,7 +37,9 @@ from gateway.idempotency.store import (
 
 class Reservation(Protocol):
     @property
-    def transaction_id(self) -> str: ...
+    def object_id(self) -> str:
+        """The transaction (or payment method) phase 1 wrote."""
+        ...
 
 
 R = TypeVar("R", bound=Reservation)
@@ -102,7 +104,8 @@ class PhaseRunner:
             return store.stored_response(record)
         assert record.transaction_id is not None
         response = await self.current_response(session, record.transaction_id)
-        store.complete(record, response)
+        if is_stored(response):
+            store.complete(record, response)
         return response
 
     async def answer_existing(
@@ -138,7 +141,7 @@ class PhaseRunner:
                 store.complete(record, response)
                 await session.commit()
                 return Outcome(response)
-            store.mark_reserved(record, reservation.transaction_id)
+            store.mark_reserved(record, reservation.object_id)
             await session.commit()
 
         await operation.call(reservation)

@@ -13,15 +13,16 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.errors import NotFound, ValidationFailed
+from gateway.core.errors import ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.money import exponent
-from gateway.core.personal import BillingAddress, PersonalData, seal
+from gateway.core.personal import PersonalData, seal
 from gateway.core.tenancy import Owner
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
@@ -52,6 +53,8 @@ from gateway.processors.port import (
     VoidRequest,
 )
 from gateway.vault.cards import validate_card
+from gateway.vault.operations import billing_of
+from gateway.vault.service import PaymentMethodService
 
 
 class CallResult(StrEnum):
@@ -64,7 +67,7 @@ class CallResult(StrEnum):
 class Reserved:
     """What phase 1 hands to phases 2 and 3 (in memory only)."""
 
-    transaction_id: str
+    object_id: str  # the transaction phase 1 wrote
     parent_id: str | None = None
     as_void: bool = False
     # Phase 2's outcome.
@@ -119,6 +122,21 @@ def _unavailable_fields() -> dict[str, Any]:
     return {"decline_reason": PROCESSOR_UNAVAILABLE}
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What a charge pays with: the card facts we keep, and either the card itself
+    (in memory only) or the processor's token of a stored card."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    fingerprint: str
+    stored: PersonalData
+    card: Card | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
 class ChargeOperation:
     """POST /payments/purchase and /payments/authorize."""
 
@@ -130,19 +148,6 @@ class ChargeOperation:
         self.context = context
         self.clock = clock
 
-    def _card(self) -> Card:
-        card = self.body.payment_method.card
-        if card is None:
-            # Stored payment methods arrive with the vault.
-            raise NotFound("No such payment method.")
-        return Card(
-            number=card.number,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            cvv=card.cvv,
-            holder_name=card.holder_name,
-        )
-
     def _check_amount(self) -> None:
         exponent(self.body.currency)  # an unsupported currency is a 400
         if self.body.amount > self.context.max_amount:
@@ -150,14 +155,54 @@ class ChargeOperation:
                 "amount", f"at most {self.context.max_amount} for this merchant"
             )
 
+    async def _source(self, session: AsyncSession) -> _Source:
+        """The card entered, or the stored payment method (of this merchant and mode)."""
+        method_in = self.body.payment_method
+        if method_in.card is not None:
+            card_in = method_in.card
+            card = Card(
+                number=card_in.number,
+                exp_month=card_in.exp_month,
+                exp_year=card_in.exp_year,
+                cvv=card_in.cvv,
+                holder_name=card_in.holder_name,
+            )
+            facts = validate_card(
+                card.number, card.exp_month, card.exp_year, card_in.cvv, now=self.clock.now()
+            )
+            return _Source(
+                brand=facts.brand,
+                last4=facts.last4,
+                exp_month=facts.exp_month,
+                exp_year=facts.exp_year,
+                fingerprint=self.context.crypto.fingerprints.card(card.number),
+                stored=PersonalData(holder_name=card.holder_name),
+                card=card,
+            )
+        assert method_in.token is not None
+        vault = PaymentMethodService(session, self.clock, self.context.crypto)
+        method = await vault.get(self.context.owner, method_in.token)
+        return _Source(
+            brand=method.card_brand,
+            last4=method.card_last4,
+            exp_month=method.card_exp_month,
+            exp_year=method.card_exp_year,
+            fingerprint=method.card_fingerprint,
+            stored=vault.personal(method),
+            token=vault.processor_token(method),
+        )
+
     async def reserve(self, session: AsyncSession) -> Reserved:
         self._check_amount()
-        card = self._card()
-        facts = validate_card(
-            card.number, card.exp_month, card.exp_year, card.cvv or "", now=self.clock.now()
-        )
+        source = await self._source(session)
         body = self.body
-        address = body.billing_address
+        # What the request gives wins; a stored card fills in the rest.
+        personal = PersonalData(
+            customer_email=(body.customer.email if body.customer else None)
+            or source.stored.customer_email,
+            billing_address=billing_of(body.billing_address) or source.stored.billing_address,
+            holder_name=source.stored.holder_name,
+        )
         transaction = Transaction(
             id=new_id("txn"),
             merchant_id=self.context.owner.merchant_id,
@@ -173,57 +218,32 @@ class ChargeOperation:
             description=body.description,
             customer_id=body.customer.id if body.customer else None,
             metadata_=dict(body.metadata or {}),
-            card_brand=facts.brand,
-            card_last4=facts.last4,
-            card_exp_month=facts.exp_month,
-            card_exp_year=facts.exp_year,
-            card_fingerprint=self.context.crypto.fingerprints.card(card.number),
+            card_brand=source.brand,
+            card_last4=source.last4,
+            card_exp_month=source.exp_month,
+            card_exp_year=source.exp_year,
+            card_fingerprint=source.fingerprint,
             processor=self.context.processor.name,
         )
-        seal(
-            transaction,
-            PersonalData(
-                customer_email=body.customer.email if body.customer else None,
-                billing_address=BillingAddress(
-                    line1=address.line1,
-                    line2=address.line2,
-                    city=address.city,
-                    state=address.state,
-                    postal_code=address.postal_code,
-                    country=address.country,
-                )
-                if address
-                else None,
-                holder_name=card.holder_name,
-            ),
-            self.context.crypto,
-            table=Transaction.__tablename__,
-        )
+        seal(transaction, personal, self.context.crypto, table=Transaction.__tablename__)
         service = TransactionService(session, self.clock)
         action = (
             "payment.purchase" if self.kind is TransactionType.PURCHASE else "payment.authorize"
         )
         await service.open(transaction, self.context.actor, action=action)
+        address = personal.billing_address
         request = ChargeRequest(
             reference=transaction.id,
             amount=body.amount,
             currency=body.currency,
-            card=card,
-            billing_address=Address(
-                line1=address.line1,
-                line2=address.line2,
-                city=address.city,
-                state=address.state,
-                postal_code=address.postal_code,
-                country=address.country,
-            )
-            if address
-            else None,
+            card=source.card,
+            token=source.token,
+            billing_address=Address(**msgspec.structs.asdict(address)) if address else None,
             customer_id=transaction.customer_id,
-            customer_email=body.customer.email if body.customer else None,
+            customer_email=personal.customer_email,
             description=body.description,
         )
-        return Reserved(transaction_id=transaction.id, request=request)
+        return Reserved(object_id=transaction.id, request=request)
 
     async def call(self, reserved: Reserved) -> None:
         processor = self.context.processor
@@ -233,9 +253,7 @@ class ChargeOperation:
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service = TransactionService(session, self.clock)
-        transaction = await service.get(
-            self.context.owner, reserved.transaction_id, for_update=True
-        )
+        transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:
@@ -325,7 +343,7 @@ class _ChildOperation:
         owner = self.context.owner
         assert reserved.parent_id is not None
         parent = await service.get(owner, reserved.parent_id, for_update=True)
-        child = await service.get(owner, reserved.transaction_id, for_update=True)
+        child = await service.get(owner, reserved.object_id, for_update=True)
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:
@@ -398,7 +416,7 @@ class CaptureOperation(_ChildOperation):
             amount=amount,
             currency=parent.currency,
         )
-        return Reserved(transaction_id=child.id, parent_id=parent.id)
+        return Reserved(object_id=child.id, parent_id=parent.id)
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         assert self._request is not None
@@ -450,7 +468,7 @@ class RefundOperation(_ChildOperation):
                 card_last4=parent.card_last4 or "",
             )
         )
-        return Reserved(transaction_id=child.id, parent_id=parent.id, as_void=plan.as_void)
+        return Reserved(object_id=child.id, parent_id=parent.id, as_void=plan.as_void)
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         request = self._send_request
@@ -491,7 +509,7 @@ class CancelOperation(_ChildOperation):
         self._request = VoidRequest(
             reference=child.id, processor_transaction_id=parent.processor_transaction_id
         )
-        return Reserved(transaction_id=child.id, parent_id=parent.id)
+        return Reserved(object_id=child.id, parent_id=parent.id)
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         assert self._request is not None

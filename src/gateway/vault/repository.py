@@ -32,6 +32,13 @@ class PaymentMethodRepository:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def get_by_id(self, method_id: str) -> PaymentMethod | None:
+        """Any merchant's live payment method (for operators' commands)."""
+        statement = select(PaymentMethod).where(
+            PaymentMethod.id == method_id, PaymentMethod.deleted_at.is_(None)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def list(
         self,
         merchant_id: str,
