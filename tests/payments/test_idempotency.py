@@ -22,7 +22,7 @@ from gateway.payments.service import TransactionService
 from gateway.payments.states import ParentStatus
 from gateway.processors.simulator.models import SimulatorRequest
 from tests.fixtures.merchants import KeyFactory
-from tests.payments.conftest import TRIGGER_CARD, Post, charge_body
+from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 
 
 async def test_invariant_3_a_money_moving_post_needs_a_key(

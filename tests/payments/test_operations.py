@@ -14,7 +14,7 @@ from gateway.merchants.scopes import Scope
 from gateway.payments.settlement import SettlementService
 from gateway.processors.simulator import Simulator
 from tests.fixtures.merchants import KeyFactory
-from tests.payments.conftest import Post, charge_body
+from tests.fixtures.payments import Post, charge_body
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.clock import FrozenClock
 from gateway.merchants.models import Merchant
 from gateway.merchants.service import MerchantService
-from tests.payments.conftest import TRIGGER_CARD, Post, charge_body
+from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 
 
 def trigger(dollars: int) -> dict[str, Any]:
