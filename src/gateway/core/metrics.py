@@ -4,19 +4,50 @@ Request counts and latency come from Litestar's Prometheus middleware, labelled
 by route template, method and status. With `PROMETHEUS_MULTIPROC_DIR` set (as
 `gateway up` does for its children) every process writes its samples there and
 the endpoint aggregates them.
+
+`gateway_encrypted_rows{table, key_id}` (key rotation, DESIGN.md invariant 8) is
+not a per-process sample: it is counted in PostgreSQL when scraped, so it is
+right whichever process rotated, and cached for a while so that frequent scrapes
+do not scan the sealed tables each time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Any
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, Final
 
+import structlog
+from litestar import Litestar, Request, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.openmetrics.exposition import (
+    CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE_LATEST,
+)
+from prometheus_client.openmetrics.exposition import (
+    generate_latest as openmetrics_generate_latest,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.clock import Clock
+from gateway.core.crypto import KeyRing
+from gateway.core.rotation import count_by_key, sealed_tables
 
 METRICS_PATH = "/api/v1/metrics"
+ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)
+_ENCRYPTED_ROWS_STATE_KEY: Final = "encrypted_rows"
+
+_log = structlog.get_logger("gateway.metrics")
 
 
 def prometheus_config() -> PrometheusConfig:
@@ -48,3 +79,88 @@ class MetricsController(PrometheusController):
     path = METRICS_PATH
     guards = [metrics_token_guard]  # noqa: RUF012 - Litestar reads this class attribute
     include_in_schema = False
+
+    @get()
+    async def get(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        encrypted_rows = _encrypted_rows_of(request.app)
+        resources = request.app.state.resources
+        await encrypted_rows.refresh_if_stale(
+            resources.session_factory, clock=resources.clock, keyring=resources.crypto.keyring
+        )
+        # The parent's handler exposes one registry; the counts from PostgreSQL are
+        # added beside it rather than kept as a per-process gauge, which in
+        # multiprocess mode would leave dead processes' values behind.
+        registry = CollectorRegistry()
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry.register(_Forwarding(REGISTRY))
+        registry.register(encrypted_rows)
+        if self.openmetrics_format:
+            return Response(
+                openmetrics_generate_latest(registry),  # type: ignore[no-untyped-call]
+                headers={"Content-Type": OPENMETRICS_CONTENT_TYPE_LATEST},
+            )
+        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class EncryptedRows:
+    """Collector of gateway_encrypted_rows: rows per sealed table and key id, as of
+    the last refresh. Every key of the ring is shown for every table, 0 when no row
+    uses it, so "nothing left under the old key" is a sample and not a gap."""
+
+    def __init__(self, ttl: timedelta = ENCRYPTED_ROWS_TTL) -> None:
+        self._ttl = ttl
+        self._counts: dict[tuple[str, str], int] | None = None
+        self._refreshed_at: datetime | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh_if_stale(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock, keyring: KeyRing
+    ) -> None:
+        async with self._lock:  # concurrent scrapes share one refresh
+            now = clock.now()
+            if self._refreshed_at is not None and now - self._refreshed_at < self._ttl:
+                return
+            # A failed refresh waits for the next period too: a struggling database
+            # is not queried on every scrape.
+            self._refreshed_at = now
+            try:
+                async with sessions() as session:
+                    found = await count_by_key(session)
+            except (SQLAlchemyError, OSError):
+                _log.warning("metrics.encrypted_rows_not_counted", exc_info=True)
+                return
+            counts = {(sealed.name, kid): 0 for sealed in sealed_tables() for kid in keyring.kids}
+            self._counts = counts | found
+
+    def collect(self) -> Iterator[Metric]:
+        if self._counts is None:
+            return
+        family = GaugeMetricFamily(
+            "gateway_encrypted_rows",
+            "Rows holding a value sealed under each encryption key id, by table.",
+            labels=["table", "key_id"],
+        )
+        for (table, kid), count in sorted(self._counts.items()):
+            family.add_metric([table, kid], count)
+        yield family
+
+
+class _Forwarding:
+    """The process's default registry as one collector of another registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
+
+
+def _encrypted_rows_of(app: Litestar) -> EncryptedRows:
+    # One per app (not per module): each app has its own database and clock.
+    state = app.state
+    if _ENCRYPTED_ROWS_STATE_KEY not in state:
+        state[_ENCRYPTED_ROWS_STATE_KEY] = EncryptedRows()
+    collector: EncryptedRows = state[_ENCRYPTED_ROWS_STATE_KEY]
+    return collector
