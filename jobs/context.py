@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
@@ -23,6 +23,7 @@ from gateway.core.devsecrets import with_development_secrets
 from gateway.core.logging import configure_logging
 from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings, load_settings
+from gateway.processors.standalone import StandaloneProcessors, open_processors
 
 _log = structlog.get_logger("gateway.jobs")
 
@@ -33,6 +34,9 @@ class JobContext:
     session: AsyncSession
     clock: Clock
     crypto: FieldCrypto
+    # More sessions on the job's engine, for work that commits as it goes (a batch,
+    # a phase) while `session` keeps the tick lock until the job ends.
+    sessions: async_sessionmaker[AsyncSession]
 
 
 @contextlib.asynccontextmanager
@@ -44,12 +48,14 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
     engine = create_engine(settings.database, url=settings.database.url, pooled=False)
     structlog.contextvars.bind_contextvars(job=name)
     try:
-        async with create_session_factory(engine)() as session:
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
             yield JobContext(
                 settings=settings,
                 session=session,
                 clock=SystemClock(),
                 crypto=field_crypto(settings),
+                sessions=sessions,
             )
             await session.commit()
     finally:
@@ -65,3 +71,8 @@ async def take_tick_lock(session: AsyncSession, name: str) -> bool:
     if not taken:
         _log.info("job.tick_skipped", reason="another worker runs this tick")
     return bool(taken)
+
+
+def job_processors(job: JobContext) -> contextlib.AbstractAsyncContextManager[StandaloneProcessors]:
+    """The processors for this job, on the job's own loop; closed when it ends."""
+    return open_processors(job.settings, job.clock)

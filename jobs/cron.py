@@ -10,7 +10,21 @@ reading cron strings in local time.
 from rq import cron
 
 from jobs.maintenance import purge_idempotency_keys
+from jobs.payments import (
+    compensate_orphans,
+    expire_authorizations,
+    reconcile_pending,
+    settle_simulator,
+)
 
+MINUTE_S = 60
 HOUR_S = 3600
 
 cron.register(purge_idempotency_keys, queue_name="maintenance", interval=HOUR_S)
+
+# Payment sweeps. Settlement ticks often: the simulator settles only what came
+# before its last cut-off, so most ticks find nothing to do.
+cron.register(reconcile_pending, queue_name="maintenance", interval=MINUTE_S)
+cron.register(expire_authorizations, queue_name="maintenance", interval=5 * MINUTE_S)
+cron.register(compensate_orphans, queue_name="maintenance", interval=5 * MINUTE_S)
+cron.register(settle_simulator, queue_name="maintenance", interval=5 * MINUTE_S)

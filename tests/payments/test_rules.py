@@ -192,7 +192,7 @@ def test_amounts_are_never_floats_bools_or_strings(amount: object) -> None:
     with pytest.raises(ValidationFailed):
         plan_capture(authorization(), amount, in_flight=NOTHING, now=NOW)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        replace(authorization(), amount=amount)
+        replace(authorization(), amount=amount)  # type: ignore[arg-type]
 
 
 def test_state_rule_answers_before_amount_rule() -> None:
@@ -515,6 +515,8 @@ CLOCK_STEPS = st.sampled_from(
     [timedelta(seconds=1), timedelta(hours=1), timedelta(days=1), timedelta(days=29)] * 3
     + [timedelta(days=121)]
 )
+REFUNDABLE = {P.CAPTURED, P.PARTIALLY_REFUNDED}
+CANCELLABLE = {P.AUTHORIZED, P.CAPTURED}
 # Small amounts, so partial refunds soon add up to the whole.
 AMOUNTS = st.integers(1, 20)
 REQUESTED = st.none() | st.integers(-1, 25)
@@ -532,7 +534,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         # Lists, not flags: a bug letting two requests through must show up as two.
         self.captures: list[int] = []
         self.refunds: list[tuple[int, bool]] = []
-        self.void = False
+        self.voids = 0
         self.refunded_by_children = 0
         self.terminal: ParentStatus | None = None
 
@@ -541,7 +543,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         return InFlight(
             capture=bool(self.captures),
             refund_amount=sum(amount for amount, _ in self.refunds),
-            void=self.void,
+            void=self.voids > 0,
         )
 
     def move(self, after: ParentState) -> None:
@@ -583,6 +585,9 @@ class PaymentLifecycle(RuleBasedStateMachine):
         else:
             self.move(apply_status(self.parent, outcome))
 
+    # Operations are tried where they may start; `operations_start_only_from_their_statuses`
+    # checks every other status at every step instead of spending steps on refusals.
+    @precondition(lambda self: self.parent.status is P.AUTHORIZED)
     @rule(amount=REQUESTED)
     def request_capture(self, amount: int | None) -> None:
         try:
@@ -600,6 +605,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         if self.child_answers(T.CAPTURE, succeeded):
             self.move(apply_capture(self.parent, amount))
 
+    @precondition(lambda self: self.parent.status in REFUNDABLE)
     @rule(data=st.data())
     def request_refund(self, data: st.DataObject) -> None:
         # Around what is left, so that partial refunds and their races are common.
@@ -629,23 +635,30 @@ class PaymentLifecycle(RuleBasedStateMachine):
             self.move(apply_refund(self.parent, amount))
             self.refunded_by_children += amount
 
+    @precondition(lambda self: self.parent.status in CANCELLABLE)
     @rule()
     def request_cancel(self) -> None:
         try:
             plan_cancel(self.parent, in_flight=self.in_flight)
         except InvalidTransition:
             return
-        self.void = True
+        self.voids += 1
 
-    @precondition(lambda self: self.void)
+    @precondition(lambda self: self.voids)
     @rule(succeeded=st.booleans())
     def cancel_answered(self, succeeded: bool) -> None:
-        self.void = False
+        self.voids -= 1
         if self.child_answers(T.VOID, succeeded):
             self.move(apply_cancel(self.parent))
 
     # The processor cannot settle what a void in flight is cancelling.
-    @precondition(lambda self: not self.void and not any(void for _, void in self.refunds))
+    @precondition(
+        lambda self: (
+            self.parent.status is P.CAPTURED
+            and not self.voids
+            and not any(void for _, void in self.refunds)
+        )
+    )
     @rule()
     def settle(self) -> None:
         try:
@@ -655,6 +668,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
         assert settled.status is self.parent.status
         self.parent = settled
 
+    @precondition(lambda self: self.parent.status is P.AUTHORIZED)
     @rule()
     def expire(self) -> None:
         try:
@@ -697,6 +711,19 @@ class PaymentLifecycle(RuleBasedStateMachine):
             )
         with pytest.raises(InvalidTransition):
             plan_cancel(parent, in_flight=NOTHING)
+
+    @invariant()
+    def operations_start_only_from_their_statuses(self) -> None:
+        parent, now = self.parent, self.now
+        if parent.status is not P.AUTHORIZED:
+            with pytest.raises(InvalidTransition):
+                plan_capture(parent, None, in_flight=NOTHING, now=now)
+        if parent.status not in REFUNDABLE:
+            with pytest.raises(InvalidTransition):
+                plan_refund(parent, None, in_flight=NOTHING, now=now, refund_window_days=1)
+        if parent.status not in CANCELLABLE:
+            with pytest.raises(InvalidTransition):
+                plan_cancel(parent, in_flight=NOTHING)
 
     @invariant()
     def status_agrees_with_the_amounts(self) -> None:

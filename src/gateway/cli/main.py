@@ -6,7 +6,9 @@ import click
 
 from gateway.cli.admin import keys, merchants
 from gateway.cli.crypto import crypto
+from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
+from gateway.cli.reconcile import reconcile
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
 
@@ -37,6 +39,8 @@ for command in (
     keys,
     crypto,
     settle,
+    reconcile,
     simulator,
+    pci_scan,
 ):
     main.add_command(command)

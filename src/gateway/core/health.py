@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from sqlalchemy import text
 
 from gateway.core.resources import Resources
+from gateway.processors.breaker import BreakerState
 
 _log = structlog.get_logger("gateway.health")
 
@@ -25,7 +26,7 @@ class Liveness(msgspec.Struct):
 class HealthChecks(msgspec.Struct):
     database: CheckState
     redis: CheckState
-    processor: Literal["closed", "open", "half_open"]
+    processor: BreakerState  # information only: payments answer for themselves
 
 
 class Health(msgspec.Struct):
@@ -57,8 +58,9 @@ async def check_health(resources: Resources, timeout_s: float) -> Health:
     database, redis = await asyncio.gather(
         database_state(resources, timeout_s), redis_state(resources, timeout_s)
     )
-    # The circuit breaker does not exist yet; until it does the processor is "closed".
-    checks = HealthChecks(database=database, redis=redis, processor="closed")
+    checks = HealthChecks(
+        database=database, redis=redis, processor=await resources.processors.breaker_state()
+    )
     if database == "down":
         return Health(status="unavailable", checks=checks)
     if redis == "down":

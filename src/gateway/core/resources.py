@@ -12,7 +12,10 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_engine, create_session_factory
 from gateway.core.redis import create_redis
 from gateway.core.settings import Settings
+from gateway.processors.breaker import CircuitBreaker
+from gateway.processors.port import Processor
 from gateway.processors.registry import ProcessorRegistry
+from gateway.processors.resilient import ResilientProcessor
 from gateway.processors.simulator import Simulator
 
 
@@ -51,7 +54,7 @@ class Resources:
             redis=redis,
             clock=clock,
             crypto=field_crypto(settings),
-            processors=live_and_test_processors(settings, simulator),
+            processors=live_and_test_processors(settings, simulator, redis, clock),
             processor_engines=(simulator_engine,),
         )
 
@@ -77,8 +80,27 @@ def field_crypto(settings: Settings) -> FieldCrypto:
     )
 
 
-def live_and_test_processors(settings: Settings, simulator: Simulator) -> ProcessorRegistry:
+def resilient(
+    processor: Processor, settings: Settings, redis: Redis, clock: Clock
+) -> ResilientProcessor:
+    """A processor behind its breaker (shared through Redis) and safe retries."""
+    breaker = CircuitBreaker(
+        processor.name,
+        redis,
+        clock,
+        fail_max=settings.processor.breaker_fail_max,
+        reset_s=settings.processor.breaker_reset_s,
+    )
+    return ResilientProcessor(
+        processor, breaker, deadline_s=settings.processor.processor_retry_deadline_s
+    )
+
+
+def live_and_test_processors(
+    settings: Settings, simulator: Simulator, redis: Redis, clock: Clock
+) -> ProcessorRegistry:
     """Test keys: the simulator. Live keys: GATEWAY_PROCESSOR; the Authorize.Net
     connector is not built yet, so it leaves live payments unavailable."""
-    live = simulator if settings.processor.processor == "simulator" else None
-    return ProcessorRegistry(test=simulator, live=live)
+    test = resilient(simulator, settings, redis, clock)
+    live = test if settings.processor.processor == "simulator" else None
+    return ProcessorRegistry(test=test, live=live)

@@ -48,6 +48,11 @@ R = TypeVar("R", bound=Reservation)
 class Operation(Protocol[R]):
     """One kind of money-moving request (purchase, capture, ...)."""
 
+    async def admit(self) -> None:
+        """Before anything is written: raise a GatewayError to refuse at once (an
+        open circuit breaker), leaving no trace and the key unused."""
+        ...
+
     async def reserve(self, session: AsyncSession) -> R:
         """Phase 1: validate, write the pending transaction; raise a GatewayError to refuse."""
         ...
@@ -122,6 +127,7 @@ class PhaseRunner:
         return Outcome(await self.replay(session, record), replayed=True)
 
     async def run(self, scope: KeyScope, fingerprint: str, operation: Operation[R]) -> Outcome:
+        await operation.admit()
         async with self.session_factory() as session:
             store = self.store(session)
             decision, record = await store.claim(scope, fingerprint)

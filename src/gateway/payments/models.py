@@ -16,9 +16,11 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +57,24 @@ class Transaction(Base):
         Index("ix_transactions_parent", "merchant_id", "parent_id"),
         # Inbound processor events find their transaction by the processor's id.
         Index("ix_transactions_processor_reference", "processor", "processor_transaction_id"),
+        # The sweeps claim oldest first among few rows: pending (reconciliation),
+        # authorized by expiry (expiry), approved orphans awaiting judgement.
+        Index(
+            "ix_transactions_pending",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_transactions_authorized_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'authorized'"),
+        ),
+        Index(
+            "ix_transactions_orphan_since",
+            "orphan_since",
+            postgresql_where=text("orphan_since IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
@@ -98,3 +118,10 @@ class Transaction(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Reconciliation of a pending transaction: how often the processor was asked
+    # without a final answer, and when to ask next (exponential backoff).
+    reconcile_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_reconcile_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when reconciliation approved a charge whose client was answered 202
+    # (unknown outcome); cleared once compensation has judged it.
+    orphan_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,7 +9,7 @@ reservation, between phase 1 and phase 2 (DESIGN.md invariant 2).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -47,11 +47,11 @@ from gateway.processors.port import (
     NotSentError,
     Outcome,
     OutcomeUnknownError,
-    Processor,
     ProcessorResult,
     RefundRequest,
     VoidRequest,
 )
+from gateway.processors.resilient import ResilientProcessor
 from gateway.vault.cards import validate_card
 from gateway.vault.operations import billing_of
 from gateway.vault.service import PaymentMethodService
@@ -73,6 +73,9 @@ class Reserved:
     # Phase 2's outcome.
     call: CallResult | None = None
     result: ProcessorResult | None = None
+    # When the processor took a charge, if not just now: reconciliation learns an
+    # outcome later, and an authorization's lifetime runs from the processor's clock.
+    processed_at: datetime | None = None
     # Only for charges by card: never persisted.
     request: Any = field(default=None, repr=False)
 
@@ -83,7 +86,7 @@ class Context:
 
     owner: Owner
     actor: Actor
-    processor: Processor
+    processor: ResilientProcessor
     crypto: FieldCrypto
     max_amount: int
     auth_expiry_days: int
@@ -137,16 +140,66 @@ class _Source:
     token: str | None = field(default=None, repr=False)
 
 
-class ChargeOperation:
+class ChargeFinalizer:
+    """Phase 3 of a purchase or an authorization: what the processor's answer makes
+    of the pending charge. Reconciliation reuses it with the answer it looked up."""
+
+    def __init__(self, kind: TransactionType, context: Context, clock: Clock) -> None:
+        self.kind = kind
+        self.context = context
+        self.clock = clock
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service = TransactionService(session, self.clock)
+        transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
+        actor = self.context.actor
+        result = reserved.result
+        if reserved.call is CallResult.NOT_SENT:
+            await service.move(
+                transaction, ParentStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
+                pending_reason=None, **_unavailable_fields(),
+            )  # fmt: skip
+        elif reserved.call is CallResult.UNKNOWN or result is None:
+            await service.update(transaction, pending_reason=PendingReason.UNKNOWN_OUTCOME)
+        elif result.outcome is Outcome.APPROVED:
+            approved = apply_approval(snapshot(transaction))
+            processed_at = reserved.processed_at or self.clock.now()
+            expires_at = (
+                processed_at + timedelta(days=self.context.auth_expiry_days)
+                if self.kind is TransactionType.AUTHORIZATION
+                else None
+            )
+            await service.move(
+                transaction, approved.status, actor, pending_reason=None,
+                amount_captured=approved.amount_captured, expires_at=expires_at,
+                **_result_fields(result),
+            )  # fmt: skip
+        elif result.outcome is Outcome.HELD:
+            await service.update(
+                transaction, pending_reason=PendingReason.PROCESSOR_REVIEW, **_result_fields(result)
+            )
+        else:
+            target = (
+                ParentStatus.DECLINED if result.outcome is Outcome.DECLINED else ParentStatus.FAILED
+            )
+            await service.move(
+                transaction, target, actor, reason=result.reason_text, pending_reason=None,
+                **_decline_fields(result),
+            )  # fmt: skip
+        return response_for(transaction, self.context.crypto)
+
+
+class ChargeOperation(ChargeFinalizer):
     """POST /payments/purchase and /payments/authorize."""
 
     def __init__(
         self, kind: TransactionType, body: ChargeIn, context: Context, clock: Clock
     ) -> None:
-        self.kind = kind
+        super().__init__(kind, context, clock)
         self.body = body
-        self.context = context
-        self.clock = clock
+
+    async def admit(self) -> None:
+        await self.context.processor.admit()
 
     def _check_amount(self) -> None:
         exponent(self.body.currency)  # an unsupported currency is a 400
@@ -251,44 +304,6 @@ class ChargeOperation:
         await _call(reserved, lambda: send(reserved.request))
         reserved.request = None  # the card leaves memory with the call
 
-    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
-        service = TransactionService(session, self.clock)
-        transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
-        actor = self.context.actor
-        result = reserved.result
-        if reserved.call is CallResult.NOT_SENT:
-            await service.move(
-                transaction, ParentStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
-                pending_reason=None, **_unavailable_fields(),
-            )  # fmt: skip
-        elif reserved.call is CallResult.UNKNOWN or result is None:
-            await service.update(transaction, pending_reason=PendingReason.UNKNOWN_OUTCOME)
-        elif result.outcome is Outcome.APPROVED:
-            approved = apply_approval(snapshot(transaction))
-            expires_at = (
-                self.clock.now() + timedelta(days=self.context.auth_expiry_days)
-                if self.kind is TransactionType.AUTHORIZATION
-                else None
-            )
-            await service.move(
-                transaction, approved.status, actor, pending_reason=None,
-                amount_captured=approved.amount_captured, expires_at=expires_at,
-                **_result_fields(result),
-            )  # fmt: skip
-        elif result.outcome is Outcome.HELD:
-            await service.update(
-                transaction, pending_reason=PendingReason.PROCESSOR_REVIEW, **_result_fields(result)
-            )
-        else:
-            target = (
-                ParentStatus.DECLINED if result.outcome is Outcome.DECLINED else ParentStatus.FAILED
-            )
-            await service.move(
-                transaction, target, actor, reason=result.reason_text, pending_reason=None,
-                **_decline_fields(result),
-            )  # fmt: skip
-        return response_for(transaction, self.context.crypto)
-
 
 class _ChildOperation:
     """Shared by capture, refund and cancel: a child of a locked parent."""
@@ -300,6 +315,9 @@ class _ChildOperation:
         self.transaction_id = transaction_id
         self.context = context
         self.clock = clock
+
+    async def admit(self) -> None:
+        await self.context.processor.admit()
 
     async def _open_child(
         self,
@@ -494,6 +512,9 @@ class RefundOperation(_ChildOperation):
 class CancelOperation(_ChildOperation):
     kind = TransactionType.VOID
     action = "payment.cancel"
+    # Kept on the void row: which job voided it (None: the merchant's cancel), so
+    # reconciliation finishes a void whose answer was lost the way its job would.
+    child_reason: str | None = None
 
     def __init__(self, body: CancelIn, context: Context, clock: Clock) -> None:
         super().__init__(body.transaction_id, context, clock)
@@ -504,7 +525,7 @@ class CancelOperation(_ChildOperation):
         parent = await service.parent_of(self.context.owner, self.transaction_id)
         plan_cancel(snapshot(parent), in_flight=await service.in_flight(parent))
         amount = parent.amount_captured or parent.amount
-        child = await self._open_child(service, parent, amount)
+        child = await self._open_child(service, parent, amount, reason=self.child_reason)
         assert parent.processor_transaction_id is not None
         self._request = VoidRequest(
             reference=child.id, processor_transaction_id=parent.processor_transaction_id

@@ -31,10 +31,14 @@ from gateway.payments.states import (
 _REFUNDABLE = frozenset({ParentStatus.CAPTURED, ParentStatus.PARTIALLY_REFUNDED})
 
 
-def _require_count(value: int, name: str, *, minimum: int = 0) -> None:
+def _is_int(value: object) -> bool:
     # Type hints do not stop untyped callers: a float or a bool must fail loudly
-    # rather than become money.
-    if isinstance(value, bool) or not isinstance(value, int):
+    # rather than become money (`True` is an int to Python).
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_count(value: int, name: str, *, minimum: int = 0) -> None:
+    if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
@@ -102,7 +106,7 @@ def _invalid(parent: ParentState, why: str) -> InvalidTransition:
 def _requested(amount: int | None, default: int) -> int:
     if amount is None:
         return default
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+    if not _is_int(amount) or amount < 1:
         # The wire refuses these already (`Amount`); this guards internal callers.
         raise ValidationFailed.for_field("amount", "must be a positive integer")
     return amount

@@ -189,7 +189,7 @@ def ensure_transition(
 ) -> None:
     if not can_transition(type_, current, target):
         raise InvalidTransition(
-            f"a {type_} cannot go from {current} to {target}", transaction_id=transaction_id
+            f"this {type_} cannot go from {current} to {target}", transaction_id=transaction_id
         )
 
 

@@ -1,27 +1,27 @@
 """Which processor serves a request: test keys always the simulator, live keys
-the one configured for the deployment (API.md "Authentication and modes")."""
+the one configured for the deployment (API.md "Authentication and modes").
+Both come behind their circuit breaker and safe retries."""
 
 from __future__ import annotations
 
-from gateway.core.errors import GatewayError
-from gateway.processors.port import Processor
-
-
-class ProcessorNotConfigured(GatewayError):
-    code = "processor_unavailable"
-    title = "Processor unavailable"
+from gateway.processors.breaker import BreakerState, ProcessorUnavailable
+from gateway.processors.resilient import ResilientProcessor
 
 
 class ProcessorRegistry:
-    def __init__(self, *, test: Processor, live: Processor | None) -> None:
+    def __init__(self, *, test: ResilientProcessor, live: ResilientProcessor | None) -> None:
         self.test = test
         self.live = live
 
-    def for_mode(self, livemode: bool) -> Processor:
+    def for_mode(self, livemode: bool) -> ResilientProcessor:
         if not livemode:
             return self.test
         if self.live is None:
-            raise ProcessorNotConfigured(
+            raise ProcessorUnavailable(
                 "The live processor is not available on this deployment.", retry_after=60
             )
         return self.live
+
+    async def breaker_state(self) -> BreakerState:
+        """The deployment's processor, as /health reports it (information only)."""
+        return await (self.live or self.test).state()

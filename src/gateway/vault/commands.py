@@ -11,7 +11,7 @@ from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
 from gateway.idempotency.runner import Outcome
 from gateway.idempotency.store import StoredResponse
-from gateway.processors.port import Processor
+from gateway.processors.resilient import ResilientProcessor
 from gateway.vault.operations import TokenizeOperation
 from gateway.vault.repository import PaymentMethodRepository
 from gateway.vault.responses import created, unavailable
@@ -27,7 +27,7 @@ class VaultCommands(KeyedCommands):
         *,
         owner: Owner,
         actor: Actor,
-        processor: Processor,
+        processor: ResilientProcessor,
     ) -> None:
         super().__init__(resources, settings, owner)
         self.actor = actor

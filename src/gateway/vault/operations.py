@@ -20,11 +20,11 @@ from gateway.processors.port import (
     Card,
     NotSentError,
     OutcomeUnknownError,
-    Processor,
     RequestRejectedError,
     StoredCard,
     TokenizeRequest,
 )
+from gateway.processors.resilient import ResilientProcessor
 from gateway.vault.cards import validate_card
 from gateway.vault.models import PaymentMethod
 from gateway.vault.repository import PaymentMethodRepository
@@ -74,7 +74,7 @@ class TokenizeOperation:
         *,
         owner: Owner,
         actor: Actor,
-        processor: Processor,
+        processor: ResilientProcessor,
         crypto: FieldCrypto,
         clock: Clock,
     ) -> None:
@@ -84,6 +84,9 @@ class TokenizeOperation:
         self.processor = processor
         self.crypto = crypto
         self.clock = clock
+
+    async def admit(self) -> None:
+        await self.processor.admit()
 
     async def reserve(self, session: AsyncSession) -> TokenizeReserved:
         card_in = self.body.card

@@ -1,0 +1,81 @@
+"""Payment sweeps (queue `maintenance`), one per cron tick: reconciliation of
+pending transactions, authorization expiry, compensation of orphans, and the
+simulator's daily settlement.
+
+Each takes its tick's advisory lock first: a second cron process enqueueing the
+same tick gets `{"skipped": 1}` and touches nothing. The counts returned are the
+job's result in RQ (visible in rq-dashboard).
+"""
+
+from __future__ import annotations
+
+from gateway.payments.compensation import CompensationService
+from gateway.payments.expiry import ExpiryService
+from gateway.payments.reconciliation import reconcile_pass
+from gateway.payments.settlement import SettlementService
+from jobs.context import job_context, job_processors, take_tick_lock
+
+SKIPPED = {"skipped": 1}
+
+
+async def reconcile_pending() -> dict[str, object]:
+    """Ask the processor about pending transactions whose backoff has ended."""
+    async with job_context("reconcile_pending") as job:
+        if not await take_tick_lock(job.session, "reconcile_pending"):
+            return dict(SKIPPED)
+        async with job_processors(job) as processors:
+            summary = await reconcile_pass(
+                job.sessions,
+                clock=job.clock,
+                processors=processors.registry,
+                crypto=job.crypto,
+                settings=job.settings.payments,
+            )
+        return summary.as_dict()
+
+
+async def expire_authorizations() -> dict[str, object]:
+    """Void and expire authorizations past GATEWAY_AUTH_EXPIRY_DAYS."""
+    async with job_context("expire_authorizations") as job:
+        if not await take_tick_lock(job.session, "expire_authorizations"):
+            return dict(SKIPPED)
+        async with job_processors(job) as processors:
+            summary = await ExpiryService(
+                job.sessions,
+                clock=job.clock,
+                processors=processors.registry,
+                crypto=job.crypto,
+                settings=job.settings.payments,
+            ).expire()
+        return dict(summary.as_dict())
+
+
+async def compensate_orphans() -> dict[str, object]:
+    """Apply GATEWAY_ORPHAN_POLICY to charges approved after their client got 202."""
+    async with job_context("compensate_orphans") as job:
+        if not await take_tick_lock(job.session, "compensate_orphans"):
+            return dict(SKIPPED)
+        async with job_processors(job) as processors:
+            summary = await CompensationService(
+                job.sessions,
+                clock=job.clock,
+                processors=processors.registry,
+                crypto=job.crypto,
+                settings=job.settings.payments,
+            ).compensate()
+        return dict(summary.as_dict())
+
+
+async def settle_simulator() -> dict[str, object]:
+    """Settle what the simulator took before its last cut-off (GATEWAY_SETTLEMENT_CUTOFF);
+    a tick before the next cut-off finds nothing new and settles nothing."""
+    async with job_context("settle_simulator") as job:
+        if not await take_tick_lock(job.session, "settle_simulator"):
+            return dict(SKIPPED)
+        async with job_processors(job) as processors:
+            summary = await SettlementService(job.session, processors.simulator).settle()
+        return {
+            "settled": len(summary.settled),
+            "marked": summary.marked,
+            "expired": len(summary.expired),
+        }

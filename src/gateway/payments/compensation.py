@@ -1,0 +1,221 @@
+"""Compensation of orphaned charges.
+
+An orphan is a charge the customer paid while its merchant was never told: the
+processor took it, phase 2 lost the answer, the client got 202 (`pending`,
+`unknown_outcome`), and reconciliation later found it approved. A merchant left
+with a 202 may well have charged again under a new key: the ghost charges of
+ANET.md §8.
+
+How we know the client did not come back: a replay of the original
+Idempotency-Key rebuilds the stored 202 from the transaction's current state
+and, once that state is final, stores the final answer in its place
+(`PhaseRunner.replay`). So a key whose stored answer is still the 202 (or none
+at all, its request having died) after GATEWAY_ORPHAN_AFTER_MINUTES counted from
+reconciliation's approval (`orphan_since`) was never replayed since the outcome
+was known. A charge its merchant acted on (captured, cancelled, refunded) or
+that has no key (renewals) is not an orphan either. Reading it through
+`GET /payments/{id}` leaves no trace: such a client is still treated as absent.
+
+Then, by GATEWAY_ORPHAN_POLICY: `record` appends an event "orphan recorded" and
+moves nothing; `void` voids it at the processor (a `void` child, like a cancel,
+in three commits) unless it is settled, which is recorded only (refunding it is
+a person's decision). A void the processor declines or answers with an error
+leaves the charge `requires_review` with the reason; it is never retried
+blindly. One that never reached the processor is tried again next sweep; one
+whose answer was lost is reconciliation's to finish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.audit.service import Actor, Change
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.errors import GatewayError
+from gateway.core.settings import PaymentSettings
+from gateway.idempotency.store import StoredResponse
+from gateway.payments.models import Transaction
+from gateway.payments.operations import CallResult, CancelOperation, Reserved
+from gateway.payments.responses import response_for
+from gateway.payments.rules import apply_cancel, apply_status
+from gateway.payments.schemas import CancelIn
+from gateway.payments.service import TransactionService, snapshot, subject_of
+from gateway.payments.states import ChildStatus, ParentStatus, TransactionType, approved_status
+from gateway.payments.sweeps import Cursor, SweepRepository, context_for
+from gateway.processors.port import Outcome
+from gateway.processors.registry import ProcessorRegistry
+
+_log = structlog.get_logger("gateway.compensation")
+
+ACTOR = Actor(kind="reconciliation")
+BATCH_SIZE = 100
+RECORDED = "orphan recorded"
+# Answers a key holds while its client has not learnt the final outcome.
+_UNANSWERED = frozenset({None, 202})
+
+
+class CompensationVoid(CancelOperation):
+    """The void of an orphaned charge: a cancel whose failure is referred to a person."""
+
+    action = "payment.compensate"
+    child_reason = "orphan compensation"
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
+        service, parent, child, succeeded = await self._settle_child(session, reserved)
+        actor = self.context.actor
+        if succeeded:
+            await self._succeed(service, child, reserved.result, reason=self.child_reason)
+            voided = apply_cancel(snapshot(parent))
+            await service.move(
+                parent, voided.status, actor, reason="orphan voided", orphan_since=None
+            )
+        elif child.status != ChildStatus.PENDING and reserved.call is not CallResult.NOT_SENT:
+            why = child.decline_reason or str(child.status)
+            review = apply_status(snapshot(parent), ParentStatus.REQUIRES_REVIEW)
+            await service.move(
+                parent,
+                review.status,
+                actor,
+                reason=f"orphan void failed: {why}",
+                orphan_since=None,
+            )
+        return response_for(child, self.context.crypto, parent=parent)
+
+
+@dataclass
+class CompensationSummary:
+    claimed: int = 0
+    cleared: int = 0  # its client came back, or acted on it: not an orphan
+    recorded: int = 0
+    voided: int = 0
+    requires_review: int = 0
+    retry_later: int = 0  # the void never reached the processor
+    in_doubt: int = 0  # the void's answer was lost: reconciliation finishes it
+
+    def add(self, other: CompensationSummary) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class CompensationService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        processors: ProcessorRegistry,
+        crypto: FieldCrypto,
+        settings: PaymentSettings,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.processors = processors
+        self.crypto = crypto
+        self.settings = settings
+
+    async def compensate_batch(
+        self, *, limit: int = BATCH_SIZE, after: Cursor | None = None
+    ) -> tuple[CompensationSummary, Cursor | None]:
+        summary = CompensationSummary()
+        voids: list[tuple[CompensationVoid, Reserved]] = []
+        window = timedelta(minutes=self.settings.orphan_after_minutes)
+        async with self.sessions() as session:
+            sweeps = SweepRepository(session)
+            service = TransactionService(session, self.clock)
+            claimed = await sweeps.claim_orphans(
+                marked_before=self.clock.now() - window, after=after, limit=limit
+            )
+            summary.claimed = len(claimed.rows)
+            for charge in claimed.rows:
+                if not await self._is_orphan(charge, sweeps):
+                    await service.update(charge, orphan_since=None)
+                    summary.cleared += 1
+                elif self.settings.orphan_policy == "record" or charge.settled_at is not None:
+                    await self._record(charge, service)
+                    summary.recorded += 1
+                else:
+                    started = await self._reserve_void(charge, session)
+                    if started is None:
+                        summary.retry_later += 1
+                    else:
+                        voids.append(started)
+            await session.commit()
+
+        for void, reserved in voids:
+            await void.call(reserved)
+
+        async with self.sessions() as session:
+            for void, reserved in voids:
+                await void.finalize(session, reserved)
+                self._count(reserved, summary)
+            await session.commit()
+        return summary, claimed.cursor
+
+    @staticmethod
+    async def _is_orphan(charge: Transaction, sweeps: SweepRepository) -> bool:
+        if charge.status != approved_status(TransactionType(charge.type)):
+            return False  # its merchant captured, cancelled or refunded it: it knows
+        key = await sweeps.key_of(charge)
+        return key is not None and key.response_status in _UNANSWERED
+
+    async def _record(self, charge: Transaction, service: TransactionService) -> None:
+        # Nothing moves, yet the event says so in the object's history (and outbox).
+        voiding = self.settings.orphan_policy == "void"
+        reason = f"{RECORDED}: settled, not voided" if voiding else RECORDED
+        await service.history.record_change(
+            Change(subject_of(charge), charge.status, charge.status, reason), ACTOR
+        )
+        await service.update(charge, orphan_since=None)
+        _log.warning("compensation.orphan_recorded", transaction_id=charge.id)
+
+    async def _reserve_void(
+        self, charge: Transaction, session: AsyncSession
+    ) -> tuple[CompensationVoid, Reserved] | None:
+        """Phase 1 of the void; None when it cannot start now (an open breaker: nothing
+        is written, the next sweep tries again)."""
+        try:
+            context = context_for(
+                charge,
+                actor=ACTOR,
+                processor=self.processors.for_mode(charge.livemode),
+                crypto=self.crypto,
+                settings=self.settings,
+            )
+            void = CompensationVoid(CancelIn(transaction_id=charge.id), context, self.clock)
+            await void.admit()
+            async with session.begin_nested():
+                return void, await void.reserve(session)
+        except GatewayError as error:
+            _log.warning("compensation.postponed", transaction_id=charge.id, error=error.detail)
+            return None
+
+    @staticmethod
+    def _count(reserved: Reserved, summary: CompensationSummary) -> None:
+        if reserved.call is CallResult.NOT_SENT:
+            summary.retry_later += 1
+        elif reserved.call is CallResult.UNKNOWN or reserved.result is None:
+            summary.in_doubt += 1
+        elif reserved.result.outcome is Outcome.APPROVED or reserved.result.already_done:
+            summary.voided += 1
+        else:
+            summary.requires_review += 1
+
+    async def compensate(self, *, batch_size: int = BATCH_SIZE) -> CompensationSummary:
+        """One sweep over every orphan candidate whose window has passed."""
+        total = CompensationSummary()
+        cursor: Cursor | None = None
+        while True:
+            batch, cursor = await self.compensate_batch(limit=batch_size, after=cursor)
+            total.add(batch)
+            if cursor is None or batch.claimed < batch_size:
+                break
+        _log.info("compensation.pass", **total.as_dict())
+        return total

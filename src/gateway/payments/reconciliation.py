@@ -1,0 +1,447 @@
+"""Reconciliation: ask the processor what became of transactions left `pending`.
+
+A transaction stays pending when phase 2 lost the processor's answer (a read
+timeout, a crash) or the processor holds it for review. The sweep claims them
+oldest first, asks the processor by our own reference (`find_by_reference`:
+never re-sending anything, DESIGN.md invariant 4) and hands the answer to the
+same phase-3 code the API runs, so a reconciled transaction ends exactly as if
+the answer had come in time: same statuses, same parent updates, same events,
+with actor `reconciliation`.
+
+Not found at the processor: the call may still be on its way, so the
+transaction waits with backoff until it is GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES
+old, then fails ("not found at processor"). Every inconclusive look (not found
+yet, held for review, processor unreachable) pushes the next look back:
+1, 2, 4, 8, 16, then every 30 minutes; `--now` ignores that backoff.
+
+The service never commits: its caller (`reconcile_pass`) commits each batch,
+holding the batch's row locks across the read-only lookups so that a concurrent
+pass, `--now` included, skips those rows rather than asking twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.audit.service import Actor
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.settings import PaymentSettings
+from gateway.core.tenancy import Owner
+from gateway.idempotency.runner import is_stored
+from gateway.idempotency.store import IdempotencyStore, StoredResponse
+from gateway.payments.compensation import CompensationVoid
+from gateway.payments.expiry import ExpiryVoid
+from gateway.payments.models import Transaction
+from gateway.payments.operations import (
+    CallResult,
+    CancelOperation,
+    CaptureOperation,
+    ChargeFinalizer,
+    Context,
+    RefundOperation,
+    Reserved,
+)
+from gateway.payments.responses import response_for
+from gateway.payments.rules import apply_status
+from gateway.payments.schemas import CancelIn, CaptureIn, RefundIn
+from gateway.payments.service import TransactionService, snapshot
+from gateway.payments.states import (
+    ParentStatus,
+    PendingReason,
+    TransactionType,
+    approved_status,
+    is_parent,
+)
+from gateway.payments.sweeps import Cursor, SweepRepository, context_for
+from gateway.processors.breaker import ProcessorUnavailable
+from gateway.processors.port import (
+    NotSentError,
+    Outcome,
+    OutcomeUnknownError,
+    ProcessorResult,
+    ProcessorTransaction,
+)
+from gateway.processors.registry import ProcessorRegistry
+
+_log = structlog.get_logger("gateway.reconciliation")
+
+ACTOR = Actor(kind="reconciliation")
+NOT_FOUND_REASON = "not found at processor"
+BATCH_SIZE = 100
+
+_BACKOFF_FIRST = timedelta(minutes=1)
+_BACKOFF_CAP = timedelta(minutes=30)
+
+# ANET.md §4 transactionStatus values, by what they make of a charge we hold pending.
+_CHARGE_OUTCOMES: Mapping[str, Outcome] = {
+    "authorizedPendingCapture": Outcome.APPROVED,
+    "capturedPendingSettlement": Outcome.APPROVED,
+    "settledSuccessfully": Outcome.APPROVED,
+    "approvedReview": Outcome.APPROVED,
+    "pendingFinalSettlement": Outcome.APPROVED,
+    "pendingSettlement": Outcome.APPROVED,
+    "updatingSettlement": Outcome.APPROVED,
+    "FDSPendingReview": Outcome.HELD,
+    "FDSAuthorizedPendingReview": Outcome.HELD,
+    "underReview": Outcome.HELD,
+    "declined": Outcome.DECLINED,
+    "failedReview": Outcome.DECLINED,
+    "generalError": Outcome.ERROR,
+    "communicationError": Outcome.ERROR,
+}
+# An authorization the processor approved and then let lapse: it is recorded as
+# authorized from the processor's time, already past its lifetime, and the expiry
+# sweep ends it like any other.
+_LAPSED = "expired"
+_CAPTURED = frozenset(
+    {
+        "capturedPendingSettlement",
+        "settledSuccessfully",
+        "pendingFinalSettlement",
+        "pendingSettlement",
+        "updatingSettlement",
+        "returnedItem",
+        "chargeback",
+        "chargebackReversal",
+    }
+)
+_REFUNDED = frozenset({"refundPendingSettlement", "refundSettledSuccessfully"})
+_VOIDED = frozenset({"voided"})
+_FAILED = frozenset(
+    status for status, outcome in _CHARGE_OUTCOMES.items() if outcome is Outcome.ERROR
+)
+_REASON_TEXTS = {
+    Outcome.DECLINED: "declined at the processor",
+    Outcome.ERROR: "error at the processor",
+}
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th inconclusive look."""
+    exponent = min(max(attempts - 1, 0), 16)  # past the cap anyway; keeps the number small
+    return min(_BACKOFF_FIRST * (1 << exponent), _BACKOFF_CAP)
+
+
+class _Finalizer(Protocol):
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse: ...
+
+
+# The jobs that void mark their void rows, so a lost answer is finished their way.
+_VOIDS: Mapping[str | None, Callable[[CancelIn, Context, Clock], CancelOperation]] = {
+    None: CancelOperation,
+    ExpiryVoid.child_reason: ExpiryVoid,
+    CompensationVoid.child_reason: CompensationVoid,
+}
+
+
+def finalizer_for(transaction: Transaction, context: Context, clock: Clock) -> _Finalizer:
+    """The phase-3 code the API would have run for this transaction."""
+    kind = TransactionType(transaction.type)
+    if is_parent(kind):
+        return ChargeFinalizer(kind, context, clock)
+    assert transaction.parent_id is not None  # a child always has its parent
+    parent_id = transaction.parent_id
+    if kind is TransactionType.CAPTURE:
+        return CaptureOperation(CaptureIn(transaction_id=parent_id), context, clock)
+    if kind is TransactionType.REFUND:
+        return RefundOperation(RefundIn(transaction_id=parent_id), context, clock)
+    void = _VOIDS.get(transaction.reason, CancelOperation)
+    return void(CancelIn(transaction_id=parent_id), context, clock)
+
+
+def _result(found: ProcessorTransaction, outcome: Outcome) -> ProcessorResult:
+    return ProcessorResult(
+        outcome=outcome,
+        processor_transaction_id=found.processor_transaction_id,
+        reason_code=found.reason_code if outcome is not Outcome.APPROVED else None,
+        reason_text=_REASON_TEXTS.get(outcome),
+        auth_code=found.auth_code,
+    )
+
+
+def charge_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
+    """The processor's record of a charge as the answer phase 2 would have had;
+    None when it is in a state no answer gives (voided, refunded, charged back...)."""
+    if kind is TransactionType.AUTHORIZATION and found.status == _LAPSED:
+        return _result(found, Outcome.APPROVED)
+    outcome = _CHARGE_OUTCOMES.get(found.status)
+    return None if outcome is None else _result(found, outcome)
+
+
+def child_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
+    """The processor's record of a capture, refund or void call; None when the call
+    did not land (the record shows the target unchanged)."""
+    landed = {
+        TransactionType.CAPTURE: _CAPTURED,
+        TransactionType.REFUND: _VOIDED if found.kind == "void" else _REFUNDED,
+        TransactionType.VOID: _VOIDED,
+    }[kind]
+    if found.status in landed:
+        return _result(found, Outcome.APPROVED)
+    if found.status == "declined":
+        return _result(found, Outcome.DECLINED)
+    if found.status in _FAILED:
+        return _result(found, Outcome.ERROR)
+    return None
+
+
+@dataclass
+class ReconcileSummary:
+    claimed: int = 0
+    resolved: Counter[str] = field(default_factory=Counter)  # by the status reached
+    still_pending: int = 0  # held for review, not found yet, or the processor unreachable
+    failed_not_found: int = 0  # also counted in `resolved["failed"]`
+    answers_stored: int = 0  # Idempotency-Keys of dead requests given their answer
+
+    def add(self, other: ReconcileSummary) -> None:
+        self.claimed += other.claimed
+        self.resolved.update(other.resolved)
+        self.still_pending += other.still_pending
+        self.failed_not_found += other.failed_not_found
+        self.answers_stored += other.answers_stored
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "claimed": self.claimed,
+            "resolved": {str(status): count for status, count in sorted(self.resolved.items())},
+            "still_pending": self.still_pending,
+            "failed_not_found": self.failed_not_found,
+            "answers_stored": self.answers_stored,
+        }
+
+
+@dataclass(frozen=True)
+class Batch:
+    summary: ReconcileSummary
+    cursor: Cursor | None  # None: nothing left to claim in this pass
+
+
+class ReconciliationService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Clock,
+        processors: ProcessorRegistry,
+        crypto: FieldCrypto,
+        settings: PaymentSettings,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.processors = processors
+        self.crypto = crypto
+        self.settings = settings
+        self.transactions = TransactionService(session, clock)
+        self.sweeps = SweepRepository(session)
+
+    async def reconcile_batch(
+        self, *, limit: int = BATCH_SIZE, ignore_backoff: bool = False, after: Cursor | None = None
+    ) -> Batch:
+        now = self.clock.now()
+        # A transaction younger than the Idempotency-Key lock may still be in its own
+        # request's phase 2: that request's phase 3 must write its outcome, not us.
+        grace = timedelta(seconds=self.settings.idempotency_lock_seconds)
+        claimed = await self.sweeps.claim_pending(
+            created_before=now - grace,
+            due_at=None if ignore_backoff else now,
+            after=after,
+            limit=limit,
+        )
+        summary = ReconcileSummary(claimed=len(claimed.rows))
+        answers: dict[str, StoredResponse] = {}
+        for transaction in claimed.rows:
+            answer = await self._reconcile(transaction, now, summary)
+            if answer is not None:
+                answers[transaction.id] = answer
+        summary.answers_stored = await self._store_answers(answers, now)
+        return Batch(summary=summary, cursor=claimed.cursor)
+
+    async def _reconcile(
+        self, transaction: Transaction, now: datetime, summary: ReconcileSummary
+    ) -> StoredResponse | None:
+        """Resolve one claimed transaction if the processor can tell; the answer the
+        request would have got when it was resolved."""
+        try:
+            processor = self.processors.for_mode(transaction.livemode)
+            found = await processor.find_by_reference(transaction.id)
+        except (NotSentError, OutcomeUnknownError, ProcessorUnavailable) as error:
+            _log.warning(
+                "reconciliation.unreachable", transaction_id=transaction.id, error=str(error)
+            )
+            await self._wait(transaction, now, summary)
+            return None
+        context = context_for(
+            transaction,
+            actor=ACTOR,
+            processor=processor,
+            crypto=self.crypto,
+            settings=self.settings,
+        )
+        kind = TransactionType(transaction.type)
+        result = None
+        if found is not None:
+            result = (charge_result if is_parent(kind) else child_result)(kind, found)
+            if result is None and is_parent(kind):
+                return await self._refer(transaction, found, summary)
+        if result is None:
+            if transaction.created_at > now - self._not_found_after:
+                await self._wait(transaction, now, summary)
+                return None
+            result = ProcessorResult(
+                outcome=Outcome.ERROR, processor_transaction_id=None, reason_text=NOT_FOUND_REASON
+            )
+            summary.failed_not_found += 1
+        return await self._finalize(
+            transaction, found=found, result=result, context=context, now=now, summary=summary
+        )
+
+    @property
+    def _not_found_after(self) -> timedelta:
+        return timedelta(minutes=self.settings.reconcile_not_found_after_minutes)
+
+    async def _finalize(
+        self,
+        transaction: Transaction,
+        *,
+        found: ProcessorTransaction | None,
+        result: ProcessorResult,
+        context: Context,
+        now: datetime,
+        summary: ReconcileSummary,
+    ) -> StoredResponse | None:
+        unknown_outcome = transaction.pending_reason == PendingReason.UNKNOWN_OUTCOME
+        reserved = Reserved(
+            object_id=transaction.id,
+            parent_id=transaction.parent_id,
+            as_void=found is not None and found.kind == "void",
+            call=CallResult.ANSWERED,
+            result=result,
+            processed_at=found.submitted_at if found is not None else None,
+        )
+        answer = await finalizer_for(transaction, context, self.clock).finalize(
+            self.session, reserved
+        )
+        if transaction.status == ParentStatus.PENDING:  # still held for review
+            await self._wait(transaction, now, summary)
+            return None
+        kind = TransactionType(transaction.type)
+        fields: dict[str, object] = {"next_reconcile_at": None}
+        if is_parent(kind) and transaction.status == approved_status(kind) and unknown_outcome:
+            # Its client was answered 202 and may believe it failed: compensation
+            # judges it once the client had time to replay its key.
+            fields["orphan_since"] = now
+        await self.transactions.update(transaction, **fields)
+        if found is not None:
+            await self._learn_settlement(transaction, found)
+        summary.resolved[transaction.status] += 1
+        _log.info(
+            "reconciliation.resolved",
+            transaction_id=transaction.id,
+            status=transaction.status,
+            processor_status=None if found is None else found.status,
+        )
+        return answer
+
+    async def _refer(
+        self,
+        transaction: Transaction,
+        found: ProcessorTransaction,
+        summary: ReconcileSummary,
+    ) -> StoredResponse:
+        """A charge the processor holds in a state no answer to a charge gives
+        (voided, refunded, charged back...): a person must look."""
+        review = apply_status(snapshot(transaction), ParentStatus.REQUIRES_REVIEW)
+        await self.transactions.move(
+            transaction,
+            review.status,
+            ACTOR,
+            reason=f"the processor reports it {found.status}",
+            pending_reason=None,
+            next_reconcile_at=None,
+            processor_transaction_id=found.processor_transaction_id,
+        )
+        summary.resolved[transaction.status] += 1
+        _log.warning(
+            "reconciliation.referred", transaction_id=transaction.id, processor_status=found.status
+        )
+        return response_for(transaction, self.crypto)
+
+    async def _learn_settlement(
+        self, transaction: Transaction, found: ProcessorTransaction
+    ) -> None:
+        """A charge the processor settled while we did not know it landed: refunds
+        and cancels follow `settled_at` (the settlement run only marks what it settles)."""
+        if found.settled_at is None:
+            return
+        charge = transaction
+        if transaction.parent_id is not None:
+            owner = Owner(transaction.merchant_id, transaction.livemode)
+            charge = await self.transactions.get(owner, transaction.parent_id)
+        if charge.status == ParentStatus.CAPTURED and charge.settled_at is None:
+            await self.transactions.update(charge, settled_at=found.settled_at)
+
+    async def _wait(
+        self, transaction: Transaction, now: datetime, summary: ReconcileSummary
+    ) -> None:
+        attempts = transaction.reconcile_attempts + 1
+        await self.transactions.update(
+            transaction, reconcile_attempts=attempts, next_reconcile_at=now + backoff(attempts)
+        )
+        summary.still_pending += 1
+
+    async def _store_answers(self, answers: Mapping[str, StoredResponse], now: datetime) -> int:
+        """Give the Idempotency-Keys of requests that died after phase 1 the answer
+        their phase 3 would have stored: the same `response_for` the runner rebuilds
+        a replay from, kept by the same rule (`is_stored`)."""
+        storable = {key: answer for key, answer in answers.items() if is_stored(answer)}
+        records = await self.sweeps.abandoned_keys(list(storable), now=now)
+        store = IdempotencyStore(
+            self.session,
+            clock=self.clock,
+            crypto=self.crypto,
+            lock_seconds=self.settings.idempotency_lock_seconds,
+            retention_hours=self.settings.idempotency_retention_hours,
+        )
+        for record in records:
+            assert record.transaction_id is not None  # selected by it
+            store.complete(record, storable[record.transaction_id])
+        return len(records)
+
+
+async def reconcile_pass(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    processors: ProcessorRegistry,
+    crypto: FieldCrypto,
+    settings: PaymentSettings,
+    ignore_backoff: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> ReconcileSummary:
+    """One sweep over every pending transaction due (all of them with
+    `ignore_backoff`), one committed transaction per batch."""
+    total = ReconcileSummary()
+    cursor: Cursor | None = None
+    while True:
+        async with sessions() as session:
+            service = ReconciliationService(
+                session, clock=clock, processors=processors, crypto=crypto, settings=settings
+            )
+            batch = await service.reconcile_batch(
+                limit=batch_size, ignore_backoff=ignore_backoff, after=cursor
+            )
+            await session.commit()
+        total.add(batch.summary)
+        if batch.cursor is None or batch.summary.claimed < batch_size:
+            break
+        cursor = batch.cursor
+    _log.info("reconciliation.pass", **total.as_dict())
+    return total

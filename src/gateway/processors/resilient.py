@@ -1,0 +1,113 @@
+"""A processor behind the circuit breaker, with retries only where they are safe.
+
+- Money-moving calls are retried only on `NotSentError` (the request provably
+  never reached the processor), with exponential backoff and jitter under one
+  total deadline. A read timeout after sending (`OutcomeUnknownError`) is never
+  retried: the transaction stays pending and reconciliation asks.
+- Read-only lookups are retried on both, since asking twice changes nothing.
+- The breaker counts a call that ends unreachable (not sent after the retries,
+  or unknown) as one failure; any answer, a decline included, is a success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from gateway.processors.breaker import BreakerState, CircuitBreaker
+from gateway.processors.port import (
+    CaptureRequest,
+    ChargeRequest,
+    NotSentError,
+    OutcomeUnknownError,
+    Processor,
+    ProcessorResult,
+    ProcessorTransaction,
+    RefundRequest,
+    StoredCard,
+    TokenizeRequest,
+    VoidRequest,
+)
+
+T = TypeVar("T")
+
+_UNREACHABLE = (NotSentError, OutcomeUnknownError)
+
+
+class ResilientProcessor:
+    def __init__(self, inner: Processor, breaker: CircuitBreaker, *, deadline_s: float) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.breaker = breaker
+        self.deadline_s = deadline_s
+
+    async def admit(self) -> None:
+        """Before anything is written: refuse at once while the breaker is open."""
+        await self.breaker.admit()
+
+    async def state(self) -> BreakerState:
+        return await self.breaker.state()
+
+    def _retrying(self, *retry_on: type[BaseException]) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception_type(retry_on),
+            stop=stop_after_delay(self.deadline_s),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+
+    async def _call(self, attempt: Callable[[], Awaitable[T]], *retry_on: type[BaseException]) -> T:
+        if await self.breaker.state() is BreakerState.OPEN:
+            # Callers that did not `admit` (jobs) must not hammer a processor that
+            # is down either; refused here, nothing was sent.
+            raise NotSentError(f"circuit open for {self.name}")
+        try:
+            async for retry in self._retrying(*retry_on):
+                with retry:
+                    result = await attempt()
+        except _UNREACHABLE:
+            await self.breaker.record_failure()
+            raise
+        await self.breaker.record_success()
+        return result
+
+    async def _move_money(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        return await self._call(attempt, NotSentError)
+
+    async def _look_up(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        return await self._call(attempt, *_UNREACHABLE)
+
+    async def authorize(self, request: ChargeRequest) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.authorize(request))
+
+    async def purchase(self, request: ChargeRequest) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.purchase(request))
+
+    async def capture(self, request: CaptureRequest) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.capture(request))
+
+    async def refund(self, request: RefundRequest) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.refund(request))
+
+    async def void(self, request: VoidRequest) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.void(request))
+
+    async def tokenize(self, request: TokenizeRequest) -> StoredCard:
+        # A retried tokenization could at worst leave a spare card profile: no money.
+        return await self._move_money(lambda: self.inner.tokenize(request))
+
+    async def delete_payment_method(self, token: str) -> None:
+        await self._move_money(lambda: self.inner.delete_payment_method(token))
+
+    async def get_transaction(self, processor_transaction_id: str) -> ProcessorTransaction | None:
+        return await self._look_up(lambda: self.inner.get_transaction(processor_transaction_id))
+
+    async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
+        return await self._look_up(lambda: self.inner.find_by_reference(reference))
