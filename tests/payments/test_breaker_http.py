@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,3 +50,25 @@ async def test_over_http_the_903_trigger_is_retried_then_503(post: Post) -> None
     response = await post("purchase", charge_body(90300, number=TRIGGER_CARD))
     assert response.status_code == 503
     assert response.json()["code"] == "processor_unavailable"
+
+
+async def test_the_breaker_state_is_a_metric(
+    post: Post, client: httpx.AsyncClient, simulator: Simulator
+) -> None:
+    def states(text: str) -> dict[str, float]:
+        return {
+            sample.labels["state"]: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "gateway_processor_circuit_state"
+        }
+
+    assert states((await client.get("/api/v1/metrics")).text) == {
+        "closed": 1.0,
+        "open": 0.0,
+        "half_open": 0.0,
+    }
+    await simulator.outage.turn(on=True)
+    for attempt in range(5):
+        await post("purchase", charge_body(1500), key=f"metric-{attempt}")
+    assert states((await client.get("/api/v1/metrics")).text)["open"] == 1.0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core.clock import Clock
 from gateway.core.crypto import KeyRing
 from gateway.core.rotation import count_by_key, sealed_tables
+from gateway.processors.breaker import BreakerState
 
 METRICS_PATH = "/api/v1/metrics"
 ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)
@@ -96,6 +97,7 @@ class MetricsController(PrometheusController):
         else:
             registry.register(_Forwarding(REGISTRY))
         registry.register(encrypted_rows)
+        registry.register(_Static([breaker_family(await resources.processors.breaker_states())]))
         if self.openmetrics_format:
             return Response(
                 openmetrics_generate_latest(registry),  # type: ignore[no-untyped-call]
@@ -145,6 +147,29 @@ class EncryptedRows:
         for (table, kid), count in sorted(self._counts.items()):
             family.add_metric([table, kid], count)
         yield family
+
+
+def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
+    """gateway_processor_circuit_state{processor, state}: 1 for the current state."""
+    family = GaugeMetricFamily(
+        "gateway_processor_circuit_state",
+        "The processor's circuit breaker: 1 for its current state (shared through Redis).",
+        labels=["processor", "state"],
+    )
+    for processor, current in sorted(states.items()):
+        for state in BreakerState:
+            family.add_metric([processor, state.value], 1 if state is current else 0)
+    return family
+
+
+class _Static:
+    """Families computed for one scrape."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self._families)
 
 
 class _Forwarding:

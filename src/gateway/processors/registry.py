@@ -25,3 +25,10 @@ class ProcessorRegistry:
     async def breaker_state(self) -> BreakerState:
         """The deployment's processor, as /health reports it (information only)."""
         return await (self.live or self.test).state()
+
+    async def breaker_states(self) -> dict[str, BreakerState]:
+        """Every processor's breaker, by name (for the metrics)."""
+        processors = {self.test.name: self.test}
+        if self.live is not None:
+            processors[self.live.name] = self.live
+        return {name: await processor.state() for name, processor in processors.items()}
