@@ -10,6 +10,7 @@ reading cron strings in local time.
 from rq import cron
 
 from jobs.maintenance import purge_idempotency_keys
+from jobs.outbox import relay_outbox
 from jobs.payments import (
     compensate_orphans,
     expire_authorizations,
@@ -28,3 +29,7 @@ cron.register(reconcile_pending, queue_name="maintenance", interval=MINUTE_S)
 cron.register(expire_authorizations, queue_name="maintenance", interval=5 * MINUTE_S)
 cron.register(compensate_orphans, queue_name="maintenance", interval=5 * MINUTE_S)
 cron.register(settle_simulator, queue_name="maintenance", interval=5 * MINUTE_S)
+
+# Commits nudge the relay at once; this tick catches whatever a nudge missed
+# (Redis was down, the process died before nudging).
+cron.register(relay_outbox, queue_name="maintenance", interval=15)

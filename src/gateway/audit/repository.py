@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.models import AuditEntry, Event
+from gateway.idempotency.models import IdempotencyRecord
 
 
 class EventRepository:
@@ -37,6 +41,35 @@ class EventRepository:
             .order_by(Event.sequence)
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def get(self, event_id: str) -> Event | None:
+        return await self.session.get(Event, event_id)
+
+    async def claim_unpublished(self, *, limit: int) -> list[Event]:
+        """The oldest events not yet relayed, locked (SKIP LOCKED: relays never share
+        a row). An object whose Idempotency-Key is still in flight is between its
+        phases: its events wait until the request has finished."""
+        in_flight = (
+            select(IdempotencyRecord.transaction_id)
+            .where(
+                IdempotencyRecord.state == "in_flight",
+                IdempotencyRecord.transaction_id == Event.object_id,
+            )
+            .exists()
+        )
+        statement = (
+            select(Event)
+            .where(Event.published_at.is_(None), ~in_flight)
+            .order_by(Event.created_at, Event.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Event)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def mark_published(self, event_ids: Sequence[str], *, at: datetime) -> None:
+        await self.session.execute(
+            update(Event).where(Event.id.in_(list(event_ids))).values(published_at=at)
+        )
 
 
 class AuditRepository:

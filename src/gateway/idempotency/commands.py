@@ -4,11 +4,13 @@ already has. Subclasses say how a transaction or object answers now."""
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.queues import nudge_relay
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
@@ -64,4 +66,8 @@ class KeyedCommands(ABC):
             return outcome
 
     async def run(self, keyed: KeyedRequest, operation: Operation[R]) -> Outcome:
-        return await self.runner.run(keyed.scope, keyed.fingerprint, operation)
+        outcome = await self.runner.run(keyed.scope, keyed.fingerprint, operation)
+        if self.settings.redis.url is not None:
+            # The request's events are committed: have a worker relay them now.
+            await asyncio.to_thread(nudge_relay, self.settings.redis.url)
+        return outcome
