@@ -54,3 +54,10 @@ async def test_the_summary_names_the_route_template_not_the_path(
         await client.get("/unknown/42")
     routes = [line["route"] for line in logs if line["event"] == "http.request"]
     assert routes == ["/schema/openapi.json", "<unmatched>"]
+
+
+async def test_invariant_2_a_card_number_is_never_taken_as_a_request_id(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/v1/health/live", headers={"X-Request-ID": "4111111111111111"})
+    assert response.headers["x-request-id"].startswith("req_")

@@ -18,6 +18,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.resources import Resources
 from gateway.core.settings import PaymentSettings, Settings
 from gateway.core.tenancy import Owner
+from gateway.idempotency.keys import stored_key
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.payments.compensation import CompensationService, CompensationSummary
 from gateway.payments.expiry import ExpiryService, ExpirySummary
@@ -92,7 +93,7 @@ class Sweeps:
         async with self.sessions() as session:
             record = await session.scalar(
                 select(IdempotencyRecord)
-                .where(IdempotencyRecord.key == key)
+                .where(IdempotencyRecord.key == stored_key(self.crypto.fingerprints, key))
                 .execution_options(populate_existing=True)
             )
             assert record is not None

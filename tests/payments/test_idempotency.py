@@ -14,6 +14,7 @@ from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.tenancy import Owner
+from gateway.idempotency.keys import stored_key
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import IdempotencyStore, KeyScope, RecoveryPoint
 from gateway.merchants.models import Merchant
@@ -195,17 +196,25 @@ async def _hold_key(
     store = IdempotencyStore(
         db_session, clock=clock, crypto=field_crypto, lock_seconds=90, retention_hours=72
     )
-    _, record = await store.claim(KeyScope(merchant.id, False, "busy"), fingerprint)
+    key = stored_key(field_crypto.fingerprints, "busy")
+    _, record = await store.claim(KeyScope(merchant.id, False, key), fingerprint)
     await db_session.commit()
     return record
 
 
-async def _fingerprint_of(post: Post, db_session: AsyncSession, body: dict[str, Any]) -> str:
+async def _record(
+    db_session: AsyncSession, field_crypto: FieldCrypto, key: str
+) -> IdempotencyRecord | None:
+    stored = stored_key(field_crypto.fingerprints, key)
+    return await db_session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == stored))
+
+
+async def _fingerprint_of(
+    post: Post, db_session: AsyncSession, field_crypto: FieldCrypto, body: dict[str, Any]
+) -> str:
     """The fingerprint the API computes for `body` (learnt from a real request)."""
     await post("purchase", body, key="probe")
-    record = await db_session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.key == "probe")
-    )
+    record = await _record(db_session, field_crypto, "probe")
     assert record is not None
     return record.fingerprint
 
@@ -218,7 +227,7 @@ async def test_a_key_still_in_flight_is_409(
     field_crypto: FieldCrypto,
 ) -> None:
     body = charge_body(1500)
-    fingerprint = await _fingerprint_of(post, db_session, body)
+    fingerprint = await _fingerprint_of(post, db_session, field_crypto, body)
     await _hold_key(db_session, merchant, clock, field_crypto, fingerprint)
     response = await post("purchase", body, key="busy")
     assert response.status_code == 409
@@ -234,7 +243,7 @@ async def test_a_key_whose_holder_died_before_writing_is_taken_over(
     field_crypto: FieldCrypto,
 ) -> None:
     body = charge_body(1500)
-    fingerprint = await _fingerprint_of(post, db_session, body)
+    fingerprint = await _fingerprint_of(post, db_session, field_crypto, body)
     await _hold_key(db_session, merchant, clock, field_crypto, fingerprint)
     clock.advance(timedelta(seconds=91))
     response = await post("purchase", body, key="busy")
@@ -251,7 +260,7 @@ async def test_a_key_whose_holder_died_after_reserving_answers_from_its_transact
     field_crypto: FieldCrypto,
 ) -> None:
     body = charge_body(1500)
-    fingerprint = await _fingerprint_of(post, db_session, body)
+    fingerprint = await _fingerprint_of(post, db_session, field_crypto, body)
     probe = (await get("")).json()["data"][0]
     record = await _hold_key(db_session, merchant, clock, field_crypto, fingerprint)
     record.recovery_point = RecoveryPoint.RESERVED
@@ -273,12 +282,12 @@ async def test_keys_are_scoped_by_merchant_and_mode(post: Post, make_key: KeyFac
     assert live_answer.json()["livemode"] is True
 
 
-async def test_invariant_8_stored_answers_are_sealed(post: Post, db_session: AsyncSession) -> None:
+async def test_invariant_8_stored_answers_are_sealed(
+    post: Post, db_session: AsyncSession, field_crypto: FieldCrypto
+) -> None:
     body = charge_body(1500, customer={"id": "c1", "email": "buyer@example.org"})
     assert (await post("purchase", body, key="sealed")).status_code == 201
-    record = await db_session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.key == "sealed")
-    )
+    record = await _record(db_session, field_crypto, "sealed")
     assert record is not None
     assert record.response_body_encrypted is not None
     assert "buyer@example.org" not in record.response_body_encrypted
@@ -299,3 +308,16 @@ async def test_expired_keys_are_purged(
     fresh = await post("purchase", charge_body(1500), key="old")
     assert fresh.status_code == 201
     assert "idempotent-replayed" not in fresh.headers
+
+
+async def test_invariant_2_the_key_itself_is_never_stored(
+    post: Post, db_session: AsyncSession, field_crypto: FieldCrypto
+) -> None:
+    """A client may put anything in its key, even a card number: only a digest is kept."""
+    key = "order-4111111111111111"
+    assert (await post("purchase", charge_body(1500), key=key)).status_code == 201
+    replay = await post("purchase", charge_body(1500), key=key)
+    assert replay.headers["idempotent-replayed"] == "true"
+    keys = (await db_session.scalars(select(IdempotencyRecord.key))).all()
+    assert keys == [stored_key(field_crypto.fingerprints, key)]
+    assert not any("4111111111111111" in stored for stored in keys)

@@ -299,3 +299,9 @@ async def test_bad_list_queries_are_400(get: Any, params: dict[str, str], field:
     response = await get("", **params)
     problem = assert_problem(response, 400, "validation_error")
     assert problem["errors"][0]["field"] == field
+
+
+async def test_invariant_2_an_error_never_echoes_a_card_number(get: Any) -> None:
+    response = await get("/4111111111111111")
+    assert response.status_code == 404
+    assert "4111111111111111" not in response.text

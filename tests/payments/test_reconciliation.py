@@ -20,6 +20,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_session_factory
 from gateway.core.ids import new_id
 from gateway.core.settings import Settings
+from gateway.idempotency.keys import stored_key
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import RecoveryPoint, State
 from gateway.merchants.models import Merchant
@@ -180,7 +181,7 @@ async def test_the_key_of_a_request_that_died_gets_the_answer_a_replay_would_reb
     async with sweeps.sessions() as session:
         await session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.key == "crashed")
+            .where(IdempotencyRecord.key == stored_key(sweeps.crypto.fingerprints, "crashed"))
             .values(
                 state=State.IN_FLIGHT,
                 recovery_point=RecoveryPoint.RESERVED,

@@ -25,6 +25,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from gateway.core.errors import FieldError, GatewayError
+from gateway.core.logging import mask_card_numbers
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -91,7 +92,8 @@ def problem_document(
         "type": f"urn:gateway:problem:{code}",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        # Details may quote what the client sent (an id); never a card number.
+        "detail": mask_card_numbers(detail),
         "code": code,
     }
     if errors:

@@ -10,7 +10,7 @@ from litestar import Request, Response
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.resources import Resources
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
-from gateway.idempotency.keys import HEADER, parse_key, request_fingerprint
+from gateway.idempotency.keys import HEADER, parse_key, request_fingerprint, stored_key
 from gateway.idempotency.runner import Outcome
 from gateway.idempotency.store import KeyScope
 from gateway.merchants.auth import provide_principal
@@ -38,11 +38,14 @@ def idempotency_precheck(commands: CommandsFactory) -> BeforeRequest:
         principal = provide_principal(request)
         resources: Resources = request.app.state.resources
         body = await request.body()
+        fingerprints = resources.crypto.fingerprints
         keyed = KeyedRequest(
-            scope=KeyScope(merchant_id=principal.merchant_id, livemode=principal.livemode, key=key),
-            fingerprint=request_fingerprint(
-                resources.crypto.fingerprints, request.method, request.url.path, body
+            scope=KeyScope(
+                merchant_id=principal.merchant_id,
+                livemode=principal.livemode,
+                key=stored_key(fingerprints, key),
             ),
+            fingerprint=request_fingerprint(fingerprints, request.method, request.url.path, body),
         )
         request.state[_KEYED_STATE] = keyed
         existing = await commands(request).existing(keyed)

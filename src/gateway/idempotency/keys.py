@@ -39,6 +39,12 @@ def parse_key(value: str | None) -> str:
     return value
 
 
+def stored_key(fingerprints: Fingerprinter, key: str) -> str:
+    """What is kept of a client's key: its keyed digest. The key is the client's
+    free text (it could even hold a card number), so it is never stored itself."""
+    return fingerprints.digest("idempotency-key", key)
+
+
 def request_fingerprint(fingerprints: Fingerprinter, method: str, path: str, body: bytes) -> str:
     """Same method, path and JSON (whatever its key order or spacing) → same value."""
     try:

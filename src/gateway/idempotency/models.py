@@ -21,6 +21,7 @@ class IdempotencyRecord(Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(String(24))
     livemode: Mapped[bool] = mapped_column(Boolean)
+    # The keyed digest of the client's Idempotency-Key, never the key itself.
     key: Mapped[str] = mapped_column(Text)
     # A keyed HMAC of method, path and canonical body: never a plain hash of a
     # body that may hold a card number.

@@ -127,6 +127,8 @@ class IdempotencyStore:
             .returning(IdempotencyRecord.id)
         )
         fresh = inserted.scalar_one_or_none() is not None
+        # Loaded through the session (not from RETURNING) so later changes to it
+        # are tracked and flushed.
         record = await self.find(scope, for_update=True)
         assert record is not None  # inserted now, or there before
         if fresh:

@@ -59,7 +59,7 @@ class ResilientProcessor:
         return AsyncRetrying(
             retry=retry_if_exception_type(retry_on),
             stop=stop_after_delay(self.deadline_s),
-            wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
             reraise=True,
         )
 
