@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.models import AuditEntry
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.merchants.scopes import Scope
@@ -175,6 +176,14 @@ async def test_delete_removes_it_here_and_at_the_processor(
     assert charge.json()["code"] == "not_found"
     at_processor = (await db_session.scalars(select(SimulatorPaymentMethod))).all()
     assert [row.deleted_at is not None for row in at_processor] == [True]
+    actions = (
+        await db_session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.object_id == method["id"])
+            .order_by(AuditEntry.created_at, AuditEntry.id)
+        )
+    ).all()
+    assert actions == ["payment_method.create", "payment_method.delete"]
 
 
 async def test_invariant_6_another_merchants_or_modes_token_is_404(

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.idempotency.commands import KeyedRequest
 from gateway.idempotency.http import idempotency_precheck, to_response
-from gateway.merchants.auth import SCOPE_OPT
+from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
 from gateway.vault.commands import VaultCommands
@@ -81,4 +81,4 @@ class PaymentMethodController(Controller):
         request: Request[Any, Any, Any],
     ) -> None:
         processor = request.app.state.resources.processors.for_mode(principal.livemode)
-        await payment_methods.delete(principal.owner, method_id, processor)
+        await payment_methods.delete(principal.owner, method_id, processor, api_actor(request))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.service import Actor, HistoryService, Subject
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import NotFound
@@ -19,6 +20,7 @@ TOKEN_COLUMN = "processor_token"  # noqa: S105 - a column name, bound into the c
 
 class PaymentMethodService:
     def __init__(self, session: AsyncSession, clock: Clock, crypto: FieldCrypto) -> None:
+        self.session = session
         self.clock = clock
         self.crypto = crypto
         self.methods = PaymentMethodRepository(session)
@@ -56,9 +58,20 @@ class PaymentMethodService:
     def personal(self, method: PaymentMethod) -> PersonalData:
         return unseal(method, self.crypto, table=TABLE)
 
-    async def delete(self, owner: Owner, method_id: str, processor: Processor) -> None:
+    async def delete(
+        self, owner: Owner, method_id: str, processor: Processor, actor: Actor
+    ) -> None:
         """Delete at the processor first: a token it still holds could be charged by
         no one else, but a row we kept after it forgot the token would fail later."""
         method = await self.get(owner, method_id)
         await processor.delete_payment_method(self.processor_token(method))
         method.deleted_at = self.clock.now()
+        subject = Subject(
+            merchant_id=method.merchant_id,
+            livemode=method.livemode,
+            object_type="payment_method",
+            object_id=method.id,
+        )
+        await HistoryService(self.session, self.clock).record_mutation(
+            subject, "payment_method.delete", actor
+        )
