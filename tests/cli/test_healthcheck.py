@@ -12,15 +12,16 @@ from rq import Worker
 from rq.cron import CronScheduler
 
 from gateway.cli import main
+from tests.fixtures.app import flush_test_redis
 from tests.support import closed_port
 
 
 @pytest.fixture
 def sync_redis(test_redis_url: str) -> Iterator[Redis]:
     client = Redis.from_url(test_redis_url)
-    client.flushdb()
+    flush_test_redis(client)
     yield client
-    client.flushdb()
+    flush_test_redis(client)
     client.close()
 
 

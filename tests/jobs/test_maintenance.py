@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from jobs.maintenance import purge_idempotency_keys
+from tests.fixtures.app import flush_test_redis
 from tests.support import run_in_thread
 
 
@@ -41,9 +42,9 @@ def job_environment(
     }.items():
         monkeypatch.setenv(name, value)
     connection = Redis.from_url(test_redis_url)
-    connection.flushdb()
+    flush_test_redis(connection)
     yield connection
-    connection.flushdb()
+    flush_test_redis(connection)
     connection.close()
     _sql(database_url, "DELETE FROM idempotency_keys")
 

@@ -30,6 +30,7 @@ from gateway.core.queues import RELAY_NUDGE_ID
 from gateway.idempotency.store import IdempotencyStore, KeyScope
 from jobs.events import dispatch_event
 from jobs.outbox import relay_outbox
+from tests.fixtures.app import flush_test_redis
 from tests.fixtures.payments import Post, charge_body
 from tests.support import run_in_thread
 
@@ -157,9 +158,9 @@ def job_environment(
     }.items():
         monkeypatch.setenv(name, value)
     connection = Redis.from_url(test_redis_url)
-    connection.flushdb()
+    flush_test_redis(connection)
     yield connection
-    connection.flushdb()
+    flush_test_redis(connection)
     connection.close()
 
     async def clean() -> None:

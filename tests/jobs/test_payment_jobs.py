@@ -39,6 +39,7 @@ from jobs.payments import (
     reconcile_pending,
     settle_simulator,
 )
+from tests.fixtures.app import flush_test_redis
 from tests.processors import charge
 from tests.support import run_in_thread
 
@@ -91,9 +92,9 @@ def job_environment(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     connection = Redis.from_url(test_redis_url)
-    connection.flushdb()
+    flush_test_redis(connection)
     yield connection
-    connection.flushdb()
+    flush_test_redis(connection)
     connection.close()
 
     async def truncate(session: AsyncSession, _: Simulator) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import timedelta
 
 import httpx
@@ -72,3 +75,34 @@ async def test_the_breaker_state_is_a_metric(
     for attempt in range(5):
         await post("purchase", charge_body(1500), key=f"metric-{attempt}")
     assert states((await client.get("/api/v1/metrics")).text)["open"] == 1.0
+
+
+async def _gateway(environment: dict[str, str], *arguments: str) -> int:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", *arguments,
+        env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    return await asyncio.wait_for(process.wait(), timeout=60)
+
+
+async def test_an_outage_switched_by_another_process_opens_then_closes_the_breaker(
+    post: Post,
+    client: httpx.AsyncClient,
+    clock: FrozenClock,
+    database_url: str,
+    test_redis_url: str,
+) -> None:
+    environment = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")},
+        "GATEWAY_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": test_redis_url,
+    }
+    assert await _gateway(environment, "simulator", "outage", "on") == 0
+    for attempt in range(5):
+        assert (await post("purchase", charge_body(1500), key=f"o-{attempt}")).status_code == 503
+    assert (await client.get("/api/v1/health")).json()["checks"]["processor"] == "open"
+    assert await _gateway(environment, "simulator", "outage", "off") == 0
+    clock.advance(timedelta(seconds=30))
+    assert (await post("purchase", charge_body(1500))).status_code == 201
+    assert (await client.get("/api/v1/health")).json()["checks"]["processor"] == "closed"
