@@ -27,17 +27,14 @@ whose answer was lost is reconciliation's to finish.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor, Change
-from gateway.core.clock import Clock
-from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import GatewayError
-from gateway.core.settings import PaymentSettings
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
 from gateway.payments.operations import CallResult, CancelOperation, Reserved
@@ -46,9 +43,8 @@ from gateway.payments.rules import apply_cancel, apply_status
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import TransactionService, snapshot, subject_of
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType, approved_status
-from gateway.payments.sweeps import Cursor, SweepRepository, context_for
+from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally, context_for
 from gateway.processors.port import Outcome
-from gateway.processors.registry import ProcessorRegistry
 
 _log = structlog.get_logger("gateway.compensation")
 
@@ -88,7 +84,7 @@ class CompensationVoid(CancelOperation):
 
 
 @dataclass
-class CompensationSummary:
+class CompensationSummary(Tally):
     claimed: int = 0
     cleared: int = 0  # its client came back, or acted on it: not an orphan
     recorded: int = 0
@@ -97,30 +93,8 @@ class CompensationSummary:
     retry_later: int = 0  # the void never reached the processor
     in_doubt: int = 0  # the void's answer was lost: reconciliation finishes it
 
-    def add(self, other: CompensationSummary) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-class CompensationService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        clock: Clock,
-        processors: ProcessorRegistry,
-        crypto: FieldCrypto,
-        settings: PaymentSettings,
-    ) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.processors = processors
-        self.crypto = crypto
-        self.settings = settings
-
+class CompensationService(SweepService):
     async def compensate_batch(
         self, *, limit: int = BATCH_SIZE, after: Cursor | None = None
     ) -> tuple[CompensationSummary, Cursor | None]:

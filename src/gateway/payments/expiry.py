@@ -14,16 +14,13 @@ is finished by reconciliation, the same way.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
-from gateway.core.clock import Clock
-from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import GatewayError
-from gateway.core.settings import PaymentSettings
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.operations import CallResult, CancelOperation, Reserved
 from gateway.payments.responses import response_for
@@ -31,9 +28,8 @@ from gateway.payments.rules import apply_expiry
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import snapshot
 from gateway.payments.states import ChildStatus
-from gateway.payments.sweeps import Cursor, SweepRepository, context_for
+from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally, context_for
 from gateway.processors.port import Outcome
-from gateway.processors.registry import ProcessorRegistry
 
 _log = structlog.get_logger("gateway.expiry")
 
@@ -62,37 +58,15 @@ class ExpiryVoid(CancelOperation):
 
 
 @dataclass
-class ExpirySummary:
+class ExpirySummary(Tally):
     claimed: int = 0
     expired: int = 0
     voided: int = 0  # of the expired, those whose hold the processor released now
     left_authorized: int = 0  # the void never reached the processor: next sweep
     in_doubt: int = 0  # the void's answer was lost: reconciliation finishes it
 
-    def add(self, other: ExpirySummary) -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-class ExpiryService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        clock: Clock,
-        processors: ProcessorRegistry,
-        crypto: FieldCrypto,
-        settings: PaymentSettings,
-    ) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.processors = processors
-        self.crypto = crypto
-        self.settings = settings
-
+class ExpiryService(SweepService):
     async def expire_batch(
         self, *, limit: int = BATCH_SIZE, after: Cursor | None = None
     ) -> tuple[ExpirySummary, Cursor | None]:

@@ -11,14 +11,16 @@ when the row stays eligible (a processor that keeps not answering).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Self
 
 from sqlalchemy import ColumnElement, exists, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from gateway.audit.service import Actor
+from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.settings import PaymentSettings
 from gateway.core.tenancy import Owner
@@ -27,6 +29,7 @@ from gateway.idempotency.store import RecoveryPoint, State
 from gateway.payments.models import Transaction
 from gateway.payments.operations import Context
 from gateway.payments.states import ChildStatus, ParentStatus
+from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
 
 # Where the previous batch of a pass stopped: (sort key, id) of its last row.
@@ -168,3 +171,35 @@ class SweepRepository:
             IdempotencyRecord.transaction_id == transaction.id,
         )
         return (await self.session.scalars(statement.limit(1))).one_or_none()
+
+
+@dataclass
+class Tally:
+    """The counts of a sweep; each batch's add up to the pass's."""
+
+    def add(self, other: Self) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class SweepService:
+    """What every sweep that may call the processor holds; each batch commits on a
+    session of its own, so processor calls happen with no transaction open."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        processors: ProcessorRegistry,
+        crypto: FieldCrypto,
+        settings: PaymentSettings,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.processors = processors
+        self.crypto = crypto
+        self.settings = settings
