@@ -9,13 +9,26 @@ job's result in RQ (visible in rq-dashboard).
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.payments.compensation import CompensationService
 from gateway.payments.expiry import ExpiryService
 from gateway.payments.reconciliation import reconcile_pass
 from gateway.payments.settlement import SettlementService
-from jobs.context import job_context, job_processors, take_tick_lock
+from gateway.processors.standalone import StandaloneProcessors
+from jobs.context import JobContext, job_context, job_processors, take_tick_lock
 
 SKIPPED = {"skipped": 1}
+
+
+def _sweep_tools(job: JobContext, processors: StandaloneProcessors) -> dict[str, Any]:
+    """What every sweep takes besides its sessions."""
+    return {
+        "clock": job.clock,
+        "processors": processors.registry,
+        "crypto": job.crypto,
+        "settings": job.settings.payments,
+    }
 
 
 async def reconcile_pending() -> dict[str, object]:
@@ -24,13 +37,7 @@ async def reconcile_pending() -> dict[str, object]:
         if not await take_tick_lock(job.session, "reconcile_pending"):
             return dict(SKIPPED)
         async with job_processors(job) as processors:
-            summary = await reconcile_pass(
-                job.sessions,
-                clock=job.clock,
-                processors=processors.registry,
-                crypto=job.crypto,
-                settings=job.settings.payments,
-            )
+            summary = await reconcile_pass(job.sessions, **_sweep_tools(job, processors))
         return summary.as_dict()
 
 
@@ -40,13 +47,7 @@ async def expire_authorizations() -> dict[str, object]:
         if not await take_tick_lock(job.session, "expire_authorizations"):
             return dict(SKIPPED)
         async with job_processors(job) as processors:
-            summary = await ExpiryService(
-                job.sessions,
-                clock=job.clock,
-                processors=processors.registry,
-                crypto=job.crypto,
-                settings=job.settings.payments,
-            ).expire()
+            summary = await ExpiryService(job.sessions, **_sweep_tools(job, processors)).expire()
         return dict(summary.as_dict())
 
 
@@ -56,13 +57,8 @@ async def compensate_orphans() -> dict[str, object]:
         if not await take_tick_lock(job.session, "compensate_orphans"):
             return dict(SKIPPED)
         async with job_processors(job) as processors:
-            summary = await CompensationService(
-                job.sessions,
-                clock=job.clock,
-                processors=processors.registry,
-                crypto=job.crypto,
-                settings=job.settings.payments,
-            ).compensate()
+            sweep = CompensationService(job.sessions, **_sweep_tools(job, processors))
+            summary = await sweep.compensate()
         return dict(summary.as_dict())
 
 
