@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import text
@@ -14,7 +12,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from jobs.maintenance import purge_idempotency_keys
-from tests.fixtures.app import flush_test_redis
 from tests.support import run_in_thread
 
 
@@ -29,24 +26,6 @@ def _sql(database_url: str, statement: str, **params: object) -> list[tuple[obje
             await engine.dispose()
 
     return run_in_thread(lambda: asyncio.run(run()))
-
-
-@pytest.fixture
-def job_environment(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, test_redis_url: str
-) -> Iterator[Redis]:
-    for name, value in {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": test_redis_url,
-        "GATEWAY_ENV": "test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    connection = Redis.from_url(test_redis_url)
-    flush_test_redis(connection)
-    yield connection
-    flush_test_redis(connection)
-    connection.close()
-    _sql(database_url, "DELETE FROM idempotency_keys")
 
 
 def _insert_key(database_url: str, key: str, expires_at: datetime) -> None:

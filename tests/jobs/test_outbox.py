@@ -4,14 +4,13 @@ while Redis is away (issue: processor resilience, point 6)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,7 +29,6 @@ from gateway.core.queues import RELAY_NUDGE_ID
 from gateway.idempotency.store import IdempotencyStore, KeyScope
 from jobs.events import dispatch_event
 from jobs.outbox import relay_outbox
-from tests.fixtures.app import flush_test_redis
 from tests.fixtures.payments import Post, charge_body
 from tests.support import run_in_thread
 
@@ -145,31 +143,6 @@ async def test_two_relays_never_take_the_same_row(
         await two.commit()
     assert (taken_first, taken_second) == (12, 8)
     assert not {d.event_id for d in first} & {d.event_id for d in second}
-
-
-@pytest.fixture
-def job_environment(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, test_redis_url: str
-) -> Iterator[Redis]:
-    for name, value in {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": test_redis_url,
-        "GATEWAY_ENV": "test",
-    }.items():
-        monkeypatch.setenv(name, value)
-    connection = Redis.from_url(test_redis_url)
-    flush_test_redis(connection)
-    yield connection
-    flush_test_redis(connection)
-    connection.close()
-
-    async def clean() -> None:
-        engine = create_async_engine(database_url, poolclass=NullPool)
-        async with engine.begin() as session:
-            await session.execute(text("DELETE FROM events"))
-        await engine.dispose()
-
-    run_in_thread(lambda: asyncio.run(clean()))
 
 
 def test_a_real_worker_relays_then_dispatches(job_environment: Redis, database_url: str) -> None:

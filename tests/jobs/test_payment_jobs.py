@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,9 +27,8 @@ from sqlalchemy.pool import NullPool
 from gateway.audit.models import Event
 from gateway.core.clock import Clock, FrozenClock, SystemClock
 from gateway.core.ids import new_id
-from gateway.core.settings import Settings, parse_cutoff
+from gateway.core.settings import parse_cutoff
 from gateway.merchants.service import MerchantService
-from gateway.models import Base
 from gateway.payments.models import Transaction
 from gateway.processors.simulator import Simulator
 from gateway.processors.simulator.cutoff import last_cutoff
@@ -39,7 +38,6 @@ from jobs.payments import (
     reconcile_pending,
     settle_simulator,
 )
-from tests.fixtures.app import flush_test_redis
 from tests.processors import charge
 from tests.support import run_in_thread
 
@@ -70,38 +68,6 @@ def _run(
             await engine.dispose()
 
     return run_in_thread(lambda: asyncio.run(main()))
-
-
-@pytest.fixture
-def job_environment(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, test_redis_url: str, settings: Settings
-) -> Iterator[Redis]:
-    secrets = settings.secrets
-    assert secrets.encryption_keys
-    assert secrets.fingerprint_key
-    assert secrets.blind_index_key
-    environment = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": test_redis_url,
-        "GATEWAY_ENV": "test",
-        # The jobs seal and open with the same keys as the rows written here.
-        "GATEWAY_ENCRYPTION_KEYS": secrets.encryption_keys,
-        "GATEWAY_FINGERPRINT_KEY": secrets.fingerprint_key,
-        "GATEWAY_BLIND_INDEX_KEY": secrets.blind_index_key,
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    connection = Redis.from_url(test_redis_url)
-    flush_test_redis(connection)
-    yield connection
-    flush_test_redis(connection)
-    connection.close()
-
-    async def truncate(session: AsyncSession, _: Simulator) -> None:
-        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-        await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-    _run(truncate, database_url)
 
 
 def _transaction(merchant_id: str, **fields: Any) -> Transaction:

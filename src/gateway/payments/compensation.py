@@ -123,14 +123,7 @@ class CompensationService(SweepService):
                         voids.append(started)
             await session.commit()
 
-        for void, reserved in voids:
-            await void.call(reserved)
-
-        async with self.sessions() as session:
-            for void, reserved in voids:
-                await void.finalize(session, reserved)
-                self._count(reserved, summary)
-            await session.commit()
+        await self.finish_voids(voids, lambda reserved: self._count(reserved, summary))
         return summary, claimed.cursor
 
     @staticmethod

@@ -10,7 +10,7 @@ when the row stays eligible (a processor that keeps not answering).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Self
@@ -27,7 +27,7 @@ from gateway.core.tenancy import Owner
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import RecoveryPoint, State
 from gateway.payments.models import Transaction
-from gateway.payments.operations import Context
+from gateway.payments.operations import CancelOperation, Context, Reserved
 from gateway.payments.states import ChildStatus, ParentStatus
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
@@ -203,3 +203,18 @@ class SweepService:
         self.processors = processors
         self.crypto = crypto
         self.settings = settings
+
+    async def finish_voids(
+        self,
+        voids: Sequence[tuple[CancelOperation, Reserved]],
+        count: Callable[[Reserved], None],
+    ) -> None:
+        """Phases 2 and 3 of the voids a batch reserved: the processor calls with no
+        transaction open, then every outcome in one commit."""
+        for void, reserved in voids:
+            await void.call(reserved)
+        async with self.sessions() as session:
+            for void, reserved in voids:
+                await void.finalize(session, reserved)
+                count(reserved)
+            await session.commit()
