@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -21,6 +22,7 @@ from gateway.core.schemas import RequestBody
 from gateway.core.settings import Settings
 from gateway.merchants.auth import ANY_KEY, SCOPE_OPT
 from tests.fixtures.app import make_settings
+from tests.fixtures.merchants import KeyFactory
 from tests.support import closed_port, http_client
 
 
@@ -73,7 +75,37 @@ async def touch_database(db_session: NamedDependency[AsyncSession]) -> dict[str,
     return {"value": value}
 
 
-TEST_ROUTES = [create_charge, invalid_state, missing, bad_field, crash, touch_database]
+@get("/test/connection-dropped", opt={SCOPE_OPT: ANY_KEY})
+async def lose_the_connection(db_session: NamedDependency[AsyncSession]) -> dict[str, int]:
+    """The backend serving this request is terminated mid-request, as a failover does."""
+    pid = (await db_session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    url = db_session.bind.engine.url.render_as_string(hide_password=False)
+    admin = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+    value = (await db_session.execute(text("SELECT 1"))).scalar_one()
+    return {"value": value}
+
+
+@get("/test/connection-setup-failed", sync_to_thread=False, opt={SCOPE_OPT: ANY_KEY})
+def connection_setup_failed() -> None:
+    # What asyncpg raises, unwrapped by SQLAlchemy, when the pool sets up a new
+    # connection that the server has just dropped.
+    raise asyncpg.InterfaceError("connection is closed")
+
+
+TEST_ROUTES = [
+    connection_setup_failed,
+    create_charge,
+    invalid_state,
+    missing,
+    bad_field,
+    crash,
+    touch_database,
+    lose_the_connection,
+]
 
 VALID = {
     "amount": 1500,
@@ -227,6 +259,26 @@ async def test_an_unreachable_database_is_503_service_unavailable(
         response = await client.get("/test/database")
     assert_problem(response, 503, "service_unavailable")
     assert response.headers["retry-after"]
+
+
+async def test_a_connection_dropped_mid_request_is_503_not_500(
+    database_url: str, test_redis_url: str, make_committed_key: KeyFactory
+) -> None:
+    key = await make_committed_key()
+    app = create_app(make_settings(database_url, test_redis_url), extra_routes=TEST_ROUTES)
+    async with http_client(app, {"Authorization": f"Bearer {key}"}) as client:
+        response = await client.get("/test/connection-dropped")
+        assert_problem(response, 503, "service_unavailable")
+        assert response.headers["retry-after"]
+        # The pool noticed and recovered: the next request gets a working session.
+        assert (await client.get("/test/database")).json() == {"value": 1}
+
+
+async def test_a_connection_lost_while_being_set_up_is_503(
+    problem_client: httpx.AsyncClient,
+) -> None:
+    response = await problem_client.get("/test/connection-setup-failed")
+    assert_problem(response, 503, "service_unavailable")
 
 
 async def test_handlers_get_a_working_session(problem_client: httpx.AsyncClient) -> None:

@@ -41,11 +41,11 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.merchants.scopes import Scope
-from gateway.merchants.service import MerchantService
 from gateway.models import Base
 from gateway.payments.settlement import SettlementService
 from gateway.processors.simulator import Simulator
 from gateway.vault.cards import detect_brand
+from tests.fixtures.merchants import KeyFactory
 from tests.support import TEST_CARD_NUMBERS, http_client
 
 # Distinctive CVVs (none is an amount, an id or a time used here); a 4-digit one for Amex.
@@ -381,15 +381,8 @@ def restore_logging() -> Iterator[None]:
 
 
 @pytest.fixture
-async def merchant_key(committed_engine: AsyncEngine, clock: FrozenClock) -> str:
-    async with AsyncSession(committed_engine, expire_on_commit=False) as session:
-        service = MerchantService(session, clock)
-        merchant = await service.create_merchant("Card Data Shop")
-        issued = await service.create_key(
-            merchant.id, [Scope.PAYMENTS_READ, Scope.PAYMENTS_WRITE], livemode=False
-        )
-        await session.commit()
-    return issued.secret
+async def merchant_key(make_committed_key: KeyFactory) -> str:
+    return await make_committed_key(Scope.PAYMENTS_READ, Scope.PAYMENTS_WRITE)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -22,7 +23,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway.core.errors import FieldError, GatewayError
 from gateway.core.logging import mask_card_numbers
@@ -205,6 +206,15 @@ def _database_unavailable(_: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A connection lost mid-statement (a failover, a dropped backend) is the
+    database being unavailable, whatever error class the driver chose; the
+    client's retry with the same Idempotency-Key finds out what was committed."""
+    if exc.connection_invalidated:
+        return _database_unavailable(request, exc)
+    return _internal(exc)
+
+
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     return _internal(exc)
 
@@ -224,6 +234,12 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_exception,
         OperationalError: _database_unavailable,
         InterfaceError: _database_unavailable,
+        DBAPIError: _database_error,
+        # Raised unwrapped when a pooled connection is set up while the server is
+        # dropping connections (SQLAlchemy's on-connect hooks call asyncpg directly).
+        asyncpg.InterfaceError: _database_unavailable,
+        asyncpg.PostgresConnectionError: _database_unavailable,
+        asyncpg.exceptions.OperatorInterventionError: _database_unavailable,
         ConnectionRefusedError: _database_unavailable,
         Exception: _unexpected,
     }
