@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_engine, create_session_factory
+from gateway.core.faults import FaultPoints
 from gateway.core.redis import create_redis
 from gateway.core.settings import Settings
 from gateway.processors.breaker import CircuitBreaker
@@ -34,6 +35,8 @@ class Resources:
     # Engines the processors own (the simulator commits on its own connections).
     processor_engines: tuple[AsyncEngine, ...] = ()
     owned: bool = True
+    # Chaos testing only (GATEWAY_FAULT_INJECTION); none by default.
+    faults: FaultPoints = field(default_factory=FaultPoints.none)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Resources:
@@ -56,6 +59,7 @@ class Resources:
             crypto=field_crypto(settings),
             processors=live_and_test_processors(settings, simulator, redis, clock),
             processor_engines=(simulator_engine,),
+            faults=FaultPoints.parse(settings.core.fault_injection),
         )
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ import msgspec
 import msgspec.inspect
 
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
+from gateway.core.faults import FaultPoints
 
 Environment = Literal["development", "test", "production"]
 ProcessorName = Literal["simulator", "authorize_net"]
@@ -45,6 +46,8 @@ class CoreSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # None: decided by whether stderr is a terminal (readable) or not (JSON).
     log_json: bool | None = None
+    # Chaos testing only (core/faults.py); refused in production.
+    fault_injection: str = ""
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_DATABASE_")):
@@ -144,7 +147,7 @@ class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
     orphan_policy: Literal["record", "void"] = "record"
     orphan_after_minutes: PositiveInt = 60
     refund_window_days: PositiveInt = 120
-    reconcile_not_found_after_minutes: PositiveInt = 30
+    reconcile_not_found_after_minutes: PositiveFloat = 30.0
     settlement_cutoff: str = "16:00 America/Los_Angeles"
 
     def __post_init__(self) -> None:
@@ -284,8 +287,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         billing=_load_group(BillingSettings, values),
         webhooks=_load_group(WebhookSettings, values),
     )
+    _check_faults(settings)
     _check_production(settings)
     return settings
+
+
+def _check_faults(settings: Settings) -> None:
+    text = settings.core.fault_injection
+    if not text:
+        return
+    if settings.is_production:
+        raise SettingsError("GATEWAY_FAULT_INJECTION: never allowed when GATEWAY_ENV=production")
+    try:
+        FaultPoints.parse(text)
+    except ValueError as error:
+        raise SettingsError(f"GATEWAY_FAULT_INJECTION: {error} (got {text!r})") from None
 
 
 def _check_production(settings: Settings) -> None:

@@ -37,7 +37,9 @@ class KeyedCommands(ABC):
         self.resources = resources
         self.settings = settings
         self.owner = owner
-        self.runner = PhaseRunner(resources.session_factory, self.store, self.current_response)
+        self.runner = PhaseRunner(
+            resources.session_factory, self.store, self.current_response, faults=resources.faults
+        )
 
     def store(self, session: AsyncSession) -> IdempotencyStore:
         payments = self.settings.payments

@@ -23,6 +23,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.errors import GatewayError
+from gateway.core.faults import FaultPoint, FaultPoints
 from gateway.core.problems import STATUS_BY_CODE, problem_of
 from gateway.idempotency.keys import IdempotencyKeyInUse, IdempotencyKeyReused
 from gateway.idempotency.models import IdempotencyRecord
@@ -96,10 +97,13 @@ class PhaseRunner:
         session_factory: async_sessionmaker[AsyncSession],
         store: StoreFactory,
         current_response: CurrentResponse,
+        *,
+        faults: FaultPoints | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.store = store
         self.current_response = current_response
+        self.faults = faults or FaultPoints.none()
 
     async def replay(self, session: AsyncSession, record: IdempotencyRecord) -> StoredResponse:
         """The stored answer; a stored 202 (or an orphan's) is rebuilt from the
@@ -150,7 +154,9 @@ class PhaseRunner:
             store.mark_reserved(record, reservation.object_id)
             await session.commit()
 
+        self.faults.reach(FaultPoint.AFTER_RESERVE)
         await operation.call(reservation)
+        self.faults.reach(FaultPoint.AFTER_PROCESSOR_CALL)
 
         async with self.session_factory() as session:
             store = self.store(session)
@@ -161,5 +167,6 @@ class PhaseRunner:
                     store.complete(held, response)
                 else:
                     await store.release(held)
+            self.faults.reach(FaultPoint.BEFORE_FINAL_COMMIT)
             await session.commit()
         return Outcome(response)
