@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -34,20 +35,42 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, children: Sequence[Child], environment: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        children: Sequence[Child],
+        environment: Mapping[str, str],
+        *,
+        log_dir: Path | None = None,
+    ) -> None:
         self.children = list(children)
         self.environment = dict(environment)
+        # None: children write to this process's stdout and stderr.
+        self.log_dir = log_dir
 
     def start(self) -> None:
         for child in self.children:
+            self.start_child(child)
+
+    def start_child(self, child: Child) -> None:
+        """Start (or start again) one child."""
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.log_dir / f"{child.name}.log").open("ab")
+        try:
             # Own session: Ctrl-C reaches only the supervisor, which stops the
             # children in order instead of racing them.
             child.process = subprocess.Popen(  # noqa: S603 - our own command line
                 [sys.executable, "-m", "gateway.cli", *child.arguments],
                 env=self.environment,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run yet at start
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl call, safe after fork
             )
+        finally:
+            if log is not None:
+                log.close()  # the child holds its own copy
 
     def exited(self) -> Child | None:
         return next((child for child in self.children if not child.running), None)

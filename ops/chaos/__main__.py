@@ -1,0 +1,71 @@
+"""`python -m ops.chaos`: one chaos run; exits 1 on any ledger mismatch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import structlog
+
+from ops.chaos.run import ChaosConfig, ChaosResult, run_chaos
+
+
+def _print(result: ChaosResult) -> None:
+    click.echo(f"chaos run: seed {result.seed}, {result.seconds:.1f}s, logs in {result.log_dir}")
+    width = max(len(name) for name in result.counts)
+    for name, value in sorted(result.counts.items()):
+        click.echo(f"  {name:<{width}}  {value}")
+    for mismatch in result.mismatches:
+        click.echo(f"MISMATCH {mismatch}")
+    click.echo(f"mismatches: {len(result.mismatches)}")
+
+
+@click.command()
+@click.option("--operations", "-n", default=1000, show_default=True, help="Requests to drive.")
+@click.option("--concurrency", default=8, show_default=True, help="Merchants at once.")
+@click.option("--workers", default=2, show_default=True, help="RQ worker processes.")
+@click.option("--seed", type=int, help="Random seed, to replay a run (default: random).")
+@click.option("--timeout-rate", default=0.1, show_default=True, help="Share of 901/902 charges.")
+@click.option("--fault-rate", default=0.01, show_default=True, help="API self-kill rate per point.")
+@click.option(
+    "--database-url",
+    envvar="CHAOS_DATABASE_URL",
+    help="A PostgreSQL server (postgresql+asyncpg://...) to create the run's database on;"
+    " default: the embedded PostgreSQL under ./.gateway-data/.",
+)
+@click.option("--keep", is_flag=True, help="Keep the run's database for inspection.")
+def main(
+    *,
+    operations: int,
+    concurrency: int,
+    workers: int,
+    seed: int | None,
+    timeout_rate: float,
+    fault_rate: float,
+    database_url: str | None,
+    keep: bool,
+) -> None:
+    """Drive payments through the real API, workers and cron while killing them,
+    restarting Redis and dropping database connections; then audit the ledgers."""
+    # What the run does goes to stderr; the report alone to stdout.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    result = run_chaos(
+        ChaosConfig(
+            operations=operations,
+            concurrency=concurrency,
+            workers=workers,
+            seed=seed,
+            timeout_rate=timeout_rate,
+            fault_rate=fault_rate,
+            database_url=database_url,
+            data_dir=Path(".gateway-data"),
+            keep=keep,
+        )
+    )
+    _print(result)
+    sys.exit(1 if result.mismatches else 0)
+
+
+if __name__ == "__main__":
+    main()

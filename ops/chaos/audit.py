@@ -1,0 +1,258 @@
+"""The ledger audit: the processor's ledger (the simulator's tables) against the
+gateway's, and both against what the merchant was told.
+
+- every processor charge is known to the gateway once, with its amount and a
+  matching status, and every charge the gateway calls approved is at the processor;
+- nothing reached the processor twice for one reference (invariant 4), and no
+  Idempotency-Key maps to two charges;
+- refunds never exceed captures, on either side, and each side has the other's;
+- nothing is left `pending` past the reconciliation window;
+- what the merchant was last told of a transaction is still true, or was
+  overtaken by a later step (a capture was refunded), never contradicted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ops.chaos.merchant import ClientLedger
+
+# The gateway statuses a processor status may stand behind.
+_CHARGE_STATUS = {
+    "authorizedPendingCapture": {"authorized"},
+    "capturedPendingSettlement": {"captured", "partially_refunded", "refunded"},
+    "settledSuccessfully": {"captured", "partially_refunded", "refunded"},
+    # A full refund before settlement is a void at the processor (ANET.md §2).
+    "voided": {"voided", "refunded"},
+    "declined": {"declined"},
+    "expired": {"expired"},
+}
+# What a status the merchant saw may have become since.
+_LATER = {
+    "authorized": {"authorized", "captured", "partially_refunded", "refunded", "voided"},
+    "captured": {"captured", "partially_refunded", "refunded"},
+    "partially_refunded": {"partially_refunded", "refunded"},
+}
+_APPROVED = ("authorized", "captured", "partially_refunded", "refunded", "voided", "expired")
+
+
+@dataclass
+class AuditReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    mismatches: list[str] = field(default_factory=list)
+
+    def mismatch(self, text: str) -> None:
+        self.mismatches.append(text)
+
+
+async def audit(
+    connection: asyncpg.Connection[Any], ledger: ClientLedger, *, pending_since: datetime
+) -> AuditReport:
+    """Everything above, read on one connection; a transaction pending since before
+    `pending_since` has outlived the reconciliation window."""
+    report = AuditReport()
+    await _charges(connection, report)
+    await _children(connection, report)
+    await _resends(connection, report)
+    await _keys(connection, ledger, report)
+    await _pending(connection, report, pending_since)
+    await _merchant_view(connection, ledger, report)
+    for error in ledger.server_errors:
+        report.mismatch(f"the gateway answered a 5xx: {error}")
+    return report
+
+
+async def _charges(connection: asyncpg.Connection[Any], report: AuditReport) -> None:
+    rows = await connection.fetch(
+        """
+        SELECT s.id, s.reference, s.status, s.amount, s.settle_amount,
+               t.id AS gateway_id, t.status AS gateway_status, t.amount AS gateway_amount,
+               t.amount_captured, t.processor_transaction_id,
+               count(*) OVER (PARTITION BY s.reference) AS charges_for_reference
+        FROM simulator_transactions s LEFT JOIN transactions t ON t.id = s.reference
+        WHERE s.kind IN ('purchase', 'authorization')
+        """
+    )
+    for row in rows:
+        report.counts["processor charges"] += 1
+        reference = row["reference"]
+        if row["gateway_id"] is None:
+            report.mismatch(f"processor charge {row['id']} ({reference}) unknown to the gateway")
+            continue
+        if row["charges_for_reference"] > 1:
+            report.mismatch(f"{reference} charged {row['charges_for_reference']} times")
+        if row["gateway_amount"] != row["amount"]:
+            report.mismatch(
+                f"{reference}: amount {row['gateway_amount']} here,"
+                f" {row['amount']} at the processor"
+            )
+        if row["processor_transaction_id"] != str(row["id"]):
+            report.mismatch(
+                f"{reference}: processor id {row['processor_transaction_id']!r},"
+                f" expected {row['id']}"
+            )
+        expected = _CHARGE_STATUS.get(row["status"], set())
+        if row["gateway_status"] not in expected:
+            report.mismatch(
+                f"{reference}: {row['gateway_status']} here, {row['status']} at the processor"
+            )
+        elif row["status"] in ("capturedPendingSettlement", "settledSuccessfully") and (
+            row["amount_captured"] != row["settle_amount"]
+        ):
+            report.mismatch(
+                f"{reference}: captured {row['amount_captured']} here,"
+                f" {row['settle_amount']} at the processor"
+            )
+    missing = await connection.fetch(
+        f"""
+        SELECT t.id, t.status FROM transactions t
+        WHERE t.type IN ('purchase', 'authorization')
+          AND t.status IN ({", ".join(f"'{status}'" for status in _APPROVED)})
+          AND NOT EXISTS (SELECT 1 FROM simulator_transactions s WHERE s.reference = t.id)
+        """
+    )
+    for row in missing:
+        report.mismatch(f"{row['id']} is {row['status']} here but the processor never charged it")
+    for row in await connection.fetch(
+        "SELECT status, count(*) AS n FROM transactions GROUP BY status ORDER BY status"
+    ):
+        report.counts[f"gateway {row['status']}"] = row["n"]
+
+
+async def _children(connection: asyncpg.Connection[Any], report: AuditReport) -> None:
+    """Captures and refunds: each succeeded one is at the processor with its amount,
+    each processor refund is a succeeded refund here, and refunds stay within captures."""
+    children = await connection.fetch(
+        """
+        SELECT t.id, t.type, t.status, t.amount,
+               (SELECT count(*) FROM simulator_requests r
+                 WHERE r.reference = t.id AND r.outcome = 'approved') AS approved_calls
+        FROM transactions t WHERE t.type IN ('capture', 'refund', 'void')
+        """
+    )
+    for row in children:
+        report.counts[f"{row['type']}s {row['status']}"] += 1
+        if row["status"] == "succeeded" and row["approved_calls"] != 1:
+            report.mismatch(
+                f"{row['type']} {row['id']} succeeded here;"
+                f" the processor approved it {row['approved_calls']} times"
+            )
+        if row["status"] in ("failed", "declined") and row["approved_calls"]:
+            report.mismatch(f"{row['type']} {row['id']} is {row['status']} here, approved there")
+    refunds = await connection.fetch(
+        """
+        SELECT s.id, s.reference, s.settle_amount, t.status, t.amount
+        FROM simulator_transactions s LEFT JOIN transactions t ON t.id = s.reference
+        WHERE s.kind = 'refund'
+        """
+    )
+    for row in refunds:
+        if row["status"] != "succeeded" or row["amount"] != row["settle_amount"]:
+            report.mismatch(
+                f"processor refund {row['id']} of {row['settle_amount']} is"
+                f" {row['status']} {row['amount']} here"
+            )
+    over_here = await connection.fetch(
+        """
+        SELECT p.id, p.amount_captured, p.amount_refunded,
+               coalesce(sum(c.amount) FILTER (WHERE c.status = 'succeeded'), 0) AS refunded
+        FROM transactions p JOIN transactions c ON c.parent_id = p.id AND c.type = 'refund'
+        GROUP BY p.id
+        HAVING coalesce(sum(c.amount) FILTER (WHERE c.status = 'succeeded'), 0)
+               NOT BETWEEN 0 AND p.amount_captured
+            OR coalesce(sum(c.amount) FILTER (WHERE c.status = 'succeeded'), 0)
+               <> p.amount_refunded
+        """
+    )
+    for row in over_here:
+        report.mismatch(
+            f"{row['id']}: refunds {row['refunded']} (recorded {row['amount_refunded']})"
+            f" against {row['amount_captured']} captured"
+        )
+    over_there = await connection.fetch(
+        """
+        SELECT p.id, p.settle_amount, sum(r.settle_amount) AS refunded
+        FROM simulator_transactions p JOIN simulator_transactions r ON r.parent_id = p.id
+        WHERE r.kind = 'refund' GROUP BY p.id, p.settle_amount
+        HAVING sum(r.settle_amount) > p.settle_amount
+        """
+    )
+    for row in over_there:
+        report.mismatch(
+            f"processor {row['id']}: refunded {row['refunded']} of {row['settle_amount']} captured"
+        )
+
+
+async def _resends(connection: asyncpg.Connection[Any], report: AuditReport) -> None:
+    """Invariant 4: one reference reaches the processor at most once."""
+    rows = await connection.fetch(
+        """
+        SELECT reference, operation, count(*) AS n FROM simulator_requests
+        GROUP BY reference, operation HAVING count(*) > 1
+        """
+    )
+    for row in rows:
+        report.mismatch(f"{row['reference']}: {row['operation']} sent {row['n']} times")
+    lost = await connection.fetchval("SELECT count(*) FROM simulator_requests WHERE response_lost")
+    report.counts["processor answers lost (recorded timeouts)"] = lost
+
+
+async def _keys(
+    connection: asyncpg.Connection[Any], ledger: ClientLedger, report: AuditReport
+) -> None:
+    shared = await connection.fetch(
+        """
+        SELECT transaction_id, count(*) AS n FROM idempotency_keys
+        WHERE transaction_id IS NOT NULL GROUP BY transaction_id HAVING count(*) > 1
+        """
+    )
+    for row in shared:
+        report.mismatch(f"{row['transaction_id']} is held by {row['n']} Idempotency-Keys")
+    charged = {
+        row["reference"]
+        for row in await connection.fetch(
+            "SELECT DISTINCT reference FROM simulator_requests WHERE outcome = 'approved'"
+        )
+    }
+    for key, transaction_ids in ledger.keys.items():
+        reached = transaction_ids & charged
+        if len(reached) > 1:
+            report.mismatch(f"one Idempotency-Key ({key}) moved money {len(reached)} times")
+    report.counts["idempotency keys used"] = len(ledger.keys)
+
+
+async def _pending(
+    connection: asyncpg.Connection[Any], report: AuditReport, cutoff: datetime
+) -> None:
+    rows = await connection.fetch(
+        "SELECT id, pending_reason, created_at FROM transactions WHERE status = 'pending'"
+    )
+    report.counts["left pending"] = len(rows)
+    for row in rows:
+        if row["created_at"] < cutoff:
+            report.mismatch(
+                f"{row['id']} still pending ({row['pending_reason']})"
+                " past the reconciliation window"
+            )
+
+
+async def _merchant_view(
+    connection: asyncpg.Connection[Any], ledger: ClientLedger, report: AuditReport
+) -> None:
+    if not ledger.seen:
+        return
+    rows = await connection.fetch(
+        "SELECT id, status FROM transactions WHERE id = ANY($1::text[])", list(ledger.seen)
+    )
+    now = {row["id"]: row["status"] for row in rows}
+    for transaction_id, seen in ledger.seen.items():
+        current = now.get(transaction_id)
+        if current is None:
+            report.mismatch(f"the merchant was told of {transaction_id}; the gateway has none")
+        elif seen != "pending" and current not in _LATER.get(seen, {seen}):
+            report.mismatch(f"{transaction_id}: the merchant was told {seen}; it is now {current}")

@@ -1,0 +1,135 @@
+"""What goes wrong during a chaos run, at random moments: SIGKILLs of the API and
+of workers, Redis killed and started again empty, every PostgreSQL connection
+dropped. A process manager's loop starts again whatever died, and a fast
+reconciliation tick stands in for cron's minute."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import redis
+import structlog
+from rq import Queue
+
+from ops.chaos.fleet import API, Fleet
+from ops.chaos.servers import ChaosDatabase, RedisServer
+
+_log = structlog.get_logger("chaos")
+
+RECONCILE_JOB = "jobs.payments.reconcile_pending"
+
+
+class Action(StrEnum):
+    KILL_API = "kill api"
+    KILL_WORKER = "kill worker"
+    RESTART_REDIS = "redis restart"
+    DROP_CONNECTIONS = "postgres connection drop"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many of each mishap a run suffers, spread at random over its traffic."""
+
+    api_kills: int
+    worker_kills: int
+    redis_restarts: int
+    connection_drops: int
+
+    @classmethod
+    def for_operations(cls, operations: int) -> Plan:
+        rare = max(1, operations // 500)
+        often = max(2, operations // 50)
+        return cls(often, often, rare, rare)
+
+    def schedule(self, rng: random.Random) -> list[tuple[float, Action]]:
+        """(fraction of the traffic done, action), in order; none in the first or
+        last 5%, so that the run starts and ends with something to break."""
+        counts = {
+            Action.KILL_API: self.api_kills,
+            Action.KILL_WORKER: self.worker_kills,
+            Action.RESTART_REDIS: self.redis_restarts,
+            Action.DROP_CONNECTIONS: self.connection_drops,
+        }
+        events = [
+            (rng.uniform(0.05, 0.95), action) for action, n in counts.items() for _ in range(n)
+        ]
+        return sorted(events)
+
+
+@dataclass
+class Mayhem:
+    fleet: Fleet
+    redis_server: RedisServer
+    database: ChaosDatabase
+    rng: random.Random
+    done: Counter[Action] = field(default_factory=Counter)
+    # Background work that failed while things were broken (retried by its next run).
+    failures: Counter[str] = field(default_factory=Counter)
+
+    async def run(self, plan: Plan, progress: Callable[[], float], stop: asyncio.Event) -> None:
+        for at, action in plan.schedule(self.rng):
+            while progress() < at:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.1)
+                if stop.is_set():
+                    return
+            await self.act(action)
+
+    async def act(self, action: Action) -> None:
+        if action is Action.RESTART_REDIS:
+            await asyncio.to_thread(self.redis_server.restart, self.rng.uniform(0.5, 2.0))
+        elif action is Action.DROP_CONNECTIONS:
+            _log.info("chaos.dropped", backends=await self.database.drop_connections())
+        else:
+            name = API if action is Action.KILL_API else self.rng.choice(self.fleet.workers)
+            if not self.fleet.kill(name):
+                return  # already down (the fault hook got there first)
+        self.done[action] += 1
+        _log.info("chaos.acted", action=action.value)
+
+
+async def keep_alive(fleet: Fleet, stop: asyncio.Event) -> None:
+    """The process manager: start again whatever died."""
+    while not stop.is_set():
+        revived = fleet.revive()
+        if revived:
+            _log.info("chaos.revived", processes=revived)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def reconcile_often(redis_url: str, every_s: float, stop: asyncio.Event) -> None:
+    """Enqueue the reconciliation tick far more often than cron's minute, so that
+    workers reconcile (and get killed while reconciling) during the run."""
+
+    def enqueue() -> None:
+        connection = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            Queue("maintenance", connection=connection).enqueue(RECONCILE_JOB)
+        except redis.RedisError:
+            pass  # Redis is being restarted: the next tick will do
+        finally:
+            connection.close()
+
+    while not stop.is_set():
+        await asyncio.to_thread(enqueue)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+
+
+async def settle_often(
+    command: Callable[[], Awaitable[None]], every_s: float, stop: asyncio.Event
+) -> None:
+    """Settlement far more often than the daily cut-off, so that refunds of settled
+    charges (real refunds at the processor) happen during the run too."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        if not stop.is_set():
+            await command()

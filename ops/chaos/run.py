@@ -1,0 +1,282 @@
+"""One chaos run, start to finish: servers, the gateway's processes, traffic under
+mayhem, a final reconciliation, the ledger audit and its report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from gateway.core.crypto import generate_key
+from gateway.core.faults import FaultPoint
+from ops.chaos.audit import AuditReport, audit
+from ops.chaos.fleet import Fleet
+from ops.chaos.mayhem import Mayhem, Plan, keep_alive, reconcile_often, settle_often
+from ops.chaos.merchant import CarefulMerchant, ClientLedger
+from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database, free_port
+from ops.chaos.traffic import Traffic
+
+# Intervals the run shortens (DESIGN.md: tests never wait on production timings).
+LOCK_SECONDS = 5
+NOT_FOUND_AFTER_MINUTES = 0.1
+_FINAL_RECONCILE_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    operations: int = 1000
+    concurrency: int = 8
+    seed: int | None = None
+    workers: int = 2
+    timeout_rate: float = 0.1
+    # Probability, per request, that the API kills itself at each fault point.
+    fault_rate: float = 0.01
+    database_url: str | None = None  # a server to create the run's database on
+    data_dir: Path = Path(".gateway-data")
+    keep: bool = False
+    give_up_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class ChaosResult:
+    seed: int
+    seconds: float
+    counts: Counter[str]
+    mismatches: list[str]
+    log_dir: Path
+
+
+def _fault_spec(rate: float) -> str:
+    # Half the rate before the call: most kills land where money may have moved.
+    rates = {
+        FaultPoint.AFTER_RESERVE: rate / 2,
+        FaultPoint.AFTER_PROCESSOR_CALL: rate,
+        FaultPoint.BEFORE_FINAL_COMMIT: rate,
+    }
+    return ",".join(f"{point.value}={value}" for point, value in rates.items())
+
+
+def _environment(
+    config: ChaosConfig, database: ChaosDatabase, redis_url: str, run_dir: Path
+) -> dict[str, str]:
+    metrics_dir = run_dir / "prometheus"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "DATABASE_URL": database.url,
+        "REDIS_URL": redis_url,
+        "GATEWAY_ENV": "test",
+        "GATEWAY_DATA_DIR": str(run_dir),
+        "GATEWAY_LOG_JSON": "true",
+        "GATEWAY_ENCRYPTION_KEYS": generate_key(),
+        "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
+        "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
+        "GATEWAY_FAULT_INJECTION": _fault_spec(config.fault_rate),
+        "GATEWAY_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
+        "GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES": str(NOT_FOUND_AFTER_MINUTES),
+        "GATEWAY_BREAKER_RESET_S": "1",
+        "GATEWAY_PROCESSOR_RETRY_DEADLINE_S": "0.5",
+        # Inbound webhooks are not part of this run's ledger.
+        "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+
+
+def _command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "gateway.cli", *arguments, "--json"]
+
+
+def _operator(environment: dict[str, str]) -> dict[str, str]:
+    # Commands an operator runs are not under fault injection.
+    return {**environment, "GATEWAY_FAULT_INJECTION": ""}
+
+
+def _gateway(environment: dict[str, str], *arguments: str) -> dict[str, Any]:
+    """Run a `gateway ... --json` command as an operator would; its JSON answer."""
+    completed = subprocess.run(  # noqa: S603 - our own command line
+        _command(*arguments),
+        env=_operator(environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"gateway {' '.join(arguments)} failed: {completed.stderr[-2000:]}")
+    answer: dict[str, Any] = json.loads(completed.stdout)
+    return answer
+
+
+def _test_key(environment: dict[str, str]) -> str:
+    merchant = _gateway(environment, "merchants", "create", "Chaos Merchant")
+    issued = _gateway(
+        environment,
+        "keys", "create", "--merchant", merchant["id"],
+        "--scope", "payments:read,payments:write",
+    )  # fmt: skip
+    key: str = issued["key"]
+    return key
+
+
+async def _settle(environment: dict[str, str], failures: Counter[str]) -> None:
+    """`gateway settle --now`, as the cron job would at the cut-off; it may fail
+    while Redis or PostgreSQL is being broken, and the next run catches up."""
+    process = await asyncio.create_subprocess_exec(
+        *_command("settle", "--now"),
+        env=_operator(environment),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    if await process.wait() != 0:
+        failures["settlement runs failed"] += 1
+
+
+async def _count_pending(database: ChaosDatabase) -> int:
+    connection = await asyncpg.connect(database.dsn, timeout=10)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM transactions WHERE status = 'pending'"
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+def _reconcile_until_settled(environment: dict[str, str], database: ChaosDatabase) -> int:
+    """`gateway reconcile --now` until nothing is pending: in-flight keys must first
+    outlive their lock, lost calls their not-found window. Returns the passes run."""
+    deadline = time.monotonic() + _FINAL_RECONCILE_TIMEOUT_S
+    passes = 0
+    while asyncio.run(_count_pending(database)) and time.monotonic() < deadline:
+        _gateway(environment, "reconcile", "--now")
+        passes += 1
+        time.sleep(1.0)
+    return passes
+
+
+async def _audit(database: ChaosDatabase, ledger: ClientLedger) -> AuditReport:
+    # Twice the window a pending transaction may legitimately wait in.
+    window = timedelta(seconds=LOCK_SECONDS, minutes=NOT_FOUND_AFTER_MINUTES) * 2
+    connection = await asyncpg.connect(database.dsn, timeout=10)
+    try:
+        return await audit(connection, ledger, pending_since=datetime.now(UTC) - window)
+    finally:
+        await connection.close()
+
+
+async def _drive(
+    config: ChaosConfig,
+    *,
+    rng: random.Random,
+    fleet: Fleet,
+    redis_server: RedisServer,
+    database: ChaosDatabase,
+    api_key: str,
+    environment: dict[str, str],
+) -> tuple[Traffic, Mayhem, ClientLedger]:
+    ledger = ClientLedger()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=fleet.api_url, headers=headers, timeout=30) as client:
+        merchant = CarefulMerchant(client, ledger, give_up_s=config.give_up_s)
+        traffic = Traffic(merchant, rng, config.timeout_rate)
+        mayhem = Mayhem(fleet, redis_server, database, rng)
+        plan = Plan.for_operations(config.operations)
+        stop = asyncio.Event()
+        background = [
+            asyncio.create_task(
+                mayhem.run(plan, lambda: traffic.progress(config.operations), stop)
+            ),
+            asyncio.create_task(keep_alive(fleet, stop)),
+            asyncio.create_task(reconcile_often(redis_server.url, 2.0, stop)),
+            asyncio.create_task(
+                settle_often(lambda: _settle(environment, mayhem.failures), 8.0, stop)
+            ),
+        ]
+        try:
+            await traffic.drive(config.operations, config.concurrency)
+        finally:
+            stop.set()
+            await asyncio.gather(*background)
+    return traffic, mayhem, ledger
+
+
+def run_chaos(config: ChaosConfig) -> ChaosResult:
+    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)  # noqa: S311 - reproducible chaos, not cryptography
+    started = time.monotonic()
+    run_dir = Path(tempfile.mkdtemp(prefix="gateway-chaos-"))
+    redis_server = RedisServer(run_dir / "redis")
+    redis_server.start()
+    try:
+        with chaos_database(config.database_url, config.data_dir, keep=config.keep) as database:
+            environment = _environment(config, database, redis_server.url, run_dir)
+            api_key = _test_key(environment)
+            fleet = Fleet(
+                environment, api_port=free_port(), workers=config.workers, log_dir=run_dir / "logs"
+            )
+            fleet.start()
+            try:
+                fleet.wait_until_ready()
+                traffic, mayhem, ledger = asyncio.run(
+                    _drive(
+                        config,
+                        rng=rng,
+                        fleet=fleet,
+                        redis_server=redis_server,
+                        database=database,
+                        api_key=api_key,
+                        environment=environment,
+                    )
+                )
+                fleet.wait_until_ready()
+                passes = _reconcile_until_settled(environment, database)
+            finally:
+                fleet.stop()
+            report = asyncio.run(_audit(database, ledger))
+    finally:
+        redis_server.kill()
+    counts = _counts(report, traffic, mayhem, ledger, fleet)
+    counts["final reconciliation passes"] = passes
+    return ChaosResult(seed, time.monotonic() - started, counts, report.mismatches, run_dir)
+
+
+def _counts(
+    report: AuditReport, traffic: Traffic, mayhem: Mayhem, ledger: ClientLedger, fleet: Fleet
+) -> Counter[str]:
+    counts: Counter[str] = Counter(report.counts)
+    counts["operations"] = traffic.tally.operations
+    counts["flows"] = traffic.tally.flows
+    counts["requests"] = ledger.requests
+    counts["over-refunds refused"] = traffic.tally.over_refunds_refused
+    for kind, n in traffic.tally.refunds.items():
+        counts[f"refunds asked {kind}"] = n
+    counts.update(mayhem.failures)
+    counts["merchant gave up waiting"] = ledger.gave_up
+    for kind, n in traffic.tally.timeouts.items():
+        counts[f"timeouts {kind}"] = n
+    counts["retries"] = sum(ledger.retries.values())
+    for reason, n in ledger.retries.items():
+        counts[f"retries: {reason}"] = n
+    for action, n in mayhem.done.items():
+        counts[action.value] = n
+    for kind, n in fleet.self_kills.items():
+        counts[f"kill {kind} (fault hook)"] = n
+    for kind, n in fleet.crashes.items():
+        counts[f"{kind} exited on its own"] = n
+    counts["kills"] = sum(fleet.kills.values()) + sum(fleet.self_kills.values())
+    counts["restarts"] = fleet.restarts
+    counts["mismatches"] = len(report.mismatches)
+    return counts

@@ -1,0 +1,56 @@
+"""The chaos suite's short mode, as `make test` runs it: the real API, workers and
+cron on a database of their own, about 100 operations under kills, timeouts, a
+Redis restart and dropped database connections, then the ledger audit."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.services import Services
+
+ROOT = Path(__file__).resolve().parents[2]
+SHORT_RUN = ["--operations", "100", "--seed", "1"]
+
+
+def counts_of(report: str) -> dict[str, int]:
+    return {
+        match.group(1): int(match.group(2))
+        for match in re.finditer(r"^  (\S.*?)\s{2,}(\d+)$", report, re.MULTILINE)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.chaos
+def test_a_short_chaos_run_leaves_both_ledgers_in_agreement(services: Services) -> None:
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "ops.chaos",
+            *SHORT_RUN,
+            "--database-url",
+            services.postgres_admin_url,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,  # a hang detector: the run takes one to two minutes
+        check=False,
+    )
+    report = completed.stdout
+    assert completed.returncode == 0, report + completed.stderr[-4000:]
+    assert report.rstrip().endswith("mismatches: 0")
+    counts = counts_of(report)
+    assert counts["operations"] >= 100
+    assert counts["processor charges"] > 0
+    assert counts["kills"] >= 4  # two of the API, two of workers, plus the fault hook's
+    assert counts["redis restart"] == 1
+    assert counts["postgres connection drop"] == 1
+    assert counts["timeouts recorded"] + counts["timeouts lost"] > 0
+    assert counts["retries"] > 0
+    assert counts["left pending"] == 0
