@@ -15,10 +15,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from gateway import __version__
+from gateway.audit.monitoring import outbox_backlog
 from gateway.core.db import provide_db_session
 from gateway.core.health import HealthController
 from gateway.core.logging import configure_logging
-from gateway.core.metrics import MetricsController, prometheus_config
+from gateway.core.metrics import (
+    BACKLOG_TTL,
+    DATABASE_GAUGES_STATE_KEY,
+    ENCRYPTED_ROWS_TTL,
+    DatabaseGauges,
+    MetricsController,
+    encrypted_rows,
+    prometheus_config,
+)
 from gateway.core.problems import exception_handlers
 from gateway.core.request_context import RequestContextMiddleware
 from gateway.core.resources import Resources
@@ -29,6 +38,7 @@ from gateway.merchants.auth import authentication_middleware, provide_principal,
 from gateway.merchants.dependencies import provide_merchant_service
 from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
+from gateway.payments.monitoring import payment_backlog
 from gateway.payments.routes import PaymentController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
@@ -66,6 +76,15 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
     ]
 
 
+def database_gauges() -> list[DatabaseGauges]:
+    """What /metrics counts in PostgreSQL, each domain's own, each cached a while."""
+    return [
+        DatabaseGauges("encrypted rows", encrypted_rows, ENCRYPTED_ROWS_TTL),
+        DatabaseGauges("payments backlog", payment_backlog, BACKLOG_TTL),
+        DatabaseGauges("outbox", outbox_backlog, BACKLOG_TTL),
+    ]
+
+
 def create_app(
     settings: Settings,
     *,
@@ -94,7 +113,7 @@ def create_app(
             MetricsController,
         ],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, DATABASE_GAUGES_STATE_KEY: database_gauges()}),
         dependencies={
             "db_session": Provide(provide_db_session),
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -66,6 +66,15 @@ class EventRepository:
         )
         return list((await self.session.scalars(statement)).all())
 
+    async def unpublished(self) -> tuple[int, datetime | None]:
+        """Events not yet relayed: how many, and when the oldest was written."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(Event.created_at)).where(Event.published_at.is_(None))
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     async def mark_published(self, event_ids: Sequence[str], *, at: datetime) -> None:
         await self.session.execute(
             update(Event).where(Event.id.in_(list(event_ids))).values(published_at=at)

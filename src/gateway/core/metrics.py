@@ -5,10 +5,13 @@ by route template, method and status. With `PROMETHEUS_MULTIPROC_DIR` set (as
 `gateway up` does for its children) every process writes its samples there and
 the endpoint aggregates them.
 
-`gateway_encrypted_rows{table, key_id}` (key rotation, DESIGN.md invariant 8) is
-not a per-process sample: it is counted in PostgreSQL when scraped, so it is
-right whichever process rotated, and cached for a while so that frequent scrapes
-do not scan the sealed tables each time.
+Gauges of what PostgreSQL holds are not per-process samples: they are counted
+when scraped, so they are right whichever process changed the rows, and cached
+for a while so that frequent scrapes do not query each time. Each domain gives
+its own (`create_app` lists them): `gateway_encrypted_rows{table, key_id}` (key
+rotation, DESIGN.md invariant 8), the pending and review backlog, outbox lag.
+`gateway_dependency_up{dependency}` says whether this process reaches PostgreSQL
+and Redis as it answers the scrape.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 from litestar import Litestar, Request, get
@@ -37,16 +40,20 @@ from prometheus_client.openmetrics.exposition import (
     generate_latest as openmetrics_generate_latest,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.clock import Clock
-from gateway.core.crypto import KeyRing
+from gateway.core.health import database_state, redis_state
 from gateway.core.rotation import count_by_key, sealed_tables
 from gateway.processors.breaker import BreakerState
 
+if TYPE_CHECKING:
+    from gateway.core.resources import Resources
+
 METRICS_PATH = "/api/v1/metrics"
 ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)
-_ENCRYPTED_ROWS_STATE_KEY: Final = "encrypted_rows"
+BACKLOG_TTL: Final = timedelta(seconds=15)
+DATABASE_GAUGES_STATE_KEY: Final = "database_gauges"
+_DEPENDENCY_TIMEOUT_S: Final = 0.5
 
 _log = structlog.get_logger("gateway.metrics")
 
@@ -83,11 +90,7 @@ class MetricsController(PrometheusController):
 
     @get()
     async def get(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        encrypted_rows = _encrypted_rows_of(request.app)
         resources = request.app.state.resources
-        await encrypted_rows.refresh_if_stale(
-            resources.session_factory, clock=resources.clock, keyring=resources.crypto.keyring
-        )
         # The parent's handler exposes one registry; the counts from PostgreSQL are
         # added beside it rather than kept as a per-process gauge, which in
         # multiprocess mode would leave dead processes' values behind.
@@ -96,8 +99,18 @@ class MetricsController(PrometheusController):
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         else:
             registry.register(_Forwarding(REGISTRY))
-        registry.register(encrypted_rows)
-        registry.register(_Static([breaker_family(await resources.processors.breaker_states())]))
+        for gauges in database_gauges_of(request.app):
+            await gauges.refresh_if_stale(resources)
+            registry.register(gauges)
+        database, redis = await asyncio.gather(
+            database_state(resources, _DEPENDENCY_TIMEOUT_S),
+            redis_state(resources, _DEPENDENCY_TIMEOUT_S),
+        )
+        families: list[Metric] = [
+            breaker_family(await resources.processors.breaker_states()),
+            dependency_family({"database": database == "ok", "redis": redis == "ok"}),
+        ]
+        registry.register(_Static(families))
         if self.openmetrics_format:
             return Response(
                 openmetrics_generate_latest(registry),  # type: ignore[no-untyped-call]
@@ -106,47 +119,64 @@ class MetricsController(PrometheusController):
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-class EncryptedRows:
-    """Collector of gateway_encrypted_rows: rows per sealed table and key id, as of
-    the last refresh. Every key of the ring is shown for every table, 0 when no row
-    uses it, so "nothing left under the old key" is a sample and not a gap."""
+GaugeSource = Callable[[AsyncSession, "Resources"], Awaitable[list[Metric]]]
 
-    def __init__(self, ttl: timedelta = ENCRYPTED_ROWS_TTL) -> None:
+
+class DatabaseGauges:
+    """Families one source computes in PostgreSQL, as of its last refresh."""
+
+    def __init__(self, name: str, source: GaugeSource, ttl: timedelta) -> None:
+        self.name = name
+        self._source = source
         self._ttl = ttl
-        self._counts: dict[tuple[str, str], int] | None = None
+        self._families: list[Metric] = []
         self._refreshed_at: datetime | None = None
         self._lock = asyncio.Lock()
 
-    async def refresh_if_stale(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: Clock, keyring: KeyRing
-    ) -> None:
+    async def refresh_if_stale(self, resources: Resources) -> None:
         async with self._lock:  # concurrent scrapes share one refresh
-            now = clock.now()
+            now = resources.clock.now()
             if self._refreshed_at is not None and now - self._refreshed_at < self._ttl:
                 return
             # A failed refresh waits for the next period too: a struggling database
             # is not queried on every scrape.
             self._refreshed_at = now
             try:
-                async with sessions() as session:
-                    found = await count_by_key(session)
+                async with resources.session_factory() as session:
+                    self._families = await self._source(session, resources)
             except (SQLAlchemyError, OSError):
-                _log.warning("metrics.encrypted_rows_not_counted", exc_info=True)
-                return
-            counts = {(sealed.name, kid): 0 for sealed in sealed_tables() for kid in keyring.kids}
-            self._counts = counts | found
+                _log.warning("metrics.not_counted", gauges=self.name, exc_info=True)
 
     def collect(self) -> Iterator[Metric]:
-        if self._counts is None:
-            return
-        family = GaugeMetricFamily(
-            "gateway_encrypted_rows",
-            "Rows holding a value sealed under each encryption key id, by table.",
-            labels=["table", "key_id"],
-        )
-        for (table, kid), count in sorted(self._counts.items()):
-            family.add_metric([table, kid], count)
-        yield family
+        return iter(self._families)
+
+
+async def encrypted_rows(session: AsyncSession, resources: Resources) -> list[Metric]:
+    """gateway_encrypted_rows: rows per sealed table and key id. Every key of the
+    ring is shown for every table, 0 when no row uses it, so "nothing left under
+    the old key" is a sample and not a gap."""
+    found = await count_by_key(session)
+    kids = resources.crypto.keyring.kids
+    counts = {(sealed.name, kid): 0 for sealed in sealed_tables() for kid in kids} | found
+    family = GaugeMetricFamily(
+        "gateway_encrypted_rows",
+        "Rows holding a value sealed under each encryption key id, by table.",
+        labels=["table", "key_id"],
+    )
+    for (table, kid), count in sorted(counts.items()):
+        family.add_metric([table, kid], count)
+    return [family]
+
+
+def dependency_family(up: Mapping[str, bool]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "gateway_dependency_up",
+        "1 when this process reached the dependency while answering the scrape.",
+        labels=["dependency"],
+    )
+    for dependency, reached in sorted(up.items()):
+        family.add_metric([dependency], 1 if reached else 0)
+    return family
 
 
 def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
@@ -182,10 +212,7 @@ class _Forwarding:
         return self._registry.collect()
 
 
-def _encrypted_rows_of(app: Litestar) -> EncryptedRows:
-    # One per app (not per module): each app has its own database and clock.
-    state = app.state
-    if _ENCRYPTED_ROWS_STATE_KEY not in state:
-        state[_ENCRYPTED_ROWS_STATE_KEY] = EncryptedRows()
-    collector: EncryptedRows = state[_ENCRYPTED_ROWS_STATE_KEY]
-    return collector
+def database_gauges_of(app: Litestar) -> list[DatabaseGauges]:
+    # One set per app (not per module): each app has its own database and clock.
+    gauges: list[DatabaseGauges] = app.state.get(DATABASE_GAUGES_STATE_KEY, [])
+    return gauges

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.pagination import newest_first, page_of
@@ -44,6 +44,21 @@ class TransactionRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def pending_by_reason(self) -> dict[str | None, tuple[int, datetime]]:
+        """Pending transactions per pending reason: how many, and the oldest's creation."""
+        rows = await self.session.execute(
+            select(Transaction.pending_reason, func.count(), func.min(Transaction.created_at))
+            .where(Transaction.status == "pending")
+            .group_by(Transaction.pending_reason)
+        )
+        return {reason: (count, oldest) for reason, count, oldest in rows}
+
+    async def count_in_status(self, status: str) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.status == status)
+        )
+        return int(count or 0)
 
     async def pending_children(self, parent: Transaction) -> list[Transaction]:
         """The parent's captures, refunds and voids still in flight (reservations)."""
