@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 
 import click
 import structlog
@@ -22,32 +23,9 @@ from gateway.core.db import create_engine, create_session_factory
 from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.processors.standalone import open_processors
-from gateway.subscriptions.billing import ChargeSummary, InvoiceCharger
-from gateway.subscriptions.tick import BillingTick, TickSummary
+from gateway.subscriptions.billing import BillingRun, billing_pass
 
 _log = structlog.get_logger("gateway.cli")
-
-
-@dataclass(frozen=True)
-class BillingRun:
-    due: int
-    tick: TickSummary
-    charges: ChargeSummary
-
-    def as_dict(self) -> dict[str, int]:
-        charges = self.charges
-        return {
-            "due": self.due,
-            "charged": charges.charged,
-            "declined": charges.declined,
-            "postponed": charges.postponed,
-            "errors": charges.errors,
-            "pending": charges.pending,
-            "skipped": charges.skipped,
-            "resolved": self.tick.resolved,
-            "canceled": self.tick.canceled,
-            "expired": self.tick.expired,
-        }
 
 
 @click.group()
@@ -97,26 +75,22 @@ def run(ignore_backoff: bool, as_json: bool) -> None:
 async def _run(settings: Settings, *, ignore_backoff: bool) -> BillingRun:
     assert settings.database.url is not None
     clock = SystemClock()
-    crypto = field_crypto(settings)
     engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    sessions = create_session_factory(engine)
+
+    def progress(invoice_ids: Iterable[str]) -> AbstractContextManager[Iterable[str]]:
+        # On stderr: stdout carries only the summary (JSON with --json).
+        return click.progressbar(list(invoice_ids), label="charging", file=sys.stderr)
+
     try:
-        tick = BillingTick(sessions, clock=clock, crypto=crypto, billing=settings.billing)
-        requested = await tick.run(ignore_backoff=ignore_backoff)
         async with open_processors(settings, clock) as processors:
-            charger = InvoiceCharger(
-                sessions,
+            return await billing_pass(
+                create_session_factory(engine),
                 clock=clock,
                 processors=processors.registry,
-                crypto=crypto,
+                crypto=field_crypto(settings),
                 settings=settings,
+                ignore_backoff=ignore_backoff,
+                progress=progress,
             )
-            charges = ChargeSummary()
-            invoice_ids = list(dict.fromkeys(requested.requested))
-            # On stderr: stdout carries only the summary (JSON with --json).
-            with click.progressbar(invoice_ids, label="charging", file=sys.stderr) as bar:
-                for invoice_id in bar:
-                    charges.count(await charger.charge_safely(invoice_id))
-        return BillingRun(due=len(invoice_ids), tick=requested.summary, charges=charges)
     finally:
         await engine.dispose()

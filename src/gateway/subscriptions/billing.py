@@ -10,6 +10,8 @@ and the invoice no longer open), and does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +30,7 @@ from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
 from gateway.subscriptions.dunning import POSTPONE_DELAY, Verdict
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import COLLECTING, InvoiceStatus
+from gateway.subscriptions.tick import BillingTick, TickSummary
 
 _log = structlog.get_logger("gateway.billing")
 
@@ -174,3 +177,60 @@ class InvoiceCharger:
             _log.warning("billing.unchargeable", invoice_id=invoice.id, error=error.detail)
             return _BY_VERDICT[verdict]
         return charges, attempt
+
+
+@dataclass(frozen=True)
+class BillingRun:
+    """One pass in the foreground: the tick, then every requested invoice charged."""
+
+    due: int  # invoices requested in this pass (new periods and retries)
+    tick: TickSummary
+    charges: ChargeSummary
+
+    def as_dict(self) -> dict[str, int]:
+        charges = self.charges
+        return {
+            "due": self.due,
+            "charged": charges.charged,
+            "declined": charges.declined,
+            "postponed": charges.postponed,
+            "errors": charges.errors,
+            "pending": charges.pending,
+            "skipped": charges.skipped,
+            "resolved": self.tick.resolved,
+            "canceled": self.tick.canceled,
+            "expired": self.tick.expired,
+        }
+
+
+async def billing_pass(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    processors: ProcessorRegistry,
+    crypto: FieldCrypto,
+    settings: Settings,
+    ignore_backoff: bool = False,
+    clock_id: str | None = None,
+    progress: Callable[[Iterable[str]], AbstractContextManager[Iterable[str]]] | None = None,
+) -> BillingRun:
+    """The tick and the charges a worker would run, here and now (`gateway billing
+    run`). Workers given the same invoices meanwhile charge nothing."""
+    tick = BillingTick(
+        sessions, clock=clock, crypto=crypto, billing=settings.billing, clock_id=clock_id
+    )
+    requested = await tick.run(ignore_backoff=ignore_backoff)
+    charger = InvoiceCharger(
+        sessions,
+        clock=clock,
+        processors=processors,
+        crypto=crypto,
+        settings=settings,
+        clock_id=clock_id,
+    )
+    invoice_ids = list(dict.fromkeys(requested.requested))
+    charges = ChargeSummary()
+    with (progress or nullcontext)(invoice_ids) as each:
+        for invoice_id in each:
+            charges.count(await charger.charge_safely(invoice_id))
+    return BillingRun(due=len(invoice_ids), tick=requested.summary, charges=charges)
