@@ -15,19 +15,27 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.models import Event
+from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
+from gateway.idempotency.commands import KeyedRequest
+from gateway.idempotency.store import KeyScope
 from gateway.merchants.models import Merchant
 from gateway.merchants.scopes import Scope
+from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
 from gateway.payments.reconciliation import ReconcileSummary, reconcile_pass
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.simulator import Simulator, parse_script
 from gateway.processors.simulator.models import SimulatorRequest
 from gateway.subscriptions.billing import BillingRun, billing_pass
+from gateway.subscriptions.commands import SubscriptionCommands
+from gateway.subscriptions.schemas import NewSubscription
+from gateway.vault.commands import VaultCommands
+from gateway.vault.schemas import CardIn, NewPaymentMethod
 from gateway.vault.service import PaymentMethodService
 from tests.fixtures.merchants import KeyFactory
 from tests.fixtures.payments import VISA
@@ -242,3 +250,42 @@ def billing(
         simulator=simulator,
         merchant=merchant,
     )
+
+
+def _keyed(merchant_id: str, name: str) -> KeyedRequest:
+    return KeyedRequest(
+        scope=KeyScope(merchant_id=merchant_id, livemode=False, key=f"{name}-{next(_keys)}"),
+        fingerprint=name,
+    )
+
+
+async def subscribe_committed(
+    resources: Resources, settings: Settings, **changes: Any
+) -> tuple[str, str]:
+    """A merchant, a stored card and a monthly subscription charged now, made through
+    the commands the API runs, on whatever sessions `resources` holds (committed
+    ones for races and workers). Returns (merchant id, subscription id)."""
+    async with resources.session_factory() as session:
+        merchant = await MerchantService(session, resources.clock).create_merchant("Billing Shop")
+        await session.commit()
+    owner = Owner(merchant.id, False)
+    actor = Actor(kind="api")
+    processor = resources.processors.for_mode(False)
+    vault = VaultCommands(resources, settings, owner=owner, actor=actor, processor=processor)
+    card = CardIn(number=VISA, exp_month=12, exp_year=2030, cvv="123")
+    stored = await vault.create(NewPaymentMethod(card=card), _keyed(merchant.id, "pm"))
+    assert stored.response.status == 201, stored.response.body
+    method_id = msgspec.json.decode(stored.response.body)["id"]
+    commands = SubscriptionCommands(
+        resources,
+        settings,
+        owner=owner,
+        actor=actor,
+        processor=processor,
+        max_amount=settings.payments.max_amount,
+    )
+    body = msgspec.convert(new_subscription(method_id, **changes), NewSubscription, strict=False)
+    created = await commands.create(body, _keyed(merchant.id, "sub"))
+    assert created.response.status == 201, created.response.body
+    subscription_id: str = msgspec.json.decode(created.response.body)["id"]
+    return merchant.id, subscription_id
