@@ -9,6 +9,8 @@ from typing import Any
 from gateway.core.clock import FrozenClock
 from gateway.core.resources import Resources
 from gateway.processors.simulator import Simulator
+from gateway.subscriptions.billing import InvoiceCharger
+from gateway.subscriptions.tick import BillingTick
 from tests.subscriptions.conftest import Api, Billing
 
 
@@ -364,3 +366,44 @@ async def test_changes_validate_and_pausing_needs_a_pausable_state(api: Api) -> 
     assert (await api.one(created["id"]))["amount"] == 1500
     bad = await api.delete(created["id"], at_period_end="maybe")
     assert bad.status_code == 400
+
+
+async def test_a_charge_whose_worker_died_after_the_processor_took_it_is_reconciled_not_resent(
+    api: Api, billing: Billing
+) -> None:
+    created = await api.subscribe()
+    billing.clock.set(at(created["next_billing_at"]))
+    tick = BillingTick(
+        billing.sessions,
+        clock=billing.clock,
+        crypto=billing.crypto,
+        billing=billing.settings.billing,
+    )
+    [invoice_id] = (await tick.run()).requested
+    charger = InvoiceCharger(
+        billing.sessions,
+        clock=billing.clock,
+        processors=billing.processors,
+        crypto=billing.crypto,
+        settings=billing.settings,
+    )
+    async with billing.sessions() as session:
+        started = await charger._start(session, invoice_id)
+        await session.commit()
+    assert isinstance(started, tuple)
+    charges, attempt = started
+    await charges.call(attempt)  # the processor took the money; the worker dies here
+
+    assert (await charger.charge_all([invoice_id])).skipped == 1
+    assert (await billing.run(now=True)).due == 0, "nothing is retried while in doubt"
+    await billing.reconcile()
+    resolved = await billing.run()
+
+    assert resolved.tick.resolved == 1
+    renewed = await api.one(created["id"])
+    assert (renewed["status"], renewed["cycles_billed"]) == ("active", 2)
+    _, renewal = await api.invoices(created["id"])
+    assert (renewal["status"], [a["status"] for a in renewal["attempts"]]) == (
+        "paid", ["succeeded"],
+    )  # fmt: skip
+    assert await billing.money_taken(created["id"]) == 2
