@@ -27,7 +27,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from gateway.audit.models import Event
+from gateway.audit.outbox import routed_work
 from gateway.core.clock import Clock, FrozenClock, SystemClock
+from gateway.core.ids import new_id
 from gateway.core.resources import Resources, field_crypto, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.payments.reconciliation import reconcile_pass
@@ -316,3 +319,24 @@ def test_a_worker_killed_mid_charge_never_leads_to_a_second_charge(
         ),
     )
     assert tuple(row[0]) == ("active", 0), "a crash of ours is no failure of the card"
+
+
+def test_only_invoices_becoming_open_are_routed_to_billing_one_job_per_batch() -> None:
+    def event(object_type: str, object_id: str, to_status: str) -> Event:
+        return Event(
+            id=new_id("evt"), object_type=object_type, object_id=object_id, to_status=to_status
+        )
+
+    batch = [
+        event("transaction", "txn_1", "pending"),
+        event("invoice", "inv_A", "open"),
+        event("invoice", "inv_B", "past_due"),
+        event("subscription", "sub_1", "active"),
+        event("invoice", "inv_A", "open"),
+        event("invoice", "inv_C", "open"),
+    ]
+    [work] = routed_work(batch)
+    assert (work.route.queue, work.route.function) == ("billing", "jobs.billing.charge_invoices")
+    assert work.object_ids == ("inv_A", "inv_C")
+    assert work.job_id == f"work-{batch[1].id}", "a repeated relay batch replaces its job"
+    assert routed_work(batch[:1] + batch[2:4]) == []
