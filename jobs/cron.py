@@ -9,6 +9,7 @@ reading cron strings in local time.
 
 from rq import cron
 
+from jobs.billing import billing_tick
 from jobs.maintenance import purge_idempotency_keys
 from jobs.outbox import relay_outbox
 from jobs.payments import (
@@ -29,6 +30,9 @@ cron.register(reconcile_pending, queue_name="maintenance", interval=MINUTE_S)
 cron.register(expire_authorizations, queue_name="maintenance", interval=5 * MINUTE_S)
 cron.register(compensate_orphans, queue_name="maintenance", interval=5 * MINUTE_S)
 cron.register(settle_simulator, queue_name="maintenance", interval=5 * MINUTE_S)
+
+# Billing: the tick requests charges; the relay hands them to `billing` jobs.
+cron.register(billing_tick, queue_name="billing", interval=MINUTE_S)
 
 # Commits nudge the relay at once; this tick catches whatever a nudge missed
 # (Redis was down, the process died before nudging).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.audit.outbox import OutboxRelay, rq_enqueue
+from gateway.audit.outbox import OutboxRelay, rq_enqueue, rq_enqueue_work
 from gateway.core.queues import rq_connection
 from jobs.context import job_context, take_tick_lock
 
@@ -17,11 +17,14 @@ async def relay_outbox() -> int:
         assert job.settings.redis.url is not None
         connection = rq_connection(job.settings.redis.url)
         enqueue = rq_enqueue(connection)
+        enqueue_work = rq_enqueue_work(connection)
         relayed = 0
         try:
             while True:
                 async with job.sessions() as session:
-                    batch = await OutboxRelay(session, job.clock).relay(enqueue)
+                    batch = await OutboxRelay(session, job.clock).relay(
+                        enqueue, enqueue_work=enqueue_work
+                    )
                     await session.commit()
                 relayed += batch
                 if not batch:

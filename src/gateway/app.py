@@ -40,6 +40,12 @@ from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.monitoring import payment_backlog
 from gateway.payments.routes import PaymentController
+from gateway.subscriptions.dependencies import (
+    provide_subscription_changes,
+    provide_subscription_service,
+    subscription_commands,
+)
+from gateway.subscriptions.routes import SubscriptionController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
 
@@ -73,6 +79,7 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
         ApiKeyController,
         PaymentController,
         PaymentMethodController,
+        SubscriptionController,
     ]
 
 
@@ -123,6 +130,9 @@ def create_app(
             "transactions": Provide(provide_transaction_service, sync_to_thread=False),
             "vault": Provide(vault_commands, sync_to_thread=False),
             "payment_methods": Provide(provide_payment_method_service, sync_to_thread=False),
+            "subscription_commands": Provide(subscription_commands, sync_to_thread=False),
+            "subscriptions": Provide(provide_subscription_service, sync_to_thread=False),
+            "subscription_changes": Provide(provide_subscription_changes, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

@@ -12,6 +12,7 @@ from gateway.processors.simulator.models import (
     SimulatorScriptStep,
     SimulatorTransaction,
 )
+from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.vault.models import PaymentMethod
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "Base",
     "Event",
     "IdempotencyRecord",
+    "Invoice",
+    "InvoiceAttempt",
     "Merchant",
     "PaymentMethod",
     "SimulatorBatch",
@@ -27,5 +30,6 @@ __all__ = [
     "SimulatorRequest",
     "SimulatorScriptStep",
     "SimulatorTransaction",
+    "Subscription",
     "Transaction",
 ]

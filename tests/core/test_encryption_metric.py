@@ -78,6 +78,7 @@ async def test_encrypted_rows_per_table_and_key_id(
         # Every key of the ring is shown for every table, even with no rows.
         ("payment_methods", active): 0,
         ("idempotency_keys", active): 0,
+        ("subscriptions", active): 0,
     }
     assert "# TYPE gateway_encrypted_rows gauge" in exposition
     assert "gateway_requests_total" in exposition, "the process's own metrics are still there"

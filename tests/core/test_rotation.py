@@ -21,12 +21,13 @@ from gateway.core.sealed_columns import SEALED_COLUMNS, SealedColumn
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
+from gateway.subscriptions.models import Subscription
 from gateway.vault.models import PaymentMethod
 
 # Underscores on purpose: a LIKE 'v1:b_new:%' would treat them as wildcards.
 OLD_KID = "a_old"
 NEW_KID = "b_new"
-TABLES = ("transactions", "payment_methods", "idempotency_keys")
+TABLES = ("transactions", "payment_methods", "idempotency_keys", "subscriptions")
 ROWS_PER_TABLE = 5
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -60,8 +61,8 @@ def plaintext(table: str, bound_as: str, row_id: str) -> str:
 
 
 def sealed_row(
-    table: str, merchant_id: str, index: int
-) -> Transaction | PaymentMethod | IdempotencyRecord:
+    table: str, merchant_id: str, index: int, *, payment_method_id: str = ""
+) -> Transaction | PaymentMethod | IdempotencyRecord | Subscription:
     if table == "transactions":
         return Transaction(
             id=new_id("txn"), merchant_id=merchant_id, livemode=False, type="purchase",
@@ -74,6 +75,15 @@ def sealed_row(
             id=new_id("pm"), merchant_id=merchant_id, livemode=False, processor="simulator",
             card_brand="visa", card_last4="1111", card_exp_month=12, card_exp_year=2030,
             card_fingerprint="f" * 64, created_at=NOW,
+        )  # fmt: skip
+    if table == "subscriptions":
+        return Subscription(
+            id=new_id("sub"), merchant_id=merchant_id, livemode=False, status="active",
+            customer_id=f"cus_{index}", payment_method_id=payment_method_id, amount=1500,
+            currency="USD", interval="month", interval_count=1, billing_anchor=NOW,
+            current_period_start=NOW, current_period_end=NOW + timedelta(days=31),
+            cycles_billed=1, cancel_at_period_end=False, failed_attempts=0, metadata_={},
+            created_at=NOW, updated_at=NOW,
         )  # fmt: skip
     return IdempotencyRecord(
         id=new_id("idk"), merchant_id=merchant_id, livemode=False, key=f"key-{index}",
@@ -94,12 +104,17 @@ async def seed(
         merchant = await MerchantService(session, clock).create_merchant("Rotation Shop")
         for table in TABLES:
             for index in range(rows):
-                row = sealed_row(table, merchant.id, index)
+                # A subscription charges one of the payment methods made before it.
+                methods = ids["payment_methods"] or [""]
+                row = sealed_row(
+                    table, merchant.id, index, payment_method_id=methods[index % len(methods)]
+                )
                 for sealed in SEALED_COLUMNS:
                     if sealed.table == table:
                         setattr(row, sealed.column, seal(ring, sealed, row.id))
                 session.add(row)
                 ids[table].append(row.id)
+            await session.flush()  # rows of later tables may refer to these
         session.add(sealed_row("transactions", merchant.id, rows))
         await session.commit()
     return ids
@@ -224,6 +239,7 @@ async def test_invariant_8_an_interrupted_rotation_stays_readable_and_resumes(
         ("transactions", OLD_KID): 3,
         ("payment_methods", OLD_KID): ROWS_PER_TABLE,
         ("idempotency_keys", OLD_KID): ROWS_PER_TABLE,
+        ("subscriptions", OLD_KID): ROWS_PER_TABLE,
     }
 
     resumed = await KeyRotation(sessions, keys.both, batch_size=2).run()
@@ -231,6 +247,7 @@ async def test_invariant_8_an_interrupted_rotation_stays_readable_and_resumes(
         ("transactions", 3, 3),
         ("payment_methods", ROWS_PER_TABLE, ROWS_PER_TABLE),
         ("idempotency_keys", ROWS_PER_TABLE, ROWS_PER_TABLE),
+        ("subscriptions", ROWS_PER_TABLE, ROWS_PER_TABLE),
     ]
     final = await stored_tokens(committed_engine)
     for cell, token in halfway.items():
@@ -337,8 +354,10 @@ async def test_invariant_8_a_value_that_will_not_open_fails_alone(
     with capture_logs() as logs:
         report = await KeyRotation(sessions, keys.both, batch_size=2).run()
 
+    spoiled = ("transactions", "payment_methods", "idempotency_keys")
     assert [(t.table, t.rotated, t.skipped, t.failed) for t in report.tables] == [
-        (table, ROWS_PER_TABLE - 1, 0, 1) for table in TABLES
+        (table, ROWS_PER_TABLE - 1, 0, 1) if table in spoiled else (table, ROWS_PER_TABLE, 0, 0)
+        for table in TABLES
     ]
     assert report.failed == 3
     failures = [entry for entry in logs if entry["event"] == "rotation.value_not_opened"]
@@ -375,6 +394,7 @@ async def test_count_by_key_counts_a_half_rotated_row_under_both_keys(
         ("payment_methods", OLD_KID): 2,
         ("payment_methods", NEW_KID): 1,
         ("idempotency_keys", OLD_KID): 2,
+        ("subscriptions", OLD_KID): 2,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.admin import keys, merchants
+from gateway.cli.billing import billing
 from gateway.cli.crypto import crypto
 from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
@@ -40,6 +41,7 @@ for command in (
     crypto,
     settle,
     reconcile,
+    billing,
     simulator,
     pci_scan,
 ):

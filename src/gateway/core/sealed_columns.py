@@ -26,4 +26,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("payment_methods", "billing_address_encrypted", "billing_address"),
     SealedColumn("payment_methods", "holder_name_encrypted", "holder_name"),
     SealedColumn("idempotency_keys", "response_body_encrypted", "response_body"),
+    SealedColumn("subscriptions", "customer_email_encrypted", "customer_email"),
 )

@@ -55,6 +55,9 @@ class Transaction(Base):
             "created_at",
         ),
         Index("ix_transactions_parent", "merchant_id", "parent_id"),
+        # A subscription's charge attempts, and an invoice's.
+        Index("ix_transactions_subscription", "merchant_id", "subscription_id"),
+        Index("ix_transactions_invoice", "merchant_id", "invoice_id"),
         # Inbound processor events find their transaction by the processor's id.
         Index("ix_transactions_processor_reference", "processor", "processor_transaction_id"),
         # The sweeps claim oldest first among few rows: pending (reconciliation),

@@ -1,0 +1,236 @@
+"""Charging the invoices billing requested: the work of a `billing` job (a batch
+of invoice ids) and of `gateway billing run`.
+
+Each invoice is charged at most once per request, whatever runs twice: phase 1
+locks the subscription and then the invoice, and starts an attempt only while
+the invoice is `open` with no attempt in flight. A second job for the same
+invoice waits for that lock and then finds the attempt (pending, or finished
+and the invoice no longer open), and does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.errors import GatewayError
+from gateway.core.settings import Settings
+from gateway.merchants.repository import MerchantRepository
+from gateway.payments.sweeps import Tally
+from gateway.processors.breaker import ProcessorUnavailable
+from gateway.processors.registry import ProcessorRegistry
+from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
+from gateway.subscriptions.dunning import POSTPONE_DELAY, Verdict
+from gateway.subscriptions.service import SubscriptionService
+from gateway.subscriptions.states import COLLECTING, InvoiceStatus
+from gateway.subscriptions.tick import BillingTick, TickSummary
+
+_log = structlog.get_logger("gateway.billing")
+
+
+class Charged(StrEnum):
+    """What came of one requested invoice."""
+
+    PAID = "paid"
+    DECLINED = "declined"  # failed and counted (a retry is scheduled, or dunning ended)
+    POSTPONED = "postponed"  # the processor was unavailable: not counted
+    PENDING = "pending"  # outcome unknown: reconciliation resolves it
+    SKIPPED = "skipped"  # nothing to do: paid, in flight, not open, or ended
+    ERROR = "error"
+
+
+_BY_VERDICT = {
+    Verdict.PAID: Charged.PAID,
+    Verdict.PENDING: Charged.PENDING,
+    Verdict.POSTPONED: Charged.POSTPONED,
+    Verdict.RETRY: Charged.DECLINED,
+    Verdict.FINAL: Charged.DECLINED,
+}
+
+
+@dataclass
+class ChargeSummary(Tally):
+    charged: int = 0
+    declined: int = 0
+    postponed: int = 0
+    pending: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+    def count(self, outcome: Charged) -> None:
+        name = {
+            Charged.PAID: "charged",
+            Charged.DECLINED: "declined",
+            Charged.POSTPONED: "postponed",
+            Charged.PENDING: "pending",
+            Charged.SKIPPED: "skipped",
+            Charged.ERROR: "errors",
+        }[outcome]
+        setattr(self, name, getattr(self, name) + 1)
+
+
+class InvoiceCharger:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        processors: ProcessorRegistry,
+        crypto: FieldCrypto,
+        settings: Settings,
+        clock_id: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.processors = processors
+        self.crypto = crypto
+        self.settings = settings
+        self.clock_id = clock_id
+
+    async def charge_all(self, invoice_ids: list[str]) -> ChargeSummary:
+        summary = ChargeSummary()
+        for invoice_id in dict.fromkeys(invoice_ids):
+            summary.count(await self.charge_safely(invoice_id))
+        return summary
+
+    async def charge_safely(self, invoice_id: str) -> Charged:
+        """One invoice; a failure of ours is logged and counted, never stops a batch
+        (the invoice stays open and is requested again)."""
+        try:
+            return await self.charge(invoice_id)
+        except Exception:  # noqa: BLE001 - one invoice's bug must not stop the others
+            _log.exception("billing.charge_failed", invoice_id=invoice_id)
+            return Charged.ERROR
+
+    async def charge(self, invoice_id: str) -> Charged:
+        async with self.sessions() as session:
+            started = await self._start(session, invoice_id)
+            await session.commit()
+        if not isinstance(started, tuple):
+            return started
+        charges, attempt = started
+        await charges.call(attempt)
+        async with self.sessions() as session:
+            transaction = await charges.finalize_purchase(session, attempt)
+            verdict = await charges.record(session, attempt, transaction)
+            await session.commit()
+        _log.info(
+            "billing.attempted",
+            invoice_id=invoice_id,
+            transaction_id=transaction.id,
+            status=transaction.status,
+            verdict=str(verdict),
+        )
+        return _BY_VERDICT[verdict]
+
+    async def _start(
+        self, session: AsyncSession, invoice_id: str
+    ) -> Charged | tuple[AttemptCharges, StartedAttempt]:
+        """Phase 1 under the subscription's and the invoice's locks."""
+        service = SubscriptionService(session, self.clock, self.crypto)
+        repository = service.subscriptions
+        found = await repository.invoice(invoice_id)
+        if found is None:
+            return Charged.SKIPPED
+        subscription = await repository.lock(found.subscription_id)
+        invoice = await repository.invoice(invoice_id, for_update=True)
+        if (
+            subscription is None
+            or invoice is None
+            or invoice.status != InvoiceStatus.OPEN
+            or subscription.status not in COLLECTING
+            or subscription.test_clock_id != self.clock_id
+            or await repository.pending_attempt(invoice.id) is not None
+        ):
+            return Charged.SKIPPED
+        try:
+            processor = self.processors.for_mode(subscription.livemode)
+            await processor.admit()
+        except ProcessorUnavailable:
+            # Nothing is written and nothing counts: billing asks again shortly.
+            service.update(invoice, next_attempt_at=self.clock.now() + POSTPONE_DELAY)
+            return Charged.POSTPONED
+        charges = AttemptCharges(
+            clock=self.clock,
+            crypto=self.crypto,
+            processor=processor,
+            payments=self.settings.payments,
+            billing=self.settings.billing,
+        )
+        merchant = await MerchantRepository(session).get(subscription.merchant_id)
+        max_amount = (
+            merchant.max_amount if merchant else None
+        ) or self.settings.payments.max_amount
+        try:
+            attempt = await charges.start(
+                session, service, subscription, invoice, max_amount=max_amount
+            )
+        except GatewayError as error:
+            verdict = await charges.unchargeable(service, subscription, invoice, error.detail)
+            _log.warning("billing.unchargeable", invoice_id=invoice.id, error=error.detail)
+            return _BY_VERDICT[verdict]
+        return charges, attempt
+
+
+@dataclass(frozen=True)
+class BillingRun:
+    """One pass in the foreground: the tick, then every requested invoice charged."""
+
+    due: int  # invoices requested in this pass (new periods and retries)
+    tick: TickSummary
+    charges: ChargeSummary
+
+    def as_dict(self) -> dict[str, int]:
+        charges = self.charges
+        return {
+            "due": self.due,
+            "charged": charges.charged,
+            "declined": charges.declined,
+            "postponed": charges.postponed,
+            "errors": charges.errors,
+            "pending": charges.pending,
+            "skipped": charges.skipped,
+            "resolved": self.tick.resolved,
+            "canceled": self.tick.canceled,
+            "expired": self.tick.expired,
+        }
+
+
+async def billing_pass(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    clock: Clock,
+    processors: ProcessorRegistry,
+    crypto: FieldCrypto,
+    settings: Settings,
+    ignore_backoff: bool = False,
+    clock_id: str | None = None,
+    progress: Callable[[Iterable[str]], AbstractContextManager[Iterable[str]]] | None = None,
+) -> BillingRun:
+    """The tick and the charges a worker would run, here and now (`gateway billing
+    run`). Workers given the same invoices meanwhile charge nothing."""
+    tick = BillingTick(
+        sessions, clock=clock, crypto=crypto, billing=settings.billing, clock_id=clock_id
+    )
+    requested = await tick.run(ignore_backoff=ignore_backoff)
+    charger = InvoiceCharger(
+        sessions,
+        clock=clock,
+        processors=processors,
+        crypto=crypto,
+        settings=settings,
+        clock_id=clock_id,
+    )
+    invoice_ids = list(dict.fromkeys(requested.requested))
+    charges = ChargeSummary()
+    with (progress or nullcontext)(invoice_ids) as each:
+        for invoice_id in each:
+            charges.count(await charger.charge_safely(invoice_id))
+    return BillingRun(due=len(invoice_ids), tick=requested.summary, charges=charges)

@@ -1,0 +1,71 @@
+"""Dunning rules (API.md "Subscriptions"): retries on the schedule after the due
+date with a per-invoice jitter, hard declines stop at once, then the final action."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.core.crypto import Fingerprinter
+from gateway.subscriptions.dunning import HARD_DECLINE_CODES, DunningPolicy, Verdict, jitter
+
+DUE = datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
+POLICY = DunningPolicy(schedule_days=(1, 3, 5, 7), final_action="cancel")
+
+
+def digest(text: str) -> str:
+    return hmac.new(b"k" * 32, text.encode(), hashlib.sha256).hexdigest()
+
+
+def test_retries_follow_the_schedule_after_the_due_date_plus_one_jitter() -> None:
+    shift = jitter("inv_0000000000000001", digest)
+    times = [POLICY.retry_at(DUE, failures, shift) for failures in (1, 2, 3, 4)]
+    assert times == [DUE + timedelta(days=days) + shift for days in (1, 3, 5, 7)]
+
+
+def test_the_jitter_is_under_an_hour_stable_per_invoice_and_spread_across_invoices() -> None:
+    shifts = [jitter(f"inv_{n:016d}", digest) for n in range(200)]
+    assert all(timedelta(0) <= shift < timedelta(hours=1) for shift in shifts)
+    assert jitter("inv_0000000000000007", digest) == shifts[7]
+    assert len(set(shifts)) > 150, "invoices due at one moment are not retried at one moment"
+
+
+def test_the_jitter_comes_from_the_deployments_keyed_hasher() -> None:
+    one = Fingerprinter(b"a" * 32)
+    other = Fingerprinter(b"b" * 32)
+    ids = [f"inv_{n:016d}" for n in range(20)]
+    mine = [jitter(i, lambda text: one.digest("dunning-jitter", text)) for i in ids]
+    theirs = [jitter(i, lambda text: other.digest("dunning-jitter", text)) for i in ids]
+    assert mine != theirs, "keyed: nobody can predict another deployment's retry times"
+
+
+@pytest.mark.parametrize(
+    ("failures", "code", "verdict"),
+    [
+        (1, "2", Verdict.RETRY),
+        (4, "2", Verdict.RETRY),
+        (5, "2", Verdict.FINAL),  # the fourth retry failed: the schedule is spent
+        (1, None, Verdict.RETRY),  # a processor error or nothing to charge counts too
+        (1, "4", Verdict.FINAL),
+        (1, "6", Verdict.FINAL),
+        (2, "7", Verdict.FINAL),
+        (1, "8", Verdict.FINAL),
+        (1, "27", Verdict.RETRY),
+    ],
+)
+def test_hard_declines_stop_at_once_others_until_the_schedule_is_spent(
+    failures: int, code: str | None, verdict: Verdict
+) -> None:
+    assert POLICY.verdict_after_failure(failures, code) is verdict
+
+
+def test_hard_declines_are_the_card_being_gone() -> None:
+    assert frozenset({"4", "6", "7", "8"}) == HARD_DECLINE_CODES
+
+
+def test_no_retry_is_scheduled_past_the_schedule() -> None:
+    with pytest.raises(ValueError, match="no retry"):
+        POLICY.retry_at(DUE, 5, timedelta(0))
