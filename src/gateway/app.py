@@ -32,6 +32,8 @@ from gateway.payments.dependencies import provide_payment_commands, provide_tran
 from gateway.payments.routes import PaymentController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
+from gateway.webhooks.dependencies import provide_webhook_event_service
+from gateway.webhooks.routes import InboundWebhookController, WebhookEventController
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -63,6 +65,8 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
         ApiKeyController,
         PaymentController,
         PaymentMethodController,
+        InboundWebhookController,
+        WebhookEventController,
     ]
 
 
@@ -104,6 +108,7 @@ def create_app(
             "transactions": Provide(provide_transaction_service, sync_to_thread=False),
             "vault": Provide(vault_commands, sync_to_thread=False),
             "payment_methods": Provide(provide_payment_method_service, sync_to_thread=False),
+            "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

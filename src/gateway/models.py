@@ -11,8 +11,10 @@ from gateway.processors.simulator.models import (
     SimulatorRequest,
     SimulatorScriptStep,
     SimulatorTransaction,
+    SimulatorWebhook,
 )
 from gateway.vault.models import PaymentMethod
+from gateway.webhooks.models import WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -27,5 +29,7 @@ __all__ = [
     "SimulatorRequest",
     "SimulatorScriptStep",
     "SimulatorTransaction",
+    "SimulatorWebhook",
     "Transaction",
+    "WebhookEvent",
 ]

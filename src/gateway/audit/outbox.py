@@ -1,17 +1,23 @@
-"""The outbox relay: events committed with their change are handed to RQ.
+"""The outbox relay: rows committed with their change are handed to RQ.
 
-Work for RQ is written as event rows in the same transaction as the change it
-follows (DESIGN.md "Events, outbox and background work"), so a rolled-back change
-sends nothing, and a Redis outage loses nothing: the rows wait and go out when
-Redis is back. A row is marked published in the same transaction that enqueued
-it; a relay that dies in between re-enqueues under the same job id, which RQ
-replaces rather than duplicates.
+Work for RQ is written as rows in the same transaction as the change it follows
+(DESIGN.md "Events, outbox and background work"), so a rolled-back change sends
+nothing, and a Redis outage loses nothing: the rows wait and go out when Redis
+is back. A row is marked published in the same transaction that enqueued it; a
+relay that dies in between re-enqueues under the same job id, which RQ replaces
+rather than duplicates.
+
+Several tables serve as outboxes, each through an `OutboxSource`: the event
+history (every state change), the inbox of processor webhooks, the simulator's
+own webhooks. The relay drains them all the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import structlog
 from redis import Redis
@@ -20,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit.models import Event
 from gateway.audit.repository import EventRepository
 from gateway.core.clock import Clock
-from gateway.core.queues import enqueue_all
+from gateway.core.queues import QueuedJob, enqueue_all
 
 DISPATCH_JOB = "jobs.events.dispatch_event"
 DISPATCH_QUEUE = "deliveries"
@@ -31,24 +37,45 @@ _log = structlog.get_logger("gateway.outbox")
 
 @dataclass(frozen=True)
 class Dispatch:
-    """One job to enqueue: ids only, never the object (RQ payloads stay clean)."""
+    """One job to enqueue for one outbox row: ids only, never the object (RQ
+    payloads stay clean). `event_id` is the row's id, the job's argument."""
 
     job_id: str
     event_id: str
+    queue: str = DISPATCH_QUEUE
+    function: str = DISPATCH_JOB
+    retry_intervals: tuple[int, ...] = ()
+
+    def as_job(self) -> QueuedJob:
+        return QueuedJob(
+            queue=self.queue,
+            function=self.function,
+            argument=self.event_id,
+            job_id=self.job_id,
+            retry_intervals=self.retry_intervals,
+        )
 
 
 # Enqueues a batch or raises (Redis down): the caller's transaction then rolls back.
 Enqueue = Callable[[list[Dispatch]], None]
 
 
+class OutboxSource(Protocol):
+    """A table whose unpublished rows become jobs."""
+
+    name: str
+
+    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+        """The oldest unpublished rows, locked with SKIP LOCKED (relays never share one)."""
+
+    async def mark_published(
+        self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
+    ) -> None: ...
+
+
 def rq_enqueue(connection: Redis) -> Enqueue:
     def enqueue(dispatches: list[Dispatch]) -> None:
-        enqueue_all(
-            connection,
-            DISPATCH_QUEUE,
-            DISPATCH_JOB,
-            [(dispatch.job_id, dispatch.event_id) for dispatch in dispatches],
-        )
+        enqueue_all(connection, [dispatch.as_job() for dispatch in dispatches])
 
     return enqueue
 
@@ -57,17 +84,49 @@ def dispatch_of(event: Event) -> Dispatch:
     return Dispatch(job_id=f"event-{event.id}", event_id=event.id)
 
 
+class EventOutbox:
+    """State changes (invariant 7), relayed to `jobs.events.dispatch_event`."""
+
+    name = "events"
+
+    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+        claimed = await EventRepository(session).claim_unpublished(limit=limit)
+        return [dispatch_of(event) for event in claimed]
+
+    async def mark_published(
+        self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
+    ) -> None:
+        await EventRepository(session).mark_published(row_ids, at=at)
+
+
 class OutboxRelay:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self.events = EventRepository(session)
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        sources: Sequence[OutboxSource] = (EventOutbox(),),
+    ) -> None:
+        self.session = session
         self.clock = clock
+        self.sources = sources
 
     async def relay(self, enqueue: Enqueue, *, limit: int = BATCH) -> int:
-        """Relay one batch; returns how many events went out."""
-        claimed = await self.events.claim_unpublished(limit=limit)
-        if not claimed:
+        """Relay one batch of each source; returns how many rows went out."""
+        claimed = {
+            source.name: (source, await source.claim(self.session, limit=limit))
+            for source in self.sources
+        }
+        dispatches = [dispatch for _, batch in claimed.values() for dispatch in batch]
+        if not dispatches:
             return 0
-        enqueue([dispatch_of(event) for event in claimed])
-        await self.events.mark_published([event.id for event in claimed], at=self.clock.now())
-        _log.info("outbox.relayed", events=len(claimed))
-        return len(claimed)
+        enqueue(dispatches)
+        now = self.clock.now()
+        for source, batch in claimed.values():
+            if batch:
+                await source.mark_published(
+                    self.session, [dispatch.event_id for dispatch in batch], at=now
+                )
+        _log.info(
+            "outbox.relayed", **{name: len(batch) for name, (_, batch) in claimed.items() if batch}
+        )
+        return len(dispatches)

@@ -36,13 +36,21 @@ from prometheus_client.openmetrics.exposition import (
 from prometheus_client.openmetrics.exposition import (
     generate_latest as openmetrics_generate_latest,
 )
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.utils import utcparse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.clock import Clock
 from gateway.core.crypto import KeyRing
+from gateway.core.queues import QUEUE_NAMES
 from gateway.core.rotation import count_by_key, sealed_tables
 from gateway.processors.breaker import BreakerState
+from gateway.webhooks.metrics import backlog_family
 
 METRICS_PATH = "/api/v1/metrics"
 ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)
@@ -98,6 +106,8 @@ class MetricsController(PrometheusController):
             registry.register(_Forwarding(REGISTRY))
         registry.register(encrypted_rows)
         registry.register(_Static([breaker_family(await resources.processors.breaker_states())]))
+        registry.register(_Static(await queue_families(resources.redis, clock=resources.clock)))
+        registry.register(_Static([*await backlog_family(resources.session_factory)]))
         if self.openmetrics_format:
             return Response(
                 openmetrics_generate_latest(registry),  # type: ignore[no-untyped-call]
@@ -160,6 +170,51 @@ def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
         for state in BreakerState:
             family.add_metric([processor, state.value], 1 if state is current else 0)
     return family
+
+
+async def queue_families(redis: Redis, *, clock: Clock) -> list[Metric]:
+    """gateway_queue_jobs{queue, state} (waiting, scheduled retries, failed) and
+    gateway_queue_oldest_job_age_seconds{queue}, read from Redis at scrape time, so
+    they hold whichever process enqueued or ran the jobs."""
+    depth = GaugeMetricFamily(
+        "gateway_queue_jobs",
+        "RQ jobs per queue: waiting, scheduled (delayed retries) and failed.",
+        labels=["queue", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "gateway_queue_oldest_job_age_seconds",
+        "How long the job at the head of each RQ queue has waited (0 when empty).",
+        labels=["queue"],
+    )
+    now = clock.now()
+    try:
+        for name in QUEUE_NAMES:
+            key = Queue.redis_queue_namespace_prefix + name
+            async with redis.pipeline(transaction=False) as pipeline:
+                pipeline.llen(key)
+                pipeline.zcard(ScheduledJobRegistry.key_template.format(name))
+                pipeline.zcard(FailedJobRegistry.key_template.format(name))
+                pipeline.lindex(key, 0)
+                waiting, scheduled, failed, head = await pipeline.execute()
+            depth.add_metric([name, "waiting"], waiting)
+            depth.add_metric([name, "scheduled"], scheduled)
+            depth.add_metric([name, "failed"], failed)
+            age = 0.0
+            if head is not None:
+                enqueued = await redis.hget(
+                    Job.redis_job_namespace_prefix + _text(head), "enqueued_at"
+                )
+                if enqueued:
+                    age = max((now - utcparse(_text(enqueued))).total_seconds(), 0.0)
+            oldest.add_metric([name], age)
+    except RedisError:
+        _log.warning("metrics.queues_not_read", exc_info=True)
+        return []
+    return [depth, oldest]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class _Static:
