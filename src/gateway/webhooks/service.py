@@ -131,18 +131,19 @@ class WebhookEventService:
     async def replay(self, owner: Owner | None, event_id: str, actor: Actor) -> WebhookEvent:
         """Process one event again, whatever its status, with a fresh set of retries."""
         await self.get(owner, event_id)  # another merchant's event, or none: 404
-        await self._replay([event_id], owner, actor)
+        await self.replay_ids([event_id], actor, owner=owner)
         return await self.get(owner, event_id)
 
     async def replay_all(self, owner: Owner | None, status: str, actor: Actor) -> list[str]:
         """Process again every event of `status` (of this merchant and mode)."""
-        return await self._replay(
-            await self.events.ids_with_status(status, owner=owner), owner, actor
-        )
+        event_ids = await self.events.ids_with_status(status, owner=owner)
+        return await self.replay_ids(event_ids, actor, owner=owner)
 
-    async def _replay(
-        self, event_ids: Sequence[str], owner: Owner | None, actor: Actor
+    async def replay_ids(
+        self, event_ids: Sequence[str], actor: Actor, *, owner: Owner | None = None
     ) -> list[str]:
+        """Back to `received`, into the outbox under a new job id; the ids replayed.
+        With `owner` (whose events the caller checked these are), audit rows too."""
         replayed = await self.events.replay(event_ids, at=self.clock.now())
         self.events.session.expire_all()  # the bulk update bypassed loaded rows
         if owner is not None:
