@@ -164,11 +164,11 @@ class ProcessorRecords:
         self, found: ProcessorTransaction, processor: str, reference: str | None
     ) -> _Match | None:
         row = None
-        for candidate in (found.reference, reference):
-            if candidate and is_id(candidate, "txn"):
-                row = await self.repository.find_by_reference(processor, candidate)
-                if row is not None:
-                    break
+        # The record's own reference wins; the event's is used only when the record
+        # names none, so a payload cannot point a record at another transaction.
+        candidate = found.reference or reference
+        if candidate and is_id(candidate, "txn"):
+            row = await self.repository.find_by_reference(processor, candidate)
         is_refund = found.kind == TransactionType.REFUND
         if row is None:
             types: Collection[str] = {TransactionType.REFUND} if is_refund else _CHARGE_TYPES

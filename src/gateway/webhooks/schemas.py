@@ -3,6 +3,7 @@ event (API.md "Webhooks")."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -11,6 +12,8 @@ import msgspec
 
 from gateway.core.errors import ValidationFailed
 from gateway.core.problems import dotted_path
+
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 
 Text128 = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Text64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -59,8 +62,12 @@ def parse_notification(body: bytes) -> AnetNotification:
         return msgspec.json.decode(body, type=AnetNotification, strict=True)
     except msgspec.ValidationError as error:
         message, _, path = str(error).partition(" - at `$")
-        field = dotted_path(path.rstrip("`")) or "body"
-        raise ValidationFailed.for_field(field, message.replace("`", "")) from None
+        field = dotted_path(path.rstrip("`"))
+        missing = _MISSING_FIELD.match(message)
+        if missing:
+            field = f"{field}.{missing.group('name')}" if field else missing.group("name")
+            message = "required"
+        raise ValidationFailed.for_field(field or "body", message.replace("`", "")) from None
     except msgspec.DecodeError:
         raise ValidationFailed.for_field("body", "malformed JSON") from None
 
