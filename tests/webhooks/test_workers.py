@@ -8,28 +8,22 @@ scheduled retry to "now" before the next burst."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
 from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import main
 from gateway.core.clock import SystemClock
 from gateway.core.ids import new_id
-from gateway.core.settings import Settings
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
 from gateway.processors.simulator import Simulator
@@ -38,46 +32,8 @@ from gateway.webhooks.models import WebhookEvent
 from gateway.webhooks.service import InboxService
 from gateway.webhooks.signature import sign
 from jobs.outbox import relay_outbox
-from tests.jobs.conftest import job_environment  # noqa: F401 - a fixture
 from tests.processors import charge
-from tests.support import run_in_thread
-
-T = TypeVar("T")
-
-
-@pytest.fixture
-def workers(
-    job_environment: Redis,  # noqa: F811 - the fixture imported above
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Settings,
-) -> Iterator[Redis]:
-    """The worker environment, with this run's signature key and quick safe retries."""
-    keys = settings.processor.authorize_net_signature_keys
-    assert keys
-    monkeypatch.setenv("GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS", keys[0])
-    monkeypatch.setenv("GATEWAY_PROCESSOR_RETRY_DEADLINE_S", "0.1")
-    monkeypatch.setenv("GATEWAY_BREAKER_FAIL_MAX", "100")
-    yield job_environment
-    job_environment.delete("gateway:simulator:outage")
-
-
-def _run(work: Callable[[AsyncSession, Simulator], Awaitable[T]]) -> T:
-    """`work` on a committed session and a simulator, on a loop of its own."""
-
-    async def main_() -> T:
-        engine = create_async_engine(os.environ["DATABASE_URL"], poolclass=NullPool)
-        redis = AsyncRedis.from_url(os.environ["REDIS_URL"])
-        try:
-            simulator = Simulator(engine, redis, SystemClock())
-            async with AsyncSession(engine, expire_on_commit=False) as session:
-                result = await work(session, simulator)
-                await session.commit()
-                return result
-        finally:
-            await redis.aclose()
-            await engine.dispose()
-
-    return run_in_thread(lambda: asyncio.run(main_()))
+from tests.webhooks.conftest import run_committed as _run
 
 
 def _charge_at_the_processor(*, ours: bool, age: timedelta = timedelta(minutes=5)) -> str:

@@ -54,7 +54,8 @@ def _failed(connection: Redis, queue_name: str | None) -> list[FailedJob]:
         for job in Job.fetch_many(ids, connection=connection):
             if job is None:
                 continue  # expired from Redis meanwhile
-            error = (job.exc_info or "").strip().splitlines()
+            result = job.latest_result()
+            error = ((result.exc_string if result else None) or "").strip().splitlines()
             found.append(
                 FailedJob(
                     id=job.id,
