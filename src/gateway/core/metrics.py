@@ -45,7 +45,7 @@ from rq.utils import utcparse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core.clock import Clock
+from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import KeyRing
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.rotation import count_by_key, sealed_tables
@@ -106,7 +106,8 @@ class MetricsController(PrometheusController):
             registry.register(_Forwarding(REGISTRY))
         registry.register(encrypted_rows)
         registry.register(_Static([breaker_family(await resources.processors.breaker_states())]))
-        registry.register(_Static(await queue_families(resources.redis, clock=resources.clock)))
+        # RQ stamps jobs with the wall clock, whatever clock the app runs on.
+        registry.register(_Static(await queue_families(resources.redis, clock=SystemClock())))
         registry.register(_Static([*await backlog_family(resources.session_factory)]))
         if self.openmetrics_format:
             return Response(
