@@ -8,7 +8,9 @@ the endpoint aggregates them.
 `gateway_encrypted_rows{table, key_id}` (key rotation, DESIGN.md invariant 8) is
 not a per-process sample: it is counted in PostgreSQL when scraped, so it is
 right whichever process rotated, and cached for a while so that frequent scrapes
-do not scan the sealed tables each time.
+do not scan the sealed tables each time. So are, at every scrape, the RQ queues'
+depth and oldest job age (from Redis) and the inbound webhook backlog by status
+(from PostgreSQL).
 """
 
 from __future__ import annotations
