@@ -135,9 +135,13 @@ def test_a_stored_event_is_relayed_with_a_jittered_retry_and_processed(
     monkeypatch.setenv("GATEWAY_WEBHOOK_RETRY_SCHEDULE_S", "30,600")
     reference = _charge_at_the_processor(ours=True)
     event_id = _receive_webhook_of(reference)
+    assert _receive_webhook_of(reference) == event_id, "a redelivery stores nothing"
 
     _relay(workers)
 
+    assert Queue("webhooks", connection=workers).job_ids == [f"webhook-{event_id}"], (
+        "one job, for the row that was new"
+    )
     job = Job.fetch(f"webhook-{event_id}", connection=workers)
     assert job.func_name == "jobs.webhooks.process_webhook_event"
     assert job.args == (event_id,), "ids only"
