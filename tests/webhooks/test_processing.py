@@ -214,6 +214,35 @@ async def test_a_capture_made_at_the_processor_is_recorded(
     assert (await post("cancel", {"transaction_id": parent["id"]})).status_code == 200
 
 
+async def test_a_lost_authorization_captured_since_at_the_processor_ends_captured(
+    post: Post,
+    get: Get,
+    deliver: Deliver,
+    processing: WebhookProcessing,
+    simulator: Simulator,
+    engine: AsyncEngine,
+) -> None:
+    pending = await post("authorize", charge_body(90100, number=TRIGGER_CARD))
+    assert pending.json()["pending_reason"] == "unknown_outcome"
+    found = await simulator.find_by_reference(pending.json()["id"])
+    assert found is not None
+    processor_id = found.processor_transaction_id
+    await simulator.capture(CaptureRequest("console", processor_id, None, "USD"))
+    body = await simulator_webhook(engine, processor_id, "priorAuthCapture.created")
+
+    assert await processing.process(await receive(deliver, body), last_attempt=False) == "applied"
+
+    parent = await details(get, pending.json()["id"])
+    assert [(e["from_status"], e["to_status"]) for e in parent["events"]] == [
+        (None, "pending"),
+        ("pending", "authorized"),
+        ("authorized", "captured"),
+    ]
+    assert parent["amount_captured"] == 90100
+    [capture] = await children(get, "capture")
+    assert capture["status"] == "succeeded"
+
+
 async def test_a_void_made_at_the_processor_is_recorded(
     post: Post,
     get: Get,

@@ -138,10 +138,11 @@ class ProcessorRecords:
             return RecordResult(RecordOutcome.BUSY, charge)
         changed = False
         if target is not None and target.status == ParentStatus.PENDING:
-            before = target.status
             changed = await self.reconciliation.settle_from_record(target, found, processor)
-            if target is not charge or before == target.status:
+            if target is not charge or not changed:
                 return self._result(changed, charge)
+            # A charge just finished may have moved on at the processor since
+            # (captured in its console, say): read the record on.
         elif any(child.status == ChildStatus.PENDING for child in children):
             # Reconciliation finishes our own call first; then this record is read
             # against what it left.
