@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.audit.outbox import OutboxRelay, rq_enqueue, rq_enqueue_work
+from gateway.audit.outbox import EventOutbox, OutboxRelay, OutboxSource, rq_enqueue
 from gateway.core.queues import rq_connection
+from gateway.core.settings import Settings
+from gateway.processors.simulator.webhooks import SimulatorWebhookOutbox
+from gateway.webhooks.outbox import InboxOutbox
 from jobs.context import job_context, take_tick_lock
 
 
+def outbox_sources(settings: Settings) -> tuple[OutboxSource, ...]:
+    """Every table whose rows become jobs: state changes, inbound webhooks to
+    process, the simulator's webhooks to post."""
+    schedule = settings.webhooks.webhook_retry_schedule_s
+    return (EventOutbox(), InboxOutbox(schedule), SimulatorWebhookOutbox(schedule))
+
+
 async def relay_outbox() -> int:
-    """Relay every unpublished event, a batch per transaction."""
+    """Relay every unpublished row, a batch per transaction."""
     async with job_context("relay_outbox") as job:
         if not await take_tick_lock(job.session, "relay_outbox"):
             return 0
         assert job.settings.redis.url is not None
         connection = rq_connection(job.settings.redis.url)
         enqueue = rq_enqueue(connection)
-        enqueue_work = rq_enqueue_work(connection)
         relayed = 0
         try:
             while True:
                 async with job.sessions() as session:
-                    batch = await OutboxRelay(session, job.clock).relay(
-                        enqueue, enqueue_work=enqueue_work
-                    )
+                    relay = OutboxRelay(session, job.clock, outbox_sources(job.settings))
+                    batch = await relay.relay(enqueue)
                     await session.commit()
                 relayed += batch
                 if not batch:

@@ -1,7 +1,7 @@
 """Subscriptions, invoices (unique per period) and their attempts; transactions by them.
 
 Revision ID: 0009
-Revises: 0007 (0008 once the inbound webhooks branch is merged)
+Revises: 0008
 Create Date: 2026-11-22
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -48,6 +48,9 @@ from gateway.subscriptions.dependencies import (
 from gateway.subscriptions.routes import SubscriptionController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
+from gateway.webhooks.dependencies import provide_webhook_event_service
+from gateway.webhooks.metrics import webhook_backlog
+from gateway.webhooks.routes import InboundWebhookController, WebhookEventController
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -80,6 +83,8 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
         PaymentController,
         PaymentMethodController,
         SubscriptionController,
+        InboundWebhookController,
+        WebhookEventController,
     ]
 
 
@@ -89,6 +94,7 @@ def database_gauges() -> list[DatabaseGauges]:
         DatabaseGauges("encrypted rows", encrypted_rows, ENCRYPTED_ROWS_TTL),
         DatabaseGauges("payments backlog", payment_backlog, BACKLOG_TTL),
         DatabaseGauges("outbox", outbox_backlog, BACKLOG_TTL),
+        DatabaseGauges("webhook events", webhook_backlog, BACKLOG_TTL),
     ]
 
 
@@ -133,6 +139,7 @@ def create_app(
             "subscription_commands": Provide(subscription_commands, sync_to_thread=False),
             "subscriptions": Provide(provide_subscription_service, sync_to_thread=False),
             "subscription_changes": Provide(provide_subscription_changes, sync_to_thread=False),
+            "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

@@ -11,9 +11,11 @@ from gateway.processors.simulator.models import (
     SimulatorRequest,
     SimulatorScriptStep,
     SimulatorTransaction,
+    SimulatorWebhook,
 )
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.vault.models import PaymentMethod
+from gateway.webhooks.models import WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -30,6 +32,8 @@ __all__ = [
     "SimulatorRequest",
     "SimulatorScriptStep",
     "SimulatorTransaction",
+    "SimulatorWebhook",
     "Subscription",
     "Transaction",
+    "WebhookEvent",
 ]

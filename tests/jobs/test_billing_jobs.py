@@ -336,7 +336,7 @@ def test_only_invoices_becoming_open_are_routed_to_billing_one_job_per_batch() -
         event("invoice", "inv_C", "open"),
     ]
     [work] = routed_work(batch)
-    assert (work.route.queue, work.route.function) == ("billing", "jobs.billing.charge_invoices")
+    assert (work.queue, work.function) == ("billing", "jobs.billing.charge_invoices")
     assert work.object_ids == ("inv_A", "inv_C")
     assert work.job_id == f"work-{batch[1].id}", "a repeated relay batch replaces its job"
     assert routed_work(batch[:1] + batch[2:4]) == []

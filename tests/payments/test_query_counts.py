@@ -135,8 +135,9 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         "SELECT nextval simulator_transaction_id_seq",  # its transaction id
         "INSERT simulator_transactions",
         "INSERT simulator_requests",
+        "INSERT simulator_webhooks",  # the webhook it owes the gateway, in the same commit
     ], statements.processor
-    assert len(statements.processor) == 4
+    assert len(statements.processor) == 5
 
 
 async def test_reading_a_transaction_costs_a_fixed_number_of_statements(

@@ -143,6 +143,7 @@ async def test_no_card_number_is_stored_in_any_simulator_table(
         "simulator_requests",
         "simulator_script_steps",
         "simulator_transactions",
+        "simulator_webhooks",
     }
     async with committed_engine.connect() as connection:
         for table in tables:

@@ -1,27 +1,34 @@
-"""The outbox relay: events committed with their change are handed to RQ.
+"""The outbox relay: rows committed with their change are handed to RQ.
 
-Work for RQ is written as event rows in the same transaction as the change it
-follows (DESIGN.md "Events, outbox and background work"), so a rolled-back change
-sends nothing, and a Redis outage loses nothing: the rows wait and go out when
-Redis is back. A row is marked published in the same transaction that enqueued
-it; a relay that dies in between re-enqueues under the same job id, which RQ
-replaces rather than duplicates.
+Work for RQ is written as rows in the same transaction as the change it follows
+(DESIGN.md "Events, outbox and background work"), so a rolled-back change sends
+nothing, and a Redis outage loses nothing: the rows wait and go out when Redis
+is back. A row is marked published in the same transaction that enqueued it; a
+relay that dies in between re-enqueues under the same job id, which RQ replaces
+rather than duplicates.
+
+Several tables serve as outboxes, each through an `OutboxSource`: the event
+history (every state change), the inbox of processor webhooks, the simulator's
+own webhooks. The relay drains them all the same way. Some events also call for
+work beyond their dispatch (`ROUTES`: an invoice becoming `open` is charged by
+billing), one job per route and relay batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import structlog
 from redis import Redis
-from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.models import Event
 from gateway.audit.repository import EventRepository
 from gateway.core.clock import Clock
-from gateway.core.queues import enqueue_all
+from gateway.core.queues import QueuedJob, enqueue_all
 
 DISPATCH_JOB = "jobs.events.dispatch_event"
 DISPATCH_QUEUE = "deliveries"
@@ -32,14 +39,54 @@ _log = structlog.get_logger("gateway.outbox")
 
 @dataclass(frozen=True)
 class Dispatch:
-    """One job to enqueue: ids only, never the object (RQ payloads stay clean)."""
+    """One job to enqueue for one outbox row: ids only, never the object (RQ
+    payloads stay clean). `event_id` is the row's id, the job's argument."""
 
     job_id: str
     event_id: str
+    queue: str = DISPATCH_QUEUE
+    function: str = DISPATCH_JOB
+    retry_intervals: tuple[int, ...] = ()
+    # The job's argument when it is not the row's id: routed work gets the ids of
+    # the objects whose events called for it.
+    object_ids: tuple[str, ...] | None = None
+
+    def as_job(self) -> QueuedJob:
+        return QueuedJob(
+            queue=self.queue,
+            function=self.function,
+            argument=self.event_id if self.object_ids is None else self.object_ids,
+            job_id=self.job_id,
+            retry_intervals=self.retry_intervals,
+        )
 
 
 # Enqueues a batch or raises (Redis down): the caller's transaction then rolls back.
 Enqueue = Callable[[list[Dispatch]], None]
+
+
+class OutboxSource(Protocol):
+    """A table whose unpublished rows become jobs."""
+
+    name: str
+
+    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+        """The oldest unpublished rows, locked with SKIP LOCKED (relays never share one)."""
+
+    async def mark_published(
+        self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
+    ) -> None: ...
+
+
+def rq_enqueue(connection: Redis) -> Enqueue:
+    def enqueue(dispatches: list[Dispatch]) -> None:
+        enqueue_all(connection, [dispatch.as_job() for dispatch in dispatches])
+
+    return enqueue
+
+
+def dispatch_of(event: Event) -> Dispatch:
+    return Dispatch(job_id=f"event-{event.id}", event_id=event.id)
 
 
 @dataclass(frozen=True)
@@ -61,37 +108,10 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Work:
-    """One routed job: the ids of the objects whose events called for it."""
-
-    job_id: str
-    route: Route
-    object_ids: tuple[str, ...]
-
-
-EnqueueWork = Callable[[list[Work]], None]
-
-
-def rq_enqueue_work(connection: Redis) -> EnqueueWork:
-    def enqueue(batches: list[Work]) -> None:
-        with connection.pipeline() as pipeline:
-            for work in batches:
-                Queue(work.route.queue, connection=connection).enqueue(
-                    work.route.function,
-                    list(work.object_ids),
-                    job_id=work.job_id,
-                    pipeline=pipeline,
-                )
-            pipeline.execute()
-
-    return enqueue
-
-
-def routed_work(events: Sequence[Event]) -> list[Work]:
+def routed_work(events: Sequence[Event]) -> list[Dispatch]:
     """The routed jobs a batch of events calls for, one per route, named after the
     first event so that a relay repeating the batch replaces rather than adds."""
-    batches: list[Work] = []
+    batches: list[Dispatch] = []
     for route in ROUTES:
         matching = [
             event
@@ -99,44 +119,62 @@ def routed_work(events: Sequence[Event]) -> list[Work]:
             if event.object_type == route.object_type and event.to_status == route.to_status
         ]
         if matching:
-            ids = tuple(dict.fromkeys(event.object_id for event in matching))
-            batches.append(Work(job_id=f"work-{matching[0].id}", route=route, object_ids=ids))
+            first = matching[0]
+            batches.append(
+                Dispatch(
+                    job_id=f"work-{first.id}",
+                    event_id=first.id,
+                    queue=route.queue,
+                    function=route.function,
+                    object_ids=tuple(dict.fromkeys(event.object_id for event in matching)),
+                )
+            )
     return batches
 
 
-def rq_enqueue(connection: Redis) -> Enqueue:
-    def enqueue(dispatches: list[Dispatch]) -> None:
-        enqueue_all(
-            connection,
-            DISPATCH_QUEUE,
-            DISPATCH_JOB,
-            [(dispatch.job_id, dispatch.event_id) for dispatch in dispatches],
-        )
+class EventOutbox:
+    """State changes (invariant 7), relayed to `jobs.events.dispatch_event`, and the
+    work routed from them."""
 
-    return enqueue
+    name = "events"
 
+    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+        claimed = await EventRepository(session).claim_unpublished(limit=limit)
+        return [dispatch_of(event) for event in claimed] + routed_work(claimed)
 
-def dispatch_of(event: Event) -> Dispatch:
-    return Dispatch(job_id=f"event-{event.id}", event_id=event.id)
+    async def mark_published(
+        self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
+    ) -> None:
+        await EventRepository(session).mark_published(row_ids, at=at)
 
 
 class OutboxRelay:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self.events = EventRepository(session)
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        sources: Sequence[OutboxSource] = (EventOutbox(),),
+    ) -> None:
+        self.session = session
         self.clock = clock
+        self.sources = sources
 
-    async def relay(
-        self, enqueue: Enqueue, *, limit: int = BATCH, enqueue_work: EnqueueWork | None = None
-    ) -> int:
-        """Relay one batch; returns how many events went out. Without
-        `enqueue_work`, routed work is not sent (tests of the dispatch alone)."""
-        claimed = await self.events.claim_unpublished(limit=limit)
-        if not claimed:
+    async def relay(self, enqueue: Enqueue, *, limit: int = BATCH) -> int:
+        """Relay one batch of each source; returns how many rows went out."""
+        claimed = {
+            source.name: (source, await source.claim(self.session, limit=limit))
+            for source in self.sources
+        }
+        dispatches = [dispatch for _, batch in claimed.values() for dispatch in batch]
+        if not dispatches:
             return 0
-        enqueue([dispatch_of(event) for event in claimed])
-        work = routed_work(claimed)
-        if enqueue_work is not None and work:
-            enqueue_work(work)
-        await self.events.mark_published([event.id for event in claimed], at=self.clock.now())
-        _log.info("outbox.relayed", events=len(claimed))
-        return len(claimed)
+        enqueue(dispatches)
+        now = self.clock.now()
+        for source, batch in claimed.values():
+            if batch:
+                rows = list(dict.fromkeys(dispatch.event_id for dispatch in batch))
+                await source.mark_published(self.session, rows, at=now)
+        _log.info(
+            "outbox.relayed", **{name: len(batch) for name, (_, batch) in claimed.items() if batch}
+        )
+        return len(dispatches)

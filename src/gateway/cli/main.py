@@ -7,11 +7,13 @@ import click
 from gateway.cli.admin import keys, merchants
 from gateway.cli.billing import billing
 from gateway.cli.crypto import crypto
+from gateway.cli.jobs import jobs
 from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.reconcile import reconcile
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
+from gateway.cli.webhooks import webhooks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,5 +46,7 @@ for command in (
     billing,
     simulator,
     pci_scan,
+    webhooks,
+    jobs,
 ):
     main.add_command(command)

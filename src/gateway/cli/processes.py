@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import click
 import httpx
@@ -104,17 +104,23 @@ def cron() -> None:
 @click.option("--port", type=int, help="Listen port (default: GATEWAY_DASHBOARD_PORT).")
 def dashboard(host: str, port: int | None) -> None:
     """Serve the RQ dashboard behind HTTP basic auth (GATEWAY_DASHBOARD_USER/PASSWORD)."""
-    from rq_dashboard.cli import make_flask_app  # noqa: PLC0415
-    from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
-
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings) as ready:
-        app = make_flask_app(None, ready.dashboard.user, ready.dashboard.password, url_prefix="")
-        app.config["RQ_DASHBOARD_REDIS_URL"] = ready.redis.url
-        setup_rq_connection(app)
+        app = dashboard_app(ready)
         listen_port = port or ready.dashboard.port
         _log.info("dashboard.listening", url=f"http://{host}:{listen_port}")
         app.run(host=host, port=listen_port)
+
+
+def dashboard_app(settings: Settings) -> Any:
+    """rq-dashboard (a Flask app) on the configured Redis, behind basic auth."""
+    from rq_dashboard.cli import make_flask_app  # noqa: PLC0415 - Flask is slow to import
+    from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
+
+    app = make_flask_app(None, settings.dashboard.user, settings.dashboard.password, url_prefix="")
+    app.config["RQ_DASHBOARD_REDIS_URL"] = settings.redis.url
+    setup_rq_connection(app)
+    return app
 
 
 Component = Literal["api", "worker", "cron", "dashboard"]

@@ -25,6 +25,7 @@ from gateway.core.embedded import Terminated, terminate_on_signals
 from gateway.core.settings import Settings
 from gateway.merchants.demo import ensure_demo_key
 from gateway.merchants.service import MerchantService
+from gateway.processors.simulator.webhooks import webhook_url
 
 DEMO_KEY_FILE = "demo_api_key"
 _POLL_S = 0.2
@@ -74,6 +75,7 @@ def _banner(settings: Settings, key: str) -> str:
     api = f"http://{settings.http.host}:{settings.http.port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard.port}"
     key_file = settings.data_dir / DEMO_KEY_FILE
+    signature_key = (settings.processor.authorize_net_signature_keys or ("(none)",))[0]
     return "\n".join(
         [
             "",
@@ -82,6 +84,9 @@ def _banner(settings: Settings, key: str) -> str:
             f"  Dashboard  {dashboard}   (user {settings.dashboard.user},"
             f" password {settings.dashboard.password})",
             "  Worker     RQ worker with scheduler, all queues",
+            f"  Webhooks   the simulator posts to {webhook_url(settings) or '(off)'}",
+            "             signed with GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS (current key):",
+            f"             {signature_key}",
             "  Cron       RQ cron scheduler (jobs/cron.py)",
             f"  Data       {settings.data_dir}",
             "",

@@ -9,9 +9,10 @@ Gauges of what PostgreSQL holds are not per-process samples: they are counted
 when scraped, so they are right whichever process changed the rows, and cached
 for a while so that frequent scrapes do not query each time. Each domain gives
 its own (`create_app` lists them): `gateway_encrypted_rows{table, key_id}` (key
-rotation, DESIGN.md invariant 8), the pending and review backlog, outbox lag.
-`gateway_dependency_up{dependency}` says whether this process reaches PostgreSQL
-and Redis as it answers the scrape.
+rotation, DESIGN.md invariant 8), the pending and review backlog, outbox lag,
+the inbound webhook backlog by status. Read at every scrape: the RQ queues'
+depth and oldest job age (from Redis), and `gateway_dependency_up{dependency}`,
+whether this process reaches PostgreSQL and Redis as it answers.
 """
 
 from __future__ import annotations
@@ -39,10 +40,18 @@ from prometheus_client.openmetrics.exposition import (
 from prometheus_client.openmetrics.exposition import (
     generate_latest as openmetrics_generate_latest,
 )
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.utils import utcparse
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.clock import Clock, SystemClock
 from gateway.core.health import database_state, redis_state
+from gateway.core.queues import QUEUE_NAMES
 from gateway.core.rotation import count_by_key, sealed_tables
 from gateway.processors.breaker import BreakerState
 
@@ -109,6 +118,8 @@ class MetricsController(PrometheusController):
         families: list[Metric] = [
             breaker_family(await resources.processors.breaker_states()),
             dependency_family({"database": database == "ok", "redis": redis == "ok"}),
+            # RQ stamps jobs with the wall clock, whatever clock the app runs on.
+            *await queue_families(resources.redis, clock=SystemClock()),
         ]
         registry.register(_Static(families))
         if self.openmetrics_format:
@@ -190,6 +201,51 @@ def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
         for state in BreakerState:
             family.add_metric([processor, state.value], 1 if state is current else 0)
     return family
+
+
+async def queue_families(redis: Redis, *, clock: Clock) -> list[Metric]:
+    """gateway_queue_jobs{queue, state} (waiting, scheduled retries, failed) and
+    gateway_queue_oldest_job_age_seconds{queue}, read from Redis at scrape time, so
+    they hold whichever process enqueued or ran the jobs."""
+    depth = GaugeMetricFamily(
+        "gateway_queue_jobs",
+        "RQ jobs per queue: waiting, scheduled (delayed retries) and failed.",
+        labels=["queue", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "gateway_queue_oldest_job_age_seconds",
+        "How long the job at the head of each RQ queue has waited (0 when empty).",
+        labels=["queue"],
+    )
+    now = clock.now()
+    try:
+        for name in QUEUE_NAMES:
+            key = Queue.redis_queue_namespace_prefix + name
+            async with redis.pipeline(transaction=False) as pipeline:
+                pipeline.llen(key)
+                pipeline.zcard(ScheduledJobRegistry.key_template.format(name))
+                pipeline.zcard(FailedJobRegistry.key_template.format(name))
+                pipeline.lindex(key, 0)
+                waiting, scheduled, failed, head = await pipeline.execute()
+            depth.add_metric([name, "waiting"], waiting)
+            depth.add_metric([name, "scheduled"], scheduled)
+            depth.add_metric([name, "failed"], failed)
+            age = 0.0
+            if head is not None:
+                enqueued = await redis.hget(
+                    Job.redis_job_namespace_prefix + _text(head), "enqueued_at"
+                )
+                if enqueued:
+                    age = max((now - utcparse(_text(enqueued))).total_seconds(), 0.0)
+            oldest.add_metric([name], age)
+    except RedisError:
+        _log.warning("metrics.queues_not_read", exc_info=True)
+        return []
+    return [depth, oldest]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class _Static:

@@ -4,11 +4,13 @@ are named here by path, so the service never imports its workers."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
 from rq.job import JobStatus
 
 QUEUE_NAMES: tuple[str, ...] = ("webhooks", "billing", "deliveries", "simulator", "maintenance")
@@ -21,15 +23,43 @@ def rq_connection(url: str) -> Redis:
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
-def enqueue_all(
-    connection: Redis, queue: str, function: str, jobs: Sequence[tuple[str, str]]
-) -> None:
-    """Enqueue `function(argument)` for each (job id, argument), in one round trip.
-    Re-enqueuing a job id replaces that job instead of adding another."""
-    target = Queue(queue, connection=connection)
+@dataclass(frozen=True)
+class QueuedJob:
+    """`function(argument)` on `queue` under `job_id`; with `retry_intervals` (in
+    seconds, one per retry) a failure is retried after each in turn, by RQ's
+    scheduler. Intervals are fixed when enqueued: jitter them before."""
+
+    queue: str
+    function: str
+    argument: str | tuple[str, ...]  # ids only, never an object
+    job_id: str
+    retry_intervals: tuple[int, ...] = ()
+
+
+RETRY_JITTER = 0.1
+
+
+def jittered(schedule: Sequence[int], *, jitter: float = RETRY_JITTER) -> tuple[int, ...]:
+    """Retry intervals for one job: each interval of `schedule` stretched by up to
+    `jitter` of itself, so jobs that failed together do not all retry together.
+    RQ keeps intervals fixed once enqueued, hence drawn here."""
+    spread = random.uniform
+    return tuple(round(interval * (1 + spread(0, jitter))) for interval in schedule)
+
+
+def enqueue_all(connection: Redis, jobs: Sequence[QueuedJob]) -> None:
+    """Enqueue every job in one round trip. Re-enqueuing a job id replaces that job
+    instead of adding another."""
+    queues: dict[str, Queue] = {}
     with connection.pipeline() as pipeline:
-        for job_id, argument in jobs:
-            target.enqueue(function, argument, job_id=job_id, pipeline=pipeline)
+        for job in jobs:
+            target = queues.setdefault(job.queue, Queue(job.queue, connection=connection))
+            intervals = list(job.retry_intervals)
+            retry = Retry(max=len(intervals), interval=intervals) if intervals else None
+            argument = job.argument if isinstance(job.argument, str) else list(job.argument)
+            target.enqueue(
+                job.function, argument, job_id=job.job_id, retry=retry, pipeline=pipeline
+            )
         pipeline.execute()
 
 

@@ -160,7 +160,8 @@ class BillingSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
 
 
 class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
-    webhook_retry_schedule_s: tuple[PositiveInt, ...] = (10, 60, 300, 1800, 7200)
+    # One retry per interval (jittered by up to 10 %); 0 retries at once.
+    webhook_retry_schedule_s: tuple[NonNegativeInt, ...] = (10, 60, 300, 1800, 7200)
     webhook_unmatched_grace_s: PositiveInt = 300
     # None: this gateway's own inbound endpoint; "" turns the simulator's webhooks off.
     simulator_webhook_url: str | None = None

@@ -305,6 +305,36 @@ class ChargeOperation(ChargeFinalizer):
         reserved.request = None  # the card leaves memory with the call
 
 
+def new_child(
+    parent: Transaction, kind: TransactionType, amount: int, *, reason: str | None = None
+) -> Transaction:
+    """A capture, refund or void of `parent`, pending, not yet inserted."""
+    return Transaction(
+        id=new_id("txn"),
+        merchant_id=parent.merchant_id,
+        livemode=parent.livemode,
+        type=kind,
+        status=ChildStatus.PENDING,
+        pending_reason=PendingReason.UNKNOWN_OUTCOME,
+        amount=amount,
+        currency=parent.currency,
+        amount_captured=0,
+        amount_refunded=0,
+        parent_id=parent.id,
+        order_id=parent.order_id,
+        customer_id=parent.customer_id,
+        customer_email_encrypted=None,
+        metadata_={},
+        card_brand=parent.card_brand,
+        card_last4=parent.card_last4,
+        card_exp_month=parent.card_exp_month,
+        card_exp_year=parent.card_exp_year,
+        card_fingerprint=parent.card_fingerprint,
+        processor=parent.processor,
+        reason=reason,
+    )
+
+
 class _ChildOperation:
     """Shared by capture, refund and cancel: a child of a locked parent."""
 
@@ -326,30 +356,7 @@ class _ChildOperation:
         amount: int,
         reason: str | None = None,
     ) -> Transaction:
-        child = Transaction(
-            id=new_id("txn"),
-            merchant_id=parent.merchant_id,
-            livemode=parent.livemode,
-            type=self.kind,
-            status=ChildStatus.PENDING,
-            pending_reason=PendingReason.UNKNOWN_OUTCOME,
-            amount=amount,
-            currency=parent.currency,
-            amount_captured=0,
-            amount_refunded=0,
-            parent_id=parent.id,
-            order_id=parent.order_id,
-            customer_id=parent.customer_id,
-            customer_email_encrypted=None,
-            metadata_={},
-            card_brand=parent.card_brand,
-            card_last4=parent.card_last4,
-            card_exp_month=parent.card_exp_month,
-            card_exp_year=parent.card_exp_year,
-            card_fingerprint=parent.card_fingerprint,
-            processor=parent.processor,
-            reason=reason,
-        )
+        child = new_child(parent, self.kind, amount, reason=reason)
         return await service.open(child, self.context.actor, action=self.action)
 
     async def _settle_child(

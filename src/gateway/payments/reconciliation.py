@@ -70,6 +70,7 @@ from gateway.processors.port import (
     ProcessorTransaction,
 )
 from gateway.processors.registry import ProcessorRegistry
+from gateway.processors.resilient import ResilientProcessor
 
 _log = structlog.get_logger("gateway.reconciliation")
 
@@ -101,7 +102,7 @@ _CHARGE_OUTCOMES: Mapping[str, Outcome] = {
 # authorized from the processor's time, already past its lifetime, and the expiry
 # sweep ends it like any other.
 _LAPSED = "expired"
-_CAPTURED = frozenset(
+CAPTURED_STATUSES = frozenset(
     {
         "capturedPendingSettlement",
         "settledSuccessfully",
@@ -113,8 +114,8 @@ _CAPTURED = frozenset(
         "chargebackReversal",
     }
 )
-_REFUNDED = frozenset({"refundPendingSettlement", "refundSettledSuccessfully"})
-_VOIDED = frozenset({"voided"})
+REFUNDED_STATUSES = frozenset({"refundPendingSettlement", "refundSettledSuccessfully"})
+VOIDED_STATUSES = frozenset({"voided"})
 _FAILED = frozenset(
     status for status, outcome in _CHARGE_OUTCOMES.items() if outcome is Outcome.ERROR
 )
@@ -180,9 +181,9 @@ def child_result(kind: TransactionType, found: ProcessorTransaction) -> Processo
     """The processor's record of a capture, refund or void call; None when the call
     did not land (the record shows the target unchanged)."""
     landed = {
-        TransactionType.CAPTURE: _CAPTURED,
-        TransactionType.REFUND: _VOIDED if found.kind == "void" else _REFUNDED,
-        TransactionType.VOID: _VOIDED,
+        TransactionType.CAPTURE: CAPTURED_STATUSES,
+        TransactionType.REFUND: VOIDED_STATUSES if found.kind == "void" else REFUNDED_STATUSES,
+        TransactionType.VOID: VOIDED_STATUSES,
     }[kind]
     if found.status in landed:
         return _result(found, Outcome.APPROVED)
@@ -233,12 +234,15 @@ class ReconciliationService:
         processors: ProcessorRegistry,
         crypto: FieldCrypto,
         settings: PaymentSettings,
+        actor: Actor = ACTOR,
     ) -> None:
         self.session = session
         self.clock = clock
         self.processors = processors
         self.crypto = crypto
         self.settings = settings
+        # Reconciliation, or whoever brought the processor's record (a webhook).
+        self.actor = actor
         self.transactions = TransactionService(session, clock)
         self.sweeps = SweepRepository(session)
 
@@ -278,9 +282,32 @@ class ReconciliationService:
             )
             await self._wait(transaction, now, summary)
             return None
+        return await self._resolve(transaction, found, processor, now, summary)
+
+    async def settle_from_record(
+        self, transaction: Transaction, found: ProcessorTransaction, processor: ResilientProcessor
+    ) -> bool:
+        """Finish a pending transaction (locked by the caller) from a processor record
+        that came another way (a webhook), exactly as a pass would: same statuses,
+        events, orphan mark and stored answer for a request that died. Whether it
+        left `pending`."""
+        now = self.clock.now()
+        answer = await self._resolve(transaction, found, processor, now, ReconcileSummary())
+        if answer is not None:
+            await self._store_answers({transaction.id: answer}, now)
+        return transaction.status != ParentStatus.PENDING
+
+    async def _resolve(
+        self,
+        transaction: Transaction,
+        found: ProcessorTransaction | None,
+        processor: ResilientProcessor,
+        now: datetime,
+        summary: ReconcileSummary,
+    ) -> StoredResponse | None:
         context = context_for(
             transaction,
-            actor=ACTOR,
+            actor=self.actor,
             processor=processor,
             crypto=self.crypto,
             settings=self.settings,
@@ -340,7 +367,7 @@ class ReconciliationService:
             fields["orphan_since"] = now
         await self.transactions.update(transaction, **fields)
         if found is not None:
-            await self._learn_settlement(transaction, found)
+            await self.learn_settlement(transaction, found)
         summary.resolved[transaction.status] += 1
         _log.info(
             "reconciliation.resolved",
@@ -362,7 +389,7 @@ class ReconciliationService:
         await self.transactions.move(
             transaction,
             review.status,
-            ACTOR,
+            self.actor,
             reason=f"the processor reports it {found.status}",
             pending_reason=None,
             next_reconcile_at=None,
@@ -374,19 +401,20 @@ class ReconciliationService:
         )
         return response_for(transaction, self.crypto)
 
-    async def _learn_settlement(
-        self, transaction: Transaction, found: ProcessorTransaction
-    ) -> None:
-        """A charge the processor settled while we did not know it landed: refunds
-        and cancels follow `settled_at` (the settlement run only marks what it settles)."""
+    async def learn_settlement(self, transaction: Transaction, found: ProcessorTransaction) -> bool:
+        """A charge the processor settled while we did not know it: refunds and
+        cancels follow `settled_at` (the settlement run only marks what it settles).
+        Whether `settled_at` was learnt."""
         if found.settled_at is None:
-            return
+            return False
         charge = transaction
         if transaction.parent_id is not None:
             owner = Owner(transaction.merchant_id, transaction.livemode)
             charge = await self.transactions.get(owner, transaction.parent_id)
         if charge.status == ParentStatus.CAPTURED and charge.settled_at is None:
             await self.transactions.update(charge, settled_at=found.settled_at)
+            return True
+        return False
 
     async def _wait(
         self, transaction: Transaction, now: datetime, summary: ReconcileSummary

@@ -60,6 +60,42 @@ class TransactionRepository:
         )
         return int(count or 0)
 
+    async def find_by_reference(self, processor: str, reference: str) -> Transaction | None:
+        """Our transaction sent to `processor` under this reference (its id), whatever
+        its merchant: inbound processor events are matched before they have one."""
+        statement = select(Transaction).where(
+            Transaction.id == reference, Transaction.processor == processor
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def find_by_processor_id(
+        self, processor: str, processor_transaction_id: str, *, types: Collection[str]
+    ) -> Transaction | None:
+        """The transaction of one of `types` the processor knows by this id. A capture
+        or a void keeps its authorization's id, so callers say which kind they mean."""
+        statement = (
+            select(Transaction)
+            .where(
+                Transaction.processor == processor,
+                Transaction.processor_transaction_id == processor_transaction_id,
+                Transaction.type.in_(list(types)),
+            )
+            .order_by(Transaction.created_at, Transaction.id)
+            .limit(1)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def children(self, parent: Transaction) -> list[Transaction]:
+        statement = (
+            select(Transaction)
+            .where(
+                Transaction.merchant_id == parent.merchant_id,
+                Transaction.parent_id == parent.id,
+            )
+            .order_by(Transaction.created_at, Transaction.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
     async def pending_children(self, parent: Transaction) -> list[Transaction]:
         """The parent's captures, refunds and voids still in flight (reservations)."""
         statement = select(Transaction).where(

@@ -56,6 +56,7 @@ CHARGE_KINDS: Final = (Kind.PURCHASE, Kind.AUTHORIZATION)
 class ChargeAnswer:
     result: ProcessorResult
     lost: bool = False  # recorded, but the caller must see a read timeout
+    row: SimulatorTransaction | None = None  # the transaction it made, if any
 
 
 async def take_charge(
@@ -139,7 +140,7 @@ async def take_charge(
         avs_result=decision.avs_result,
         cvv_result=decision.cvv_result,
     )
-    return ChargeAnswer(result, lost=lost)
+    return ChargeAnswer(result, lost=lost, row=row)
 
 
 async def _instrument(

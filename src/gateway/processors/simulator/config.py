@@ -8,6 +8,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from gateway.core.settings import Settings, parse_cutoff
+from gateway.processors.simulator.webhooks import webhook_url
 
 # Authorize.Net's default duplicateWindow (ANET.md §2). Not a setting: the gateway
 # never sends transactionSettings, so the sandbox would use its default too.
@@ -26,6 +27,7 @@ class SimulatorConfig:
     )
     latency_ms: int = 0  # mean added delay, jittered; 0: none
     decline_rate: float = 0.0  # share of otherwise approved charges declined; 0: none
+    webhooks: bool = True  # record webhooks to post (GATEWAY_SIMULATOR_WEBHOOK_URL not empty)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SimulatorConfig:
@@ -36,4 +38,5 @@ class SimulatorConfig:
             settlement_cutoff=parse_cutoff(settings.payments.settlement_cutoff),
             latency_ms=settings.webhooks.simulator_latency_ms,
             decline_rate=settings.webhooks.simulator_decline_rate,
+            webhooks=webhook_url(settings) is not None,
         )

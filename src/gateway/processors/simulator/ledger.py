@@ -18,6 +18,7 @@ from gateway.processors.simulator.models import (
     SimulatorRequest,
     SimulatorScriptStep,
     SimulatorTransaction,
+    SimulatorWebhook,
 )
 from gateway.processors.simulator.rules import (
     HELD_STATUSES,
@@ -259,3 +260,13 @@ class SimulatorLedger:
             await self.session.flush()
             return None, []
         return batch.id, settled
+
+    async def webhook(self, notification_id: str) -> SimulatorWebhook | None:
+        return await self.session.get(SimulatorWebhook, notification_id)
+
+    async def mark_webhook_delivered(self, notification_id: str, *, at: datetime) -> None:
+        await self.session.execute(
+            update(SimulatorWebhook)
+            .where(SimulatorWebhook.id == notification_id, SimulatorWebhook.delivered_at.is_(None))
+            .values(delivered_at=at)
+        )

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Sequence,
     SmallInteger,
     String,
+    Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -168,3 +170,28 @@ class SimulatorScriptStep(Base):
     reason_code: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SimulatorWebhook(Base):
+    """A notification the simulator owes the gateway (ANET.md §6), written in the
+    same commit as the ledger change it tells of; the outbox relay hands it to
+    the `simulator` queue, whose job signs and posts `body` as it is."""
+
+    __tablename__ = "simulator_webhooks"
+    __table_args__ = (
+        Index(
+            "ix_simulator_webhooks_unpublished",
+            "created_at",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the notificationId
+    event_type: Mapped[str] = mapped_column(String(96))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("simulator_transactions.id"))
+    # The JSON posted: ids, codes and the amount only (no card data, no personal data).
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import httpx
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -38,7 +39,7 @@ from gateway.processors.port import (
     TokenizeRequest,
     VoidRequest,
 )
-from gateway.processors.simulator import followups
+from gateway.processors.simulator import followups, webhooks
 from gateway.processors.simulator.charges import take_charge
 from gateway.processors.simulator.config import SimulatorConfig
 from gateway.processors.simulator.cutoff import last_cutoff
@@ -115,12 +116,14 @@ class Simulator:
         await self._reach()
         async with self._ledger() as ledger:
             result = await followups.capture(ledger, request, now=self._clock.now())
+            await self._notify_followup(ledger, webhooks.EventType.PRIOR_AUTH_CAPTURE, result)
         return self._logged("capture", request.reference, result)
 
     async def void(self, request: VoidRequest) -> ProcessorResult:
         await self._reach()
         async with self._ledger() as ledger:
             result = await followups.void(ledger, request, now=self._clock.now())
+            await self._notify_followup(ledger, webhooks.EventType.VOID, result)
         return self._logged("void", request.reference, result)
 
     async def refund(self, request: RefundRequest) -> ProcessorResult:
@@ -129,6 +132,7 @@ class Simulator:
             result = await followups.refund(
                 ledger, request, config=self.config, now=self._clock.now()
             )
+            await self._notify_followup(ledger, webhooks.EventType.REFUND, result)
         return self._logged("refund", request.reference, result)
 
     async def get_transaction(self, processor_transaction_id: str) -> ProcessorTransaction | None:
@@ -245,8 +249,40 @@ class Simulator:
                 row.status = Status.DECLINED
                 row.reason_code = GENERAL_DECLINE
                 row.settle_amount = 0
+            if self.config.webhooks:
+                approved = decision == "approve"
+                await webhooks.record(
+                    ledger.session,
+                    webhooks.EventType.FRAUD_APPROVED
+                    if approved
+                    else webhooks.EventType.FRAUD_DECLINED,
+                    row,
+                    outcome=Outcome.APPROVED if approved else Outcome.DECLINED,
+                    now=self._clock.now(),
+                )
         _log.info("simulator.reviewed", reference=reference, decision=decision)
         return self._view(row, kind=row.kind, reference=row.reference)
+
+    async def post_webhook(
+        self, notification_id: str, *, url: str, key: str, client: httpx.AsyncClient
+    ) -> str:
+        """Sign and post one recorded webhook; raises while the gateway does not take it.
+        No ledger transaction is open during the post."""
+        async with self._ledger() as ledger:
+            webhook = await ledger.webhook(notification_id)
+        if webhook is None:
+            return "missing"
+        if webhook.delivered_at is not None:
+            return "already_delivered"
+        await webhooks.post(client, url, webhook.body.encode(), key)
+        async with self._ledger() as ledger:
+            await ledger.mark_webhook_delivered(notification_id, at=self._clock.now())
+        _log.info(
+            "simulator.webhook_posted",
+            notification_id=notification_id,
+            event_type=webhook.event_type,
+        )
+        return "posted"
 
     async def set_script(self, token: str, steps: Sequence[ScriptStep]) -> None:
         """The next charges of this token follow `steps` in order (replacing what is
@@ -291,10 +327,40 @@ class Simulator:
                 now=self._clock.now(),
                 random_decline=self._random_decline,
             )
+            if answer.row is not None and self.config.webhooks:
+                outcome = answer.result.outcome
+                await webhooks.record(
+                    ledger.session,
+                    webhooks.charge_event(kind, outcome),
+                    answer.row,
+                    outcome=outcome,
+                    now=self._clock.now(),
+                )
         self._logged(str(kind), request.reference, answer.result, lost=answer.lost)
         if answer.lost:
             raise OutcomeUnknownError("simulated read timeout: the charge was recorded")
         return answer.result
+
+    async def _notify_followup(
+        self, ledger: SimulatorLedger, event_type: webhooks.EventType, result: ProcessorResult
+    ) -> None:
+        """A capture, void or refund that changed the ledger is notified; a refused
+        call or a 310/311 repeat changed nothing and is not."""
+        if not self.config.webhooks or result.outcome is not Outcome.APPROVED:
+            return
+        if result.already_done or result.processor_transaction_id is None:
+            return
+        row = await ledger.transaction(int(result.processor_transaction_id))
+        assert row is not None  # it was just acted on, in this transaction
+        amount = row.settle_amount if event_type is webhooks.EventType.PRIOR_AUTH_CAPTURE else None
+        await webhooks.record(
+            ledger.session,
+            event_type,
+            row,
+            outcome=Outcome.APPROVED,
+            now=self._clock.now(),
+            amount=amount,
+        )
 
     @staticmethod
     def _logged(

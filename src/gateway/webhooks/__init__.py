@@ -1,0 +1,1 @@
+"""Inbound processor webhooks: verified, stored once, processed by workers."""

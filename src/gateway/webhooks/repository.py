@@ -1,0 +1,143 @@
+"""Every query on the inbox of processor webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.pagination import newest_first, page_of
+from gateway.core.tenancy import Owner
+from gateway.webhooks.models import WebhookEvent
+
+
+class WebhookEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_once(self, event: WebhookEvent) -> bool:
+        """Insert unless (source, notification_id) is stored already; whether it was new."""
+        values = {
+            column.key: getattr(event, column.key) for column in WebhookEvent.__table__.columns
+        }
+        statement = (
+            insert(WebhookEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["source", "notification_id"])
+            .returning(WebhookEvent.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def find(self, source: str, notification_id: str) -> WebhookEvent | None:
+        statement = select(WebhookEvent).where(
+            WebhookEvent.source == source, WebhookEvent.notification_id == notification_id
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def get(
+        self, event_id: str, *, owner: Owner | None = None, for_update: bool = False
+    ) -> WebhookEvent | None:
+        """One event; with `owner`, only one matched to that merchant and mode."""
+        statement = select(WebhookEvent).where(WebhookEvent.id == event_id)
+        if owner is not None:
+            statement = statement.where(
+                WebhookEvent.merchant_id == owner.merchant_id,
+                WebhookEvent.livemode == owner.livemode,
+            )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def page(
+        self, *, owner: Owner | None, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[WebhookEvent], str | None]:
+        statement = select(WebhookEvent)
+        if owner is not None:
+            statement = statement.where(
+                WebhookEvent.merchant_id == owner.merchant_id,
+                WebhookEvent.livemode == owner.livemode,
+            )
+        if status is not None:
+            statement = statement.where(WebhookEvent.status == status)
+        statement = newest_first(
+            statement, WebhookEvent.received_at, WebhookEvent.id, cursor=cursor, limit=limit
+        )
+        rows = (await self.session.scalars(statement)).all()
+        return page_of(rows, limit, position=lambda row: (row.received_at, row.id))
+
+    async def ids_with_status(self, status: str, *, owner: Owner | None) -> list[str]:
+        statement = select(WebhookEvent.id).where(WebhookEvent.status == status)
+        if owner is not None:
+            statement = statement.where(
+                WebhookEvent.merchant_id == owner.merchant_id,
+                WebhookEvent.livemode == owner.livemode,
+            )
+        statement = statement.order_by(WebhookEvent.received_at, WebhookEvent.id)
+        return list((await self.session.scalars(statement)).all())
+
+    async def replay(self, event_ids: Sequence[str], *, at: datetime) -> list[str]:
+        """Back to `received` and into the outbox again, under a new job id; the ids
+        replayed (of those given that exist)."""
+        if not event_ids:
+            return []
+        statement = (
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(list(event_ids)))
+            .values(
+                status="received",
+                outcome=None,
+                processed_at=None,
+                published_at=None,
+                replays=WebhookEvent.replays + 1,
+                updated_at=at,
+            )
+            .returning(WebhookEvent.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list((await self.session.execute(statement)).scalars().all())
+
+    async def claim_unpublished(self, *, limit: int) -> list[WebhookEvent]:
+        statement = (
+            select(WebhookEvent)
+            .where(WebhookEvent.published_at.is_(None))
+            .order_by(WebhookEvent.received_at, WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def mark_published(self, event_ids: Sequence[str], *, at: datetime) -> None:
+        await self.session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(list(event_ids)))
+            .values(published_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def record_failure(
+        self, event_id: str, *, error: str, dead: bool, at: datetime
+    ) -> WebhookEvent | None:
+        """One more failed attempt; `dead` when no retry is left. A processed event
+        (another job finished it meanwhile) stays processed."""
+        statement = (
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id, WebhookEvent.status != "processed")
+            .values(
+                status="dead" if dead else "failed",
+                attempts=WebhookEvent.attempts + 1,
+                last_error=error,
+                updated_at=at,
+            )
+            .returning(WebhookEvent)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalars().one_or_none()
+
+    async def count_by_status(self) -> dict[str, int]:
+        statement = select(WebhookEvent.status, func.count()).group_by(WebhookEvent.status)
+        return {
+            status: int(count) for status, count in (await self.session.execute(statement)).all()
+        }

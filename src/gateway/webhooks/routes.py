@@ -1,0 +1,208 @@
+"""POST /webhooks/{authorize-net,simulator} (the processor's, no API key) and the
+admin routes over stored events (API.md "Webhooks")."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.errors import ValidationFailed
+from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.core.queues import nudge_relay
+from gateway.core.settings import Settings
+from gateway.merchants.auth import SCOPE_OPT, api_actor
+from gateway.merchants.principal import Principal
+from gateway.merchants.scopes import Scope
+from gateway.webhooks.models import WebhookEvent
+from gateway.webhooks.schemas import (
+    EVENT_STATUSES,
+    InboundAccepted,
+    ReplayedOut,
+    WebhookEventList,
+    WebhookEventOut,
+)
+from gateway.webhooks.service import InboxService, Source, WebhookEventService
+from gateway.webhooks.signature import HEADER
+
+ADMIN = {SCOPE_OPT: Scope.WEBHOOKS_ADMIN}
+REPLAYABLE = ("dead", "failed")
+
+StatusQuery = Annotated[
+    str | None, QueryParameter(description=f"One of {', '.join(EVENT_STATUSES)}.")
+]
+ReplayStatusQuery = Annotated[
+    str, QueryParameter(description=f"Which events to replay: {' or '.join(REPLAYABLE)}.")
+]
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+INBOUND_RESPONSES: dict[int, ResponseSpec] = {
+    200: ResponseSpec(
+        data_container=InboundAccepted,
+        description="Stored (or a duplicate of a stored notification): processed by a worker.",
+    ),
+    400: _problem("validation_error: a valid signature over a body that is not a notification."),
+    401: _problem("invalid_signature: nothing was stored."),
+    413: _problem("payload_too_large: over 64 KiB."),
+}
+_INBOUND_DOC = (
+    "Authenticated only by `X-ANET-Signature: sha512=<HEX>`, the HMAC-SHA512 of the raw "
+    "body keyed with the Signature Key text (GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS)."
+)
+
+
+def event_out(event: WebhookEvent) -> WebhookEventOut:
+    return WebhookEventOut(
+        id=event.id,
+        source=event.source,
+        notification_id=event.notification_id,
+        event_type=event.event_type,
+        entity_id=event.entity_id,
+        status=event.status,
+        outcome=event.outcome,
+        attempts=event.attempts,
+        last_error=event.last_error,
+        received_at=event.received_at,
+        processed_at=event.processed_at,
+    )
+
+
+def _nudge(settings: Settings) -> BackgroundTask | None:
+    """After the response (so after the commit): have a worker relay the new row now."""
+    url = settings.redis.url
+    if url is None:
+        return None
+
+    async def nudge() -> None:
+        await asyncio.to_thread(nudge_relay, url)
+
+    return BackgroundTask(nudge)
+
+
+class InboundWebhookController(Controller):
+    path = "/api/v1/webhooks"
+    tags = ["Webhooks"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = []  # noqa: RUF012 - no API key: the signature authenticates
+
+    async def _receive(
+        self, source: Source, request: Request[Any, Any, Any], db_session: AsyncSession
+    ) -> Response[InboundAccepted]:
+        body = await request.body()  # over the size limit: 413, before anything else
+        state: State = request.app.state
+        settings: Settings = state.settings
+        received = await InboxService(db_session, state.resources.clock).receive(
+            source,
+            body,
+            request.headers.get(HEADER),
+            settings.processor.authorize_net_signature_keys or (),
+        )
+        return Response(
+            InboundAccepted(id=received.event_id, duplicate=received.duplicate),
+            status_code=200,
+            background=None if received.duplicate else _nudge(settings),
+        )
+
+    @post(
+        "/authorize-net",
+        status_code=200,
+        responses=INBOUND_RESPONSES,
+        summary="Authorize.Net's webhooks",
+        description=_INBOUND_DOC,
+    )
+    async def authorize_net(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[InboundAccepted]:
+        return await self._receive("authorize_net", request, db_session)
+
+    @post(
+        "/simulator",
+        status_code=200,
+        responses=INBOUND_RESPONSES,
+        summary="The simulator's webhooks",
+        description=_INBOUND_DOC + " Same format and rules as Authorize.Net's.",
+    )
+    async def simulator(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[InboundAccepted]:
+        return await self._receive("simulator", request, db_session)
+
+
+def _status(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValidationFailed.for_field("status", f"one of {', '.join(allowed)}")
+    return value
+
+
+class WebhookEventController(Controller):
+    path = "/api/v1/webhooks/events"
+    tags = ["Webhooks"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get("/", opt=ADMIN, summary="Inbound events matched to this merchant, newest first")
+    async def list_events(
+        self,
+        *,
+        principal: NamedDependency[Principal],
+        webhook_events: NamedDependency[WebhookEventService],
+        status: StatusQuery = None,
+        limit: LimitQuery = DEFAULT_LIMIT,
+        cursor: CursorQuery = None,
+    ) -> WebhookEventList:
+        rows, next_cursor = await webhook_events.page(
+            principal.owner, status=_status(status, EVENT_STATUSES), cursor=cursor, limit=limit
+        )
+        return WebhookEventList(data=[event_out(row) for row in rows], next_cursor=next_cursor)
+
+    @post(
+        "/{event_id:str}/replay",
+        opt=ADMIN,
+        status_code=202,
+        summary="Process one event again",
+        description="Whatever its status, with a fresh set of retries.",
+    )
+    async def replay_one(
+        self,
+        event_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        webhook_events: NamedDependency[WebhookEventService],
+        request: Request[Any, Any, Any],
+    ) -> Response[WebhookEventOut]:
+        event = await webhook_events.replay(principal.owner, event_id, api_actor(request))
+        return Response(
+            event_out(event), status_code=202, background=_nudge(request.app.state.settings)
+        )
+
+    @post(
+        "/replay",
+        opt=ADMIN,
+        status_code=202,
+        summary="Process every dead (or failed) event again",
+    )
+    async def replay_all(
+        self,
+        principal: NamedDependency[Principal],
+        webhook_events: NamedDependency[WebhookEventService],
+        request: Request[Any, Any, Any],
+        status: ReplayStatusQuery = "dead",
+    ) -> Response[ReplayedOut]:
+        chosen = _status(status, REPLAYABLE)
+        assert chosen is not None
+        replayed = await webhook_events.replay_all(principal.owner, chosen, api_actor(request))
+        return Response(
+            ReplayedOut(replayed=len(replayed)),
+            status_code=202,
+            background=_nudge(request.app.state.settings) if replayed else None,
+        )
