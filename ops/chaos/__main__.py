@@ -12,7 +12,8 @@ from ops.chaos.run import ChaosConfig, ChaosResult, run_chaos
 
 
 def _print(result: ChaosResult) -> None:
-    click.echo(f"chaos run: seed {result.seed}, {result.seconds:.1f}s, logs in {result.log_dir}")
+    kept = f", logs in {result.log_dir}" if result.log_dir else ""
+    click.echo(f"chaos run: seed {result.seed}, {result.seconds:.1f}s{kept}")
     width = max(len(name) for name in result.counts)
     for name, value in sorted(result.counts.items()):
         click.echo(f"  {name:<{width}}  {value}")
@@ -34,7 +35,7 @@ def _print(result: ChaosResult) -> None:
     help="A PostgreSQL server (postgresql+asyncpg://...) to create the run's database on;"
     " default: the embedded PostgreSQL under ./.gateway-data/.",
 )
-@click.option("--keep", is_flag=True, help="Keep the run's database for inspection.")
+@click.option("--keep", is_flag=True, help="Keep the run's database and logs for inspection.")
 def main(
     *,
     operations: int,

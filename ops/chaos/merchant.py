@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,12 +104,14 @@ class CarefulMerchant:
             lambda: self.client.get(f"{_PAYMENT_PATH}/{transaction_id}"), None
         )
 
-    async def _until_final(self, send: Any, key: str | None) -> Answer | None:
+    async def _until_final(
+        self, send: Callable[[], Awaitable[httpx.Response]], key: str | None
+    ) -> Answer | None:
         deadline = time.monotonic() + self.give_up_s
         pause = 0.1
         while time.monotonic() < deadline:
             try:
-                response: httpx.Response = await send()
+                response = await send()
             except httpx.TransportError as error:
                 self.ledger.retries[type(error).__name__] += 1
                 await asyncio.sleep(pause)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,7 @@ class ChaosResult:
     seconds: float
     counts: Counter[str]
     mismatches: list[str]
-    log_dir: Path
+    log_dir: Path | None  # kept when something mismatched or on --keep
 
 
 def _fault_spec(rate: float) -> str:
@@ -250,7 +251,12 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
         redis_server.kill()
     counts = _counts(report, traffic, mayhem, ledger, fleet)
     counts["final reconciliation passes"] = passes
-    return ChaosResult(seed, time.monotonic() - started, counts, report.mismatches, run_dir)
+    kept = None
+    if report.mismatches or config.keep:
+        kept = run_dir  # the processes' logs, to find out what happened
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return ChaosResult(seed, time.monotonic() - started, counts, report.mismatches, kept)
 
 
 def _counts(
