@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from datetime import timedelta
 
 from gateway.audit.outbox import EventOutbox, OutboxRelay, OutboxSource, rq_enqueue
-from gateway.core.queues import rq_connection
+from gateway.core.queues import missing_jobs, rq_connection
 from gateway.core.settings import Settings
 from gateway.processors.simulator.webhooks import SimulatorWebhookOutbox
 from gateway.webhooks.outbox import InboxOutbox
@@ -19,8 +21,14 @@ def outbox_sources(settings: Settings) -> tuple[OutboxSource, ...]:
     return (EventOutbox(), InboxOutbox(schedule), SimulatorWebhookOutbox(schedule))
 
 
+# A job relayed this long ago whose row still waits, and which Redis no longer
+# holds, was lost (Redis restarted empty): it is enqueued again.
+LOST_AFTER = timedelta(minutes=1)
+
+
 async def relay_outbox() -> int:
-    """Relay every unpublished row, a batch per transaction."""
+    """Relay every unpublished row, a batch per transaction; then enqueue again the
+    jobs Redis lost."""
     async with job_context("relay_outbox") as job:
         if not await take_tick_lock(job.session, "relay_outbox"):
             return 0
@@ -36,6 +44,15 @@ async def relay_outbox() -> int:
                     await session.commit()
                 relayed += batch
                 if not batch:
-                    return relayed
+                    break
+            async with job.sessions() as session:
+                relay = OutboxRelay(session, job.clock, outbox_sources(job.settings))
+                relayed += await relay.recover_lost(
+                    enqueue,
+                    functools.partial(missing_jobs, connection),
+                    published_before=job.clock.now() - LOST_AFTER,
+                )
+                await session.commit()
+            return relayed
         finally:
             await asyncio.to_thread(connection.close)

@@ -62,6 +62,7 @@ async def audit(
     await _keys(connection, ledger, report)
     await _pending(connection, report, pending_since)
     await _merchant_view(connection, ledger, report)
+    await _webhooks(connection, report)
     for error in ledger.server_errors:
         report.mismatch(f"the gateway answered a 5xx: {error}")
     return report
@@ -239,6 +240,17 @@ async def _pending(
                 f"{row['id']} still pending ({row['pending_reason']})"
                 " past the reconciliation window"
             )
+
+
+async def _webhooks(connection: asyncpg.Connection[Any], report: AuditReport) -> None:
+    """The simulator's own webhooks came back during the run: how they ended. Their
+    effect is in the ledgers above; here only that they were processed."""
+    rows = await connection.fetch(
+        "SELECT status, coalesce(outcome, '-') AS outcome, count(*) AS n"
+        " FROM webhook_events GROUP BY 1, 2"
+    )
+    for row in rows:
+        report.counts[f"webhook events {row['status']} ({row['outcome']})"] = row["n"]
 
 
 async def _merchant_view(

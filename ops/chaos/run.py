@@ -71,7 +71,7 @@ def _fault_spec(rate: float) -> str:
 
 
 def _environment(
-    config: ChaosConfig, database: ChaosDatabase, redis_url: str, run_dir: Path
+    config: ChaosConfig, database: ChaosDatabase, redis_url: str, run_dir: Path, api_port: int
 ) -> dict[str, str]:
     metrics_dir = run_dir / "prometheus"
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -85,13 +85,20 @@ def _environment(
         "GATEWAY_ENCRYPTION_KEYS": generate_key(),
         "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
         "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
+        # Shared by the simulator that signs and the API that verifies.
+        "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": os.urandom(64).hex().upper(),
         "GATEWAY_FAULT_INJECTION": _fault_spec(config.fault_rate),
         "GATEWAY_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
         "GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES": str(NOT_FOUND_AFTER_MINUTES),
         "GATEWAY_BREAKER_RESET_S": "1",
+        # Long enough to outlast a key locked by a killed request (LOCK_SECONDS) and
+        # the reconciliation that follows; short enough to finish within the run.
+        "GATEWAY_WEBHOOK_RETRY_SCHEDULE_S": "1,2,4,8,16,32",
         "GATEWAY_PROCESSOR_RETRY_DEADLINE_S": "0.5",
-        # Inbound webhooks are not part of this run's ledger.
-        "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
+        # The simulator's signed webhooks come back to the API under test, so their
+        # processing races the requests and reconciliation, as in production.
+        "GATEWAY_PORT": str(api_port),
+        "GATEWAY_SIMULATOR_WEBHOOK_URL": f"http://127.0.0.1:{api_port}/api/v1/webhooks/simulator",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
 
@@ -145,15 +152,33 @@ async def _settle(environment: dict[str, str], failures: Counter[str]) -> None:
         failures["settlement runs failed"] += 1
 
 
-async def _count_pending(database: ChaosDatabase) -> int:
+async def _count(database: ChaosDatabase, query: str) -> int:
     connection = await asyncpg.connect(database.dsn, timeout=10)
     try:
-        count: int = await connection.fetchval(
-            "SELECT count(*) FROM transactions WHERE status = 'pending'"
-        )
+        count: int = await connection.fetchval(query)
         return count
     finally:
         await connection.close()
+
+
+PENDING = "SELECT count(*) FROM transactions WHERE status = 'pending'"
+# Simulator webhooks not yet accepted by the API, and inbound events not yet processed.
+WEBHOOKS_IN_FLIGHT = """
+    SELECT (SELECT count(*) FROM simulator_webhooks WHERE delivered_at IS NULL)
+         + (SELECT count(*) FROM webhook_events WHERE status IN ('received', 'failed'))
+"""
+_WEBHOOK_DRAIN_TIMEOUT_S = 90.0
+
+
+def _drain_webhooks(database: ChaosDatabase) -> int:
+    """Let the webhooks the run caused finish (a hang detector's wait); returns how
+    many were still in flight when it gave up, a figure of the report."""
+    deadline = time.monotonic() + _WEBHOOK_DRAIN_TIMEOUT_S
+    while (left := asyncio.run(_count(database, WEBHOOKS_IN_FLIGHT))) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(1.0)
+    return left
 
 
 def _reconcile_until_settled(environment: dict[str, str], database: ChaosDatabase) -> int:
@@ -161,7 +186,7 @@ def _reconcile_until_settled(environment: dict[str, str], database: ChaosDatabas
     outlive their lock, lost calls their not-found window. Returns the passes run."""
     deadline = time.monotonic() + _FINAL_RECONCILE_TIMEOUT_S
     passes = 0
-    while asyncio.run(_count_pending(database)) and time.monotonic() < deadline:
+    while asyncio.run(_count(database, PENDING)) and time.monotonic() < deadline:
         _gateway(environment, "reconcile", "--now")
         passes += 1
         time.sleep(1.0)
@@ -223,10 +248,11 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     redis_server.start()
     try:
         with chaos_database(config.database_url, config.data_dir, keep=config.keep) as database:
-            environment = _environment(config, database, redis_server.url, run_dir)
+            api_port = free_port()
+            environment = _environment(config, database, redis_server.url, run_dir, api_port)
             api_key = _test_key(environment)
             fleet = Fleet(
-                environment, api_port=free_port(), workers=config.workers, log_dir=run_dir / "logs"
+                environment, api_port=api_port, workers=config.workers, log_dir=run_dir / "logs"
             )
             fleet.start()
             try:
@@ -244,6 +270,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
                 )
                 fleet.wait_until_ready()
                 passes = _reconcile_until_settled(environment, database)
+                webhooks_left = _drain_webhooks(database)
             finally:
                 fleet.stop()
             report = asyncio.run(_audit(database, ledger))
@@ -251,6 +278,7 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
         redis_server.kill()
     counts = _counts(report, traffic, mayhem, ledger, fleet)
     counts["final reconciliation passes"] = passes
+    counts["webhooks still in flight at the end"] = webhooks_left
     kept = None
     if report.mismatches or config.keep:
         kept = run_dir  # the processes' logs, to find out what happened

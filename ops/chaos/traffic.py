@@ -100,7 +100,8 @@ class Traffic:
         body = {"transaction_id": transaction_id, **({"amount": part} if settled else {})}
         for _ in range(2):
             refund = await self._post("refund", body)
-            if refund is not None and refund.status == 422:
+            # 422: more than is left; 409: nothing left (already fully refunded).
+            if refund is not None and refund.status in (409, 422):
                 self.tally.over_refunds_refused += 1
 
     def progress(self, operations: int) -> float:

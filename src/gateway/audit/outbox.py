@@ -12,6 +12,11 @@ history (every state change), the inbox of processor webhooks, the simulator's
 own webhooks. The relay drains them all the same way. Some events also call for
 work beyond their dispatch (`ROUTES`: an invoice becoming `open` is charged by
 billing), one job per route and relay batch.
+
+A Redis that restarts empty loses the jobs it held although their rows say
+"published". Sources whose rows record when their work is done can say which
+are still waiting (`unfinished`); `recover_lost` enqueues again those whose job
+Redis no longer has.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 from redis import Redis
@@ -65,6 +70,7 @@ class Dispatch:
 Enqueue = Callable[[list[Dispatch]], None]
 
 
+@runtime_checkable
 class OutboxSource(Protocol):
     """A table whose unpublished rows become jobs."""
 
@@ -76,6 +82,20 @@ class OutboxSource(Protocol):
     async def mark_published(
         self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
     ) -> None: ...
+
+
+@runtime_checkable
+class RecoverableSource(OutboxSource, Protocol):
+    """A source that knows when a row's work is done."""
+
+    async def unfinished(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[Dispatch]:
+        """Rows relayed before `published_before` whose work is not done, locked."""
+
+
+# The job ids among those given that Redis does not hold.
+MissingJobs = Callable[[list[str]], set[str]]
 
 
 def rq_enqueue(connection: Redis) -> Enqueue:
@@ -178,3 +198,27 @@ class OutboxRelay:
             "outbox.relayed", **{name: len(batch) for name, (_, batch) in claimed.items() if batch}
         )
         return len(dispatches)
+
+    async def recover_lost(
+        self,
+        enqueue: Enqueue,
+        missing: MissingJobs,
+        *,
+        published_before: datetime,
+        limit: int = BATCH,
+    ) -> int:
+        """Enqueue again the unfinished rows whose job Redis lost; returns how many.
+        A job still queued, running or scheduled for a retry is left alone."""
+        lost: list[Dispatch] = []
+        for source in self.sources:
+            if not isinstance(source, RecoverableSource):
+                continue
+            waiting = await source.unfinished(
+                self.session, published_before=published_before, limit=limit
+            )
+            gone = missing([dispatch.job_id for dispatch in waiting]) if waiting else set()
+            lost += [dispatch for dispatch in waiting if dispatch.job_id in gone]
+        if lost:
+            enqueue(lost)
+            _log.warning("outbox.lost_jobs_enqueued", jobs=len(lost))
+        return len(lost)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 
 QUEUE_NAMES: tuple[str, ...] = ("webhooks", "billing", "deliveries", "simulator", "maintenance")
 
@@ -61,6 +61,15 @@ def enqueue_all(connection: Redis, jobs: Sequence[QueuedJob]) -> None:
                 job.function, argument, job_id=job.job_id, retry=retry, pipeline=pipeline
             )
         pipeline.execute()
+
+
+def missing_jobs(connection: Redis, job_ids: Sequence[str]) -> set[str]:
+    """The ids among `job_ids` of jobs Redis does not hold (lost with a restart)."""
+    with connection.pipeline(transaction=False) as pipeline:
+        for job_id in job_ids:
+            pipeline.exists(Job.key_for(job_id))
+        found = pipeline.execute()
+    return {job_id for job_id, exists in zip(job_ids, found, strict=True) if not exists}
 
 
 def nudge_relay(url: str) -> bool:

@@ -30,18 +30,26 @@ class InboxOutbox:
         # GATEWAY_WEBHOOK_RETRY_SCHEDULE_S: one retry per interval, jittered per job.
         self.retry_schedule = tuple(retry_schedule)
 
+    def _dispatch(self, event: WebhookEvent) -> Dispatch:
+        return Dispatch(
+            job_id=job_id_of(event),
+            event_id=event.id,
+            queue=QUEUE,
+            function=PROCESS_JOB,
+            retry_intervals=jittered(self.retry_schedule),
+        )
+
     async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
         claimed = await WebhookEventRepository(session).claim_unpublished(limit=limit)
-        return [
-            Dispatch(
-                job_id=job_id_of(event),
-                event_id=event.id,
-                queue=QUEUE,
-                function=PROCESS_JOB,
-                retry_intervals=jittered(self.retry_schedule),
-            )
-            for event in claimed
-        ]
+        return [self._dispatch(event) for event in claimed]
+
+    async def unfinished(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[Dispatch]:
+        waiting = await WebhookEventRepository(session).unfinished(
+            published_before=published_before, limit=limit
+        )
+        return [self._dispatch(event) for event in waiting]
 
     async def mark_published(
         self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime

@@ -109,6 +109,21 @@ class WebhookEventRepository:
         )
         return list((await self.session.scalars(statement)).all())
 
+    async def unfinished(self, *, published_before: datetime, limit: int) -> list[WebhookEvent]:
+        """Events relayed before `published_before` and still waiting to be processed:
+        their job may have been lost with Redis."""
+        statement = (
+            select(WebhookEvent)
+            .where(
+                WebhookEvent.status.in_(("received", "failed")),
+                WebhookEvent.published_at < published_before,
+            )
+            .order_by(WebhookEvent.published_at, WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.scalars(statement)).all())
+
     async def mark_published(self, event_ids: Sequence[str], *, at: datetime) -> None:
         await self.session.execute(
             update(WebhookEvent)

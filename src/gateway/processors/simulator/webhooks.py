@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import httpx
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.outbox import Dispatch
@@ -176,9 +176,25 @@ class SimulatorWebhookOutbox:
         self.retry_schedule = tuple(retry_schedule)
 
     async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+        return await self._dispatches(session, SimulatorWebhook.published_at.is_(None), limit)
+
+    async def unfinished(
+        self, session: AsyncSession, *, published_before: datetime, limit: int
+    ) -> list[Dispatch]:
+        """Posts relayed before `published_before` and never accepted: their job may
+        have been lost with Redis."""
+        waiting = and_(
+            SimulatorWebhook.delivered_at.is_(None),
+            SimulatorWebhook.published_at < published_before,
+        )
+        return await self._dispatches(session, waiting, limit)
+
+    async def _dispatches(
+        self, session: AsyncSession, condition: ColumnElement[bool], limit: int
+    ) -> list[Dispatch]:
         statement = (
             select(SimulatorWebhook.id)
-            .where(SimulatorWebhook.published_at.is_(None))
+            .where(condition)
             .order_by(SimulatorWebhook.created_at, SimulatorWebhook.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
