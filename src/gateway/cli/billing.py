@@ -12,6 +12,7 @@ import structlog
 
 from gateway.cli.common import (
     EXIT_FAILED,
+    command_sessions,
     emit,
     fail,
     json_option,
@@ -19,7 +20,6 @@ from gateway.cli.common import (
     running_servers,
 )
 from gateway.core.clock import SystemClock
-from gateway.core.db import create_engine, create_session_factory
 from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.processors.standalone import open_processors
@@ -73,24 +73,22 @@ def run(ignore_backoff: bool, as_json: bool) -> None:
 
 
 async def _run(settings: Settings, *, ignore_backoff: bool) -> BillingRun:
-    assert settings.database.url is not None
     clock = SystemClock()
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
 
     def progress(invoice_ids: Iterable[str]) -> AbstractContextManager[Iterable[str]]:
         # On stderr: stdout carries only the summary (JSON with --json).
         return click.progressbar(list(invoice_ids), label="charging", file=sys.stderr)
 
-    try:
-        async with open_processors(settings, clock) as processors:
-            return await billing_pass(
-                create_session_factory(engine),
-                clock=clock,
-                processors=processors.registry,
-                crypto=field_crypto(settings),
-                settings=settings,
-                ignore_backoff=ignore_backoff,
-                progress=progress,
-            )
-    finally:
-        await engine.dispose()
+    async with (
+        command_sessions(settings) as sessions,
+        open_processors(settings, clock) as processors,
+    ):
+        return await billing_pass(
+            sessions,
+            clock=clock,
+            processors=processors.registry,
+            crypto=field_crypto(settings),
+            settings=settings,
+            ignore_backoff=ignore_backoff,
+            progress=progress,
+        )

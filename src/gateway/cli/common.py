@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.db import create_engine, create_session_factory
@@ -68,19 +68,26 @@ def running_servers(settings: Settings, *, redis: bool = True) -> Iterator[Setti
         yield ready
 
 
+@contextlib.asynccontextmanager
+async def command_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of the command's own (no pool: one short event loop),
+    disposed when the command's work ends."""
+    assert settings.database.url is not None
+    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 def run_in_session(settings: Settings, work: Callable[[AsyncSession, Clock], Awaitable[T]]) -> T:
     """Run `work` in one transaction, committed when it returns (the CLI's edge)."""
 
     async def main() -> T:
-        assert settings.database.url is not None
-        engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-        try:
-            async with create_session_factory(engine)() as session:
-                result = await work(session, SystemClock())
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
+        async with command_sessions(settings) as sessions, sessions() as session:
+            result = await work(session, SystemClock())
+            await session.commit()
+            return result
 
     try:
         return asyncio.run(main())

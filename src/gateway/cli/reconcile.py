@@ -9,6 +9,7 @@ import structlog
 
 from gateway.cli.common import (
     EXIT_FAILED,
+    command_sessions,
     emit,
     fail,
     json_option,
@@ -16,7 +17,6 @@ from gateway.cli.common import (
     running_servers,
 )
 from gateway.core.clock import SystemClock
-from gateway.core.db import create_engine, create_session_factory
 from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.payments.reconciliation import ReconcileSummary, reconcile_pass
@@ -59,18 +59,16 @@ def reconcile(ignore_backoff: bool, as_json: bool) -> None:
 
 
 async def _reconcile(settings: Settings, *, ignore_backoff: bool) -> ReconcileSummary:
-    assert settings.database.url is not None
     clock = SystemClock()
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    try:
-        async with open_processors(settings, clock) as processors:
-            return await reconcile_pass(
-                create_session_factory(engine),
-                clock=clock,
-                processors=processors.registry,
-                crypto=field_crypto(settings),
-                settings=settings.payments,
-                ignore_backoff=ignore_backoff,
-            )
-    finally:
-        await engine.dispose()
+    async with (
+        command_sessions(settings) as sessions,
+        open_processors(settings, clock) as processors,
+    ):
+        return await reconcile_pass(
+            sessions,
+            clock=clock,
+            processors=processors.registry,
+            crypto=field_crypto(settings),
+            settings=settings.payments,
+            ignore_backoff=ignore_backoff,
+        )

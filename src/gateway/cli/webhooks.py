@@ -15,6 +15,7 @@ from gateway.audit.service import Actor
 from gateway.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    command_sessions,
     database_work,
     emit,
     fail,
@@ -24,7 +25,6 @@ from gateway.cli.common import (
     table,
 )
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.db import create_engine, create_session_factory
 from gateway.core.queues import nudge_relay
 from gateway.core.settings import Settings
 from gateway.webhooks.models import WebhookEvent
@@ -158,11 +158,8 @@ def replay(event_ids: tuple[str, ...], status: str | None, as_json: bool) -> Non
 async def _replay(
     settings: Settings, event_ids: Sequence[str], status: str | None, *, progress: bool
 ) -> int:
-    assert settings.database.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
     clock = SystemClock()
-    try:
-        sessions = create_session_factory(engine)
+    async with command_sessions(settings) as sessions:
         chosen = await _chosen(sessions, event_ids, status)
         replayed = 0
         with click.progressbar(
@@ -179,8 +176,6 @@ async def _replay(
                     await session.commit()
                 bar.update(len(batch))
         return replayed
-    finally:
-        await engine.dispose()
 
 
 async def _chosen(
