@@ -133,7 +133,9 @@ async def simulator_calls(shop: Shop, operation: str) -> list[Any]:
 # -- (a) captures ---------------------------------------------------------------
 
 
-async def test_parallel_captures_of_one_authorization_capture_it_exactly_once(shop: Shop) -> None:
+async def test_invariant_4_parallel_captures_of_one_authorization_capture_it_exactly_once(
+    shop: Shop,
+) -> None:
     authorized = await shop.post("authorize", charge_body(5000))
     assert authorized.status_code == 201, authorized.text
     auth_id = authorized.json()["id"]
@@ -248,7 +250,9 @@ async def test_parallel_uneven_refunds_leave_no_loser_that_would_have_fitted(sho
 
 
 @pytest.mark.parametrize("copies", [2, 10], ids=["twice", "ten_times"])
-async def test_same_idempotency_key_at_once_charges_once(shop: Shop, copies: int) -> None:
+async def test_invariant_4_same_idempotency_key_at_once_charges_once(
+    shop: Shop, copies: int
+) -> None:
     key = f"same-{uuid.uuid4()}"
     body = charge_body(2500, order_id="order-42")
     requests_before = await shop.scalar("SELECT count(*) FROM simulator_requests")

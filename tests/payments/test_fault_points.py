@@ -39,7 +39,7 @@ async def charges_at_processor(simulator: Simulator, transaction_id: str) -> int
         (FaultPoint.BEFORE_FINAL_COMMIT, True, "captured", 201),
     ],
 )
-async def test_a_request_killed_at_a_fault_point_is_finished_by_reconciliation(
+async def test_invariant_4_a_request_killed_at_a_fault_point_is_finished_by_reconciliation(
     resources: Resources,
     post: Post,
     get: Any,

@@ -109,7 +109,7 @@ async def race(
     return Race(resources, settings, clock, subscription_id)
 
 
-async def test_duplicated_charge_jobs_charge_the_invoice_once(race: Race) -> None:
+async def test_invariant_5_duplicated_charge_jobs_charge_the_invoice_once(race: Race) -> None:
     requested = (await race.tick().run()).requested
     assert len(requested) == 1
 
@@ -122,14 +122,14 @@ async def test_duplicated_charge_jobs_charge_the_invoice_once(race: Race) -> Non
     assert (await race.subscription()).cycles_billed == 2
 
 
-async def test_duplicated_ticks_open_one_invoice_per_period(race: Race) -> None:
+async def test_invariant_5_duplicated_ticks_open_one_invoice_per_period(race: Race) -> None:
     results = await asyncio.gather(*(race.tick().run() for _ in range(COPIES)))
 
     assert sum(len(result.requested) for result in results) == 1
     assert await race.count(Invoice) == 2
 
 
-async def test_whole_passes_at_once_bill_each_period_once(race: Race) -> None:
+async def test_invariant_5_whole_passes_at_once_bill_each_period_once(race: Race) -> None:
     def one_pass() -> asyncio.Future[object]:
         return asyncio.ensure_future(
             billing_pass(
@@ -152,7 +152,7 @@ async def test_whole_passes_at_once_bill_each_period_once(race: Race) -> None:
     assert (await race.subscription()).cycles_billed == 3
 
 
-async def test_the_database_refuses_a_second_invoice_for_a_period(race: Race) -> None:
+async def test_invariant_5_the_database_refuses_a_second_invoice_for_a_period(race: Race) -> None:
     subscription = await race.subscription()
     async with race.sessions() as session:
         service = SubscriptionService(session, race.clock, race.resources.crypto)
