@@ -84,7 +84,8 @@ async def test_a_clock_is_created_read_and_advanced(clocks: Clocks) -> None:
     created = await clocks.post("2026-03-01T12:00:00+02:00")
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["id"].startswith("clock_") and len(body["id"]) == 22
+    assert body["id"].startswith("clock_")
+    assert len(body["id"]) == 22
     assert (body["object"], body["status"], body["livemode"]) == ("test_clock", "ready", False)
     assert body["frozen_time"] == START  # in UTC
 
