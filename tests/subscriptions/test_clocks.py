@@ -3,11 +3,9 @@ keys only; at most 100 subscriptions a clock; the wall clock never bills them.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -22,62 +20,12 @@ from gateway.merchants.service import MerchantService
 from gateway.subscriptions.clocks import MAX_SUBSCRIPTIONS
 from gateway.subscriptions.models import Subscription
 from tests.fixtures.merchants import KeyFactory
-from tests.subscriptions.conftest import ALL_SCOPES, Api, Billing, new_subscription
+from tests.subscriptions.conftest import ALL_SCOPES, START, Api, Billing, Clocks, new_subscription
 from tests.support import http_client
-
-START = "2026-03-01T10:00:00Z"
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass
-class Clocks:
-    client: httpx.AsyncClient
-    key: str
-
-    def _headers(self, key: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key or self.key}"}
-
-    async def post(self, frozen_time: str = START, *, key: str | None = None) -> httpx.Response:
-        return await self.client.post(
-            "/api/v1/test-clocks", json={"frozen_time": frozen_time}, headers=self._headers(key)
-        )
-
-    async def create(self, frozen_time: str = START) -> str:
-        response = await self.post(frozen_time)
-        assert response.status_code == 201, response.text
-        clock_id: str = response.json()["id"]
-        return clock_id
-
-    async def get(self, clock_id: str, *, key: str | None = None) -> httpx.Response:
-        return await self.client.get(f"/api/v1/test-clocks/{clock_id}", headers=self._headers(key))
-
-    async def advance(
-        self, clock_id: str, frozen_time: str, *, key: str | None = None
-    ) -> httpx.Response:
-        return await self.client.post(
-            f"/api/v1/test-clocks/{clock_id}/advance",
-            json={"frozen_time": frozen_time},
-            headers=self._headers(key),
-        )
-
-    async def to(self, clock_id: str, frozen_time: str) -> dict[str, Any]:
-        response = await self.advance(clock_id, frozen_time)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def delete(self, clock_id: str, *, key: str | None = None) -> httpx.Response:
-        return await self.client.delete(
-            f"/api/v1/test-clocks/{clock_id}", headers=self._headers(key)
-        )
-
-
-@pytest.fixture
-def clocks(client: httpx.AsyncClient, subscriptions_key: str) -> Clocks:
-    return Clocks(client, subscriptions_key)
 
 
 async def test_a_clock_is_created_read_and_advanced(clocks: Clocks) -> None:
