@@ -46,6 +46,7 @@ from gateway.subscriptions.dependencies import (
     provide_subscription_service,
     subscription_commands,
 )
+from gateway.subscriptions.metrics import billing_gauges
 from gateway.subscriptions.routes import SubscriptionController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
@@ -97,6 +98,7 @@ def database_gauges() -> list[DatabaseGauges]:
         DatabaseGauges("payments backlog", payment_backlog, BACKLOG_TTL),
         DatabaseGauges("outbox", outbox_backlog, BACKLOG_TTL),
         DatabaseGauges("webhook events", webhook_backlog, BACKLOG_TTL),
+        DatabaseGauges("billing", billing_gauges, BACKLOG_TTL),
     ]
 
 
