@@ -45,7 +45,7 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
     configure_logging(level=settings.core.log_level, json=settings.core.log_json)
     if settings.database.url is None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    engine = create_engine(settings.database, url=settings.database.url, pooled=True)
     structlog.contextvars.bind_contextvars(job=name)
     try:
         sessions = create_session_factory(engine)

@@ -31,7 +31,7 @@ class StandaloneProcessors:
 async def open_processors(settings: Settings, clock: Clock) -> AsyncIterator[StandaloneProcessors]:
     if settings.database.url is None or settings.redis.url is None:
         raise MissingServerError("DATABASE_URL and REDIS_URL must be set")
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    engine = create_engine(settings.database, url=settings.database.url, pooled=True)
     redis = create_redis(settings.redis, url=settings.redis.url)
     try:
         simulator = Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)
