@@ -1,9 +1,10 @@
 """The processors a short-lived process builds for itself (an RQ job, a command).
 
 RQ 3 runs each coroutine job on a fresh event loop, so nothing pooled may outlive
-it: the simulator gets its own NullPool engine (it commits its ledger on its own
-connections, never on the caller's session) and a Redis client (its outage flag
-and the breaker's shared state), both closed when the block ends.
+it: the simulator gets its own engine (it commits its ledger on its own
+connections, never on the caller's session; pooled only for the block's life) and
+a Redis client (its outage flag and the breaker's shared state), both closed when
+the block ends.
 """
 
 from __future__ import annotations
