@@ -1,8 +1,11 @@
 """What every job opens: settings, a session on its own engine, one advisory lock.
 
 RQ 3 runs a coroutine job on a fresh event loop (`asyncio.run`), so an engine or
-pool made on another loop would break: each job gets its own NullPool engine.
-The session commits when the job's work returns (the job is the edge).
+pool made on another loop would break: each job gets its own engine, made on the
+job's loop and disposed when the job ends. Its small pool lives only that long,
+yet spares a batch job (a billing batch opens two sessions per invoice) a new
+connection per session. The session commits when the job's work returns (the job
+is the edge).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
     configure_logging(level=settings.core.log_level, json=settings.core.log_json)
     if settings.database.url is None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    engine = create_engine(settings.database, url=settings.database.url, pooled=True)
     structlog.contextvars.bind_contextvars(job=name)
     try:
         sessions = create_session_factory(engine)

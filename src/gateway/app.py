@@ -40,11 +40,13 @@ from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.monitoring import payment_backlog
 from gateway.payments.routes import PaymentController
+from gateway.subscriptions.clock_routes import TestClockController
 from gateway.subscriptions.dependencies import (
     provide_subscription_changes,
     provide_subscription_service,
     subscription_commands,
 )
+from gateway.subscriptions.metrics import billing_gauges
 from gateway.subscriptions.routes import SubscriptionController
 from gateway.vault.dependencies import provide_payment_method_service, vault_commands
 from gateway.vault.routes import PaymentMethodController
@@ -83,6 +85,7 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
         PaymentController,
         PaymentMethodController,
         SubscriptionController,
+        TestClockController,
         InboundWebhookController,
         WebhookEventController,
     ]
@@ -95,6 +98,7 @@ def database_gauges() -> list[DatabaseGauges]:
         DatabaseGauges("payments backlog", payment_backlog, BACKLOG_TTL),
         DatabaseGauges("outbox", outbox_backlog, BACKLOG_TTL),
         DatabaseGauges("webhook events", webhook_backlog, BACKLOG_TTL),
+        DatabaseGauges("billing", billing_gauges, BACKLOG_TTL),
     ]
 
 

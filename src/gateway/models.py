@@ -13,7 +13,7 @@ from gateway.processors.simulator.models import (
     SimulatorTransaction,
     SimulatorWebhook,
 )
-from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
+from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription, TestClock
 from gateway.vault.models import PaymentMethod
 from gateway.webhooks.models import WebhookEvent
 
@@ -34,6 +34,7 @@ __all__ = [
     "SimulatorTransaction",
     "SimulatorWebhook",
     "Subscription",
+    "TestClock",
     "Transaction",
     "WebhookEvent",
 ]

@@ -50,6 +50,8 @@ ALL_SCOPES = (
 TRIGGER_CARD = "4222222222222"
 
 _keys = itertools.count(1)
+# Where a test clock starts unless a test says otherwise.
+START = "2026-03-01T10:00:00Z"
 
 
 def new_subscription(payment_method: str, **changes: Any) -> dict[str, Any]:
@@ -71,11 +73,13 @@ class Api:
     def _headers(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}
 
-    async def payment_method(self, number: str = VISA, *, key: str | None = None) -> str:
+    async def payment_method(
+        self, number: str = VISA, *, key: str | None = None, exp_year: int = 2030
+    ) -> str:
         response = await self.client.post(
             "/api/v1/payment-methods",
             json={
-                "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvv": "123"},
+                "card": {"number": number, "exp_month": 12, "exp_year": exp_year, "cvv": "123"},
                 "customer": {"id": "cus_42"},
             },
             headers={**self._headers(key), "Idempotency-Key": f"pm-{next(_keys)}"},
@@ -149,6 +153,54 @@ async def subscriptions_key(make_key: KeyFactory) -> str:
 @pytest.fixture
 def api(client: httpx.AsyncClient, subscriptions_key: str) -> Api:
     return Api(client, subscriptions_key)
+
+
+@dataclass
+class Clocks:
+    client: httpx.AsyncClient
+    key: str
+
+    def _headers(self, key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+    async def post(self, frozen_time: str = START, *, key: str | None = None) -> httpx.Response:
+        return await self.client.post(
+            "/api/v1/test-clocks", json={"frozen_time": frozen_time}, headers=self._headers(key)
+        )
+
+    async def create(self, frozen_time: str = START) -> str:
+        response = await self.post(frozen_time)
+        assert response.status_code == 201, response.text
+        clock_id: str = response.json()["id"]
+        return clock_id
+
+    async def get(self, clock_id: str, *, key: str | None = None) -> httpx.Response:
+        return await self.client.get(f"/api/v1/test-clocks/{clock_id}", headers=self._headers(key))
+
+    async def advance(
+        self, clock_id: str, frozen_time: str, *, key: str | None = None
+    ) -> httpx.Response:
+        return await self.client.post(
+            f"/api/v1/test-clocks/{clock_id}/advance",
+            json={"frozen_time": frozen_time},
+            headers=self._headers(key),
+        )
+
+    async def to(self, clock_id: str, frozen_time: str) -> dict[str, Any]:
+        response = await self.advance(clock_id, frozen_time)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def delete(self, clock_id: str, *, key: str | None = None) -> httpx.Response:
+        return await self.client.delete(
+            f"/api/v1/test-clocks/{clock_id}", headers=self._headers(key)
+        )
+
+
+@pytest.fixture
+def clocks(client: httpx.AsyncClient, subscriptions_key: str) -> Clocks:
+    return Clocks(client, subscriptions_key)
 
 
 @dataclass

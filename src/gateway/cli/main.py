@@ -6,6 +6,7 @@ import click
 
 from gateway.cli.admin import keys, merchants
 from gateway.cli.billing import billing
+from gateway.cli.clock import clock
 from gateway.cli.crypto import crypto
 from gateway.cli.jobs import jobs
 from gateway.cli.pci_scan import pci_scan
@@ -44,6 +45,7 @@ for command in (
     settle,
     reconcile,
     billing,
+    clock,
     simulator,
     pci_scan,
     webhooks,

@@ -284,6 +284,16 @@ class ReconciliationService:
             return None
         return await self._resolve(transaction, found, processor, now, summary)
 
+    async def reconcile_one(self, transaction: Transaction) -> bool:
+        """One look at one pending transaction (locked by the caller), as a pass takes
+        at this clock's time: for a caller that must settle its own transactions
+        now (a test clock's advance). Whether it left `pending`."""
+        now = self.clock.now()
+        answer = await self._reconcile(transaction, now, ReconcileSummary())
+        if answer is not None:
+            await self._store_answers({transaction.id: answer}, now)
+        return transaction.status != ParentStatus.PENDING
+
     async def settle_from_record(
         self, transaction: Transaction, found: ProcessorTransaction, processor: ResilientProcessor
     ) -> bool:

@@ -1,9 +1,10 @@
 """The processors a short-lived process builds for itself (an RQ job, a command).
 
 RQ 3 runs each coroutine job on a fresh event loop, so nothing pooled may outlive
-it: the simulator gets its own NullPool engine (it commits its ledger on its own
-connections, never on the caller's session) and a Redis client (its outage flag
-and the breaker's shared state), both closed when the block ends.
+it: the simulator gets its own engine (it commits its ledger on its own
+connections, never on the caller's session; pooled only for the block's life) and
+a Redis client (its outage flag and the breaker's shared state), both closed when
+the block ends.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class StandaloneProcessors:
 async def open_processors(settings: Settings, clock: Clock) -> AsyncIterator[StandaloneProcessors]:
     if settings.database.url is None or settings.redis.url is None:
         raise MissingServerError("DATABASE_URL and REDIS_URL must be set")
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
+    engine = create_engine(settings.database, url=settings.database.url, pooled=True)
     redis = create_redis(settings.redis, url=settings.redis.url)
     try:
         simulator = Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)

@@ -28,6 +28,7 @@ from gateway.processors.breaker import ProcessorUnavailable
 from gateway.processors.registry import ProcessorRegistry
 from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
 from gateway.subscriptions.dunning import POSTPONE_DELAY, Verdict
+from gateway.subscriptions.metrics import count_charge
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import COLLECTING, InvoiceStatus
 from gateway.subscriptions.tick import BillingTick, TickSummary
@@ -107,6 +108,7 @@ class InvoiceCharger:
             return await self.charge(invoice_id)
         except Exception:  # noqa: BLE001 - one invoice's bug must not stop the others
             _log.exception("billing.charge_failed", invoice_id=invoice_id)
+            count_charge(Charged.ERROR, retry=False)
             return Charged.ERROR
 
     async def charge(self, invoice_id: str) -> Charged:
@@ -128,6 +130,7 @@ class InvoiceCharger:
             status=transaction.status,
             verdict=str(verdict),
         )
+        count_charge(_BY_VERDICT[verdict], retry=attempt.retry)
         return _BY_VERDICT[verdict]
 
     async def _start(
@@ -156,6 +159,7 @@ class InvoiceCharger:
         except ProcessorUnavailable:
             # Nothing is written and nothing counts: billing asks again shortly.
             service.update(invoice, next_attempt_at=self.clock.now() + POSTPONE_DELAY)
+            count_charge(Charged.POSTPONED, retry=subscription.failed_attempts > 0)
             return Charged.POSTPONED
         charges = AttemptCharges(
             clock=self.clock,
@@ -173,8 +177,10 @@ class InvoiceCharger:
                 session, service, subscription, invoice, max_amount=max_amount
             )
         except GatewayError as error:
+            retry = subscription.failed_attempts > 0
             verdict = await charges.unchargeable(service, subscription, invoice, error.detail)
             _log.warning("billing.unchargeable", invoice_id=invoice.id, error=error.detail)
+            count_charge(_BY_VERDICT[verdict], retry=retry)
             return _BY_VERDICT[verdict]
         return charges, attempt
 

@@ -48,6 +48,7 @@ class StartedAttempt:
     attempt_id: str
     operation: ChargeOperation
     reserved: Reserved
+    retry: bool = False  # a dunning retry (an attempt of the period failed before)
 
     @property
     def transaction_id(self) -> str:
@@ -157,6 +158,7 @@ class AttemptCharges:
             attempt_id=attempt.id,
             operation=operation,
             reserved=reserved,
+            retry=subscription.failed_attempts > 0,
         )
 
     async def call(self, started: StartedAttempt) -> None:

@@ -57,5 +57,6 @@ class SubscriptionCommands(KeyedCommands):
                 payments=self.settings.payments,
                 billing=self.settings.billing,
                 max_amount=self.max_amount,
+                production=self.settings.is_production,
             ),
         )

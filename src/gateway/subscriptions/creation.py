@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit.service import Actor
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.errors import Forbidden, NotFound, ValidationFailed
+from gateway.core.errors import ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.money import exponent
 from gateway.core.settings import BillingSettings, PaymentSettings
@@ -30,6 +30,7 @@ from gateway.payments.responses import response_for
 from gateway.payments.service import TransactionService
 from gateway.processors.resilient import ResilientProcessor
 from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
+from gateway.subscriptions.clocks import TestClockService
 from gateway.subscriptions.models import Invoice, Subscription
 from gateway.subscriptions.outcomes import is_approved
 from gateway.subscriptions.responses import created
@@ -91,6 +92,7 @@ class CreateSubscriptionOperation:
         payments: PaymentSettings,
         billing: BillingSettings,
         max_amount: int,
+        production: bool = False,
     ) -> None:
         self.body = body
         self.owner = owner
@@ -99,6 +101,7 @@ class CreateSubscriptionOperation:
         self.crypto = crypto
         self.clock = clock
         self.max_amount = max_amount
+        self.production = production
         self.charges = AttemptCharges(
             clock=clock,
             crypto=crypto,
@@ -117,19 +120,26 @@ class CreateSubscriptionOperation:
 
     def _check(self) -> None:
         body = self.body
-        if body.test_clock_id is not None:
-            if self.owner.livemode:
-                raise Forbidden("Test clocks are for test keys only.")
-            raise NotFound(f"No test clock {body.test_clock_id}.")
         exponent(body.currency)  # an unsupported currency is a 400
         if body.amount > self.max_amount:
             raise ValidationFailed.for_field(
                 "amount", f"at most {self.max_amount} for this merchant"
             )
 
+    async def _on_test_clock(self, session: AsyncSession, clock_id: str) -> None:
+        """From here on, "now" is the test clock's, for this subscription's dates and
+        its first charge alike."""
+        clocks = TestClockService(session, self.clock, production=self.production)
+        self.clock = await clocks.for_new_subscription(self.owner, clock_id)
+        self.charges.clock = self.clock
+
     async def reserve(self, session: AsyncSession) -> CreationReserved:
-        self._check()
         body = self.body
+        if body.test_clock_id is not None:
+            TestClockService(session, self.clock, production=self.production).allow(self.owner)
+        self._check()
+        if body.test_clock_id is not None:
+            await self._on_test_clock(session, body.test_clock_id)
         now = self.clock.now()
         plan = plan_start(body, now)
         vault = PaymentMethodService(session, self.clock, self.crypto)
@@ -157,6 +167,7 @@ class CreateSubscriptionOperation:
             cancel_at_period_end=False,
             failed_attempts=0,
             metadata_=dict(body.metadata or {}),
+            test_clock_id=body.test_clock_id,
         )
         service.seal_email(subscription, body.customer.email)
         await service.open(

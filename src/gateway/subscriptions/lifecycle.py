@@ -23,6 +23,8 @@ import structlog
 from gateway.audit.service import Actor
 from gateway.core.errors import ValidationFailed
 from gateway.core.tenancy import Owner
+from gateway.subscriptions.clock_repository import TestClockRepository
+from gateway.subscriptions.clocks import time_of
 from gateway.subscriptions.models import Subscription
 from gateway.subscriptions.schedule import resume_billing_at
 from gateway.subscriptions.schemas import SubscriptionUpdate
@@ -54,6 +56,7 @@ class SubscriptionChanges:
         self, owner: Owner, subscription_id: str, body: SubscriptionUpdate, actor: Actor
     ) -> Subscription:
         subscription = await self.service.get(owner, subscription_id, for_update=True)
+        await self._in_its_time(subscription)
         status = SubscriptionStatus(subscription.status)
         if status in ENDED:
             raise InvalidSubscriptionState(
@@ -86,6 +89,18 @@ class SubscriptionChanges:
             subscription, "subscription.update", actor, {"fields": changed}
         )
         return subscription
+
+    async def _in_its_time(self, subscription: Subscription) -> None:
+        """A subscription on a test clock changes at that clock's time (a pause, a
+        resume, a cancel date), never the wall clock's."""
+        if subscription.test_clock_id is None:
+            return
+        service = self.service
+        clock = await TestClockRepository(service.session).get(
+            subscription.test_clock_id, merchant_id=None
+        )
+        if clock is not None:
+            self.service = type(service)(service.session, time_of(clock), service.crypto)
 
     async def _pause(self, subscription: Subscription, actor: Actor) -> None:
         if subscription.status not in _PAUSABLE:
@@ -139,6 +154,7 @@ class SubscriptionChanges:
         self, owner: Owner, subscription_id: str, *, at_period_end: bool, actor: Actor
     ) -> Subscription:
         subscription = await self.service.get(owner, subscription_id, for_update=True)
+        await self._in_its_time(subscription)
         status = SubscriptionStatus(subscription.status)
         if status is SubscriptionStatus.CANCELED:
             return subscription  # already done: DELETE is idempotent

@@ -29,6 +29,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.core.db import Base
 
 
+class TestClock(Base):
+    """A merchant's simulated time for test subscriptions (API.md "Test clocks").
+
+    Deleting one keeps the row (its subscriptions still name it) and hides it."""
+
+    __test__ = False  # not a pytest class, whatever its name
+    __tablename__ = "test_clocks"
+    __table_args__ = (
+        CheckConstraint("status IN ('ready')", name="status_known"),
+        Index("ix_test_clocks_merchant_created", "merchant_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    frozen_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -53,6 +74,13 @@ class Subscription(Base):
             "next_billing_at",
             "id",
             postgresql_where=text("status IN ('trialing', 'active', 'paused')"),
+        ),
+        # A test clock's advance looks for its own subscriptions' next dates.
+        Index(
+            "ix_subscriptions_test_clock",
+            "test_clock_id",
+            "next_billing_at",
+            postgresql_where=text("test_clock_id IS NOT NULL"),
         ),
     )
 
@@ -87,7 +115,7 @@ class Subscription(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     # A subscription on a test clock lives in that clock's time; wall-clock billing
     # never touches it.
-    test_clock_id: Mapped[str | None] = mapped_column(String(24))
+    test_clock_id: Mapped[str | None] = mapped_column(ForeignKey("test_clocks.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

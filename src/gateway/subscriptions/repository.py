@@ -26,6 +26,7 @@ from gateway.subscriptions.states import (
     SCHEDULED,
     UNPAID,
     AttemptStatus,
+    SubscriptionStatus,
 )
 
 # Where a claim's previous batch stopped: (due time, id) of its last row.
@@ -133,6 +134,25 @@ class SubscriptionRepository:
             .with_for_update(skip_locked=True)
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def count_by_status(self) -> dict[tuple[str, bool], int]:
+        statement = select(Subscription.status, Subscription.livemode, func.count()).group_by(
+            Subscription.status, Subscription.livemode
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {(status, livemode): count for status, livemode, count in rows}
+
+    async def oldest_due(self, *, now: datetime) -> datetime | None:
+        """The earliest next billing date (a renewal, or a retry while past due) of
+        the wall clock's subscriptions that has come by `now`."""
+        oldest: datetime | None = await self.session.scalar(
+            select(func.min(Subscription.next_billing_at)).where(
+                Subscription.status.in_([*SCHEDULED, SubscriptionStatus.PAST_DUE]),
+                Subscription.test_clock_id.is_(None),
+                Subscription.next_billing_at <= now,
+            )
+        )
+        return oldest
 
     # -- invoices -------------------------------------------------------------------
 

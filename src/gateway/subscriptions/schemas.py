@@ -116,3 +116,28 @@ class InvoiceOut(msgspec.Struct, kw_only=True):
 class InvoiceList(msgspec.Struct):
     data: list[InvoiceOut]
     next_cursor: str | None
+
+
+class NewTestClock(RequestBody):
+    """POST /test-clocks."""
+
+    frozen_time: AwareTime
+
+
+class TestClockAdvance(RequestBody):
+    """POST /test-clocks/{id}/advance: a time after the clock's."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    frozen_time: AwareTime
+
+
+class TestClockOut(msgspec.Struct, kw_only=True):
+    __test__ = False
+
+    id: str
+    object: Literal["test_clock"] = "test_clock"
+    livemode: bool = False
+    frozen_time: datetime
+    status: str
+    created_at: datetime
