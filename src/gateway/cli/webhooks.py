@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 import click
 import msgspec
@@ -29,27 +28,16 @@ from gateway.core.queues import nudge_relay
 from gateway.core.settings import Settings
 from gateway.webhooks.models import WebhookEvent
 from gateway.webhooks.repository import WebhookEventRepository
-from gateway.webhooks.schemas import EVENT_STATUSES
+from gateway.webhooks.schemas import EVENT_STATUSES, WebhookEventOut
 from gateway.webhooks.service import WebhookEventService
 
 OPERATOR = Actor(kind="operator")
 _REPLAY_BATCH = 100
 
 
-class EventView(msgspec.Struct):
+class EventView(WebhookEventOut):
     """An event as an operator sees it: the API's fields, and what it matched."""
 
-    id: str
-    source: str
-    notification_id: str
-    event_type: str
-    entity_id: str | None
-    status: str
-    outcome: str | None
-    attempts: int
-    last_error: str | None
-    received_at: datetime
-    processed_at: datetime | None
     merchant_id: str | None
     livemode: bool | None
     transaction_id: str | None
@@ -57,17 +45,7 @@ class EventView(msgspec.Struct):
 
 def _view(event: WebhookEvent) -> EventView:
     return EventView(
-        id=event.id,
-        source=event.source,
-        notification_id=event.notification_id,
-        event_type=event.event_type,
-        entity_id=event.entity_id,
-        status=event.status,
-        outcome=event.outcome,
-        attempts=event.attempts,
-        last_error=event.last_error,
-        received_at=event.received_at,
-        processed_at=event.processed_at,
+        **msgspec.structs.asdict(WebhookEventOut.of(event)),
         merchant_id=event.merchant_id,
         livemode=event.livemode,
         transaction_id=event.transaction_id,

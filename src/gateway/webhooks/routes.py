@@ -22,7 +22,6 @@ from gateway.core.settings import Settings
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
-from gateway.webhooks.models import WebhookEvent
 from gateway.webhooks.schemas import (
     EVENT_STATUSES,
     InboundAccepted,
@@ -63,22 +62,6 @@ _INBOUND_DOC = (
     "Authenticated only by `X-ANET-Signature: sha512=<HEX>`, the HMAC-SHA512 of the raw "
     "body keyed with the Signature Key text (GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS)."
 )
-
-
-def event_out(event: WebhookEvent) -> WebhookEventOut:
-    return WebhookEventOut(
-        id=event.id,
-        source=event.source,
-        notification_id=event.notification_id,
-        event_type=event.event_type,
-        entity_id=event.entity_id,
-        status=event.status,
-        outcome=event.outcome,
-        attempts=event.attempts,
-        last_error=event.last_error,
-        received_at=event.received_at,
-        processed_at=event.processed_at,
-    )
 
 
 def _nudge(settings: Settings) -> BackgroundTask | None:
@@ -164,7 +147,9 @@ class WebhookEventController(Controller):
         rows, next_cursor = await webhook_events.page(
             principal.owner, status=_status(status, EVENT_STATUSES), cursor=cursor, limit=limit
         )
-        return WebhookEventList(data=[event_out(row) for row in rows], next_cursor=next_cursor)
+        return WebhookEventList(
+            data=[WebhookEventOut.of(row) for row in rows], next_cursor=next_cursor
+        )
 
     @post(
         "/{event_id:str}/replay",
@@ -182,7 +167,9 @@ class WebhookEventController(Controller):
     ) -> Response[WebhookEventOut]:
         event = await webhook_events.replay(principal.owner, event_id, api_actor(request))
         return Response(
-            event_out(event), status_code=202, background=_nudge(request.app.state.settings)
+            WebhookEventOut.of(event),
+            status_code=202,
+            background=_nudge(request.app.state.settings),
         )
 
     @post(

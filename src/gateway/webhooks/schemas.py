@@ -12,6 +12,7 @@ import msgspec
 
 from gateway.core.errors import ValidationFailed
 from gateway.core.problems import dotted_path
+from gateway.webhooks.models import WebhookEvent
 
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 
@@ -88,6 +89,22 @@ class WebhookEventOut(msgspec.Struct):
     last_error: str | None
     received_at: datetime
     processed_at: datetime | None
+
+    @classmethod
+    def of(cls, event: WebhookEvent) -> WebhookEventOut:
+        return cls(
+            id=event.id,
+            source=event.source,
+            notification_id=event.notification_id,
+            event_type=event.event_type,
+            entity_id=event.entity_id,
+            status=event.status,
+            outcome=event.outcome,
+            attempts=event.attempts,
+            last_error=event.last_error,
+            received_at=event.received_at,
+            processed_at=event.processed_at,
+        )
 
 
 class WebhookEventList(msgspec.Struct):
