@@ -22,8 +22,34 @@ def digest(text: str) -> str:
 
 def test_retries_follow_the_schedule_after_the_due_date_plus_one_jitter() -> None:
     shift = jitter("inv_0000000000000001", digest)
-    times = [POLICY.retry_at(DUE, failures, shift) for failures in (1, 2, 3, 4)]
+    failed_at = DUE
+    times = []
+    for failures in (1, 2, 3, 4):
+        failed_at = POLICY.retry_at(DUE, failed_at, failures, shift)
+        times.append(failed_at)
     assert times == [DUE + timedelta(days=days) + shift for days in (1, 3, 5, 7)]
+
+
+def test_a_retry_counts_from_the_failed_attempt_when_the_invoice_was_charged_late() -> None:
+    """An invoice first charged two days late (a billing outage) is not retried at
+    once and again at the next pass: each retry keeps the schedule's spacing from
+    the attempt that failed, and never comes before the schedule from the due date."""
+    shift = timedelta(minutes=17)
+    late = DUE + timedelta(days=2)
+    first_retry = POLICY.retry_at(DUE, late, 1, shift)
+    assert first_retry == late + timedelta(days=1)
+    second_retry = POLICY.retry_at(DUE, first_retry, 2, shift)
+    assert second_retry == first_retry + timedelta(days=2)
+    assert POLICY.retry_at(DUE, second_retry, 3, shift) == second_retry + timedelta(days=2)
+
+
+def test_a_retry_made_a_little_late_keeps_the_schedules_gap() -> None:
+    shift = timedelta(minutes=5)
+    # The first retry ran an hour after its time (a slow tick).
+    first_retry = DUE + timedelta(days=1, hours=1) + shift
+    assert POLICY.retry_at(DUE, first_retry, 2, shift) == first_retry + timedelta(days=2)
+    # An attempt made early (a manual `billing run --now`) waits for the schedule.
+    assert POLICY.retry_at(DUE, DUE, 2, shift) == DUE + timedelta(days=3) + shift
 
 
 def test_the_jitter_is_under_an_hour_stable_per_invoice_and_spread_across_invoices() -> None:
@@ -68,4 +94,4 @@ def test_hard_declines_are_the_card_being_gone() -> None:
 
 def test_no_retry_is_scheduled_past_the_schedule() -> None:
     with pytest.raises(ValueError, match="no retry"):
-        POLICY.retry_at(DUE, 5, timedelta(0))
+        POLICY.retry_at(DUE, DUE, 5, timedelta(0))

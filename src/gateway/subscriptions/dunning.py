@@ -2,9 +2,13 @@
 
 A failed attempt makes the invoice `past_due` and schedules the next one
 GATEWAY_DUNNING_SCHEDULE_DAYS after the invoice's due date (default +1, +3, +5,
-+7 days), each shifted by a jitter in [0, 1 h) derived from an HMAC of the
-invoice id, so retries of many invoices due at one moment do not all hit the
-processor in the same second, yet the same invoice always gets the same times.
++7 days), but never sooner after the failed attempt than the schedule's own gap
+between two retries (1, 2, 2, 2 days by default): an invoice first charged late
+(a billing outage, a backlog) keeps its spacing instead of hitting the
+customer's card at once and again at the next pass. The times of the schedule
+are shifted by a jitter in [0, 1 h) derived from an HMAC of the invoice id,
+so retries of many invoices due at one moment do not all hit the processor in
+the same second, yet the same invoice always gets the same times.
 A hard decline (the card is gone: reasons 4, 6, 7, 8) stops at once. After the
 last retry fails, GATEWAY_DUNNING_FINAL_ACTION: cancel or pause.
 
@@ -61,9 +65,18 @@ class DunningPolicy:
             return Verdict.FINAL
         return Verdict.RETRY
 
-    def retry_at(self, due_at: datetime, failed_attempts: int, shift: timedelta) -> datetime:
-        """When to try again after the `failed_attempts`-th failure of an invoice due
-        at `due_at` (only while `verdict_after_failure` says RETRY)."""
+    def retry_at(
+        self, due_at: datetime, failed_at: datetime, failed_attempts: int, shift: timedelta
+    ) -> datetime:
+        """When to try again after the `failed_attempts`-th failure, made at
+        `failed_at`, of an invoice due at `due_at` (only while
+        `verdict_after_failure` says RETRY)."""
         if not 1 <= failed_attempts <= len(self.schedule_days):
             raise ValueError(f"no retry follows failure {failed_attempts}")
-        return due_at + timedelta(days=self.schedule_days[failed_attempts - 1]) + shift
+        days = self.schedule_days[failed_attempts - 1]
+        previous = self.schedule_days[failed_attempts - 2] if failed_attempts > 1 else 0
+        on_schedule = due_at + timedelta(days=days) + shift
+        # An attempt made on time already carries the shift: adding it again
+        # would drift every retry by another jitter.
+        spaced = failed_at + timedelta(days=max(days - previous, 0))
+        return max(on_schedule, spaced)

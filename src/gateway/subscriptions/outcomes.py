@@ -166,7 +166,10 @@ class OutcomeRecorder:
         collecting = subscription.status not in ENDED and subscription.status != "paused"
         if verdict is Verdict.RETRY:
             retry_at = self.policy.retry_at(
-                invoice.period_start, failures, jitter(invoice.id, self.digest)
+                invoice.period_start,
+                attempt.attempted_at,
+                failures,
+                jitter(invoice.id, self.digest),
             )
             attempt.next_attempt_at = retry_at
             await self.service.move_invoice(
