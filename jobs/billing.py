@@ -43,6 +43,7 @@ async def charge_invoices(invoice_ids: list[str]) -> dict[str, int]:
             processors=processors.registry,
             crypto=job.crypto,
             settings=job.settings,
+            faults=job.faults,
         )
         summary = await charger.charge_all(invoice_ids)
     return summary.as_dict()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy import text
@@ -23,6 +23,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_engine, create_session_factory
 from gateway.core.devsecrets import with_development_secrets
+from gateway.core.faults import FaultPoints
 from gateway.core.logging import configure_logging
 from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings, load_settings
@@ -40,6 +41,9 @@ class JobContext:
     # More sessions on the job's engine, for work that commits as it goes (a batch,
     # a phase) while `session` keeps the tick lock until the job ends.
     sessions: async_sessionmaker[AsyncSession]
+    # GATEWAY_FAULT_INJECTION (chaos only): money movements of jobs die between
+    # their phases too.
+    faults: FaultPoints = field(default_factory=FaultPoints.none)
 
 
 @contextlib.asynccontextmanager
@@ -59,6 +63,7 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
                 clock=SystemClock(),
                 crypto=field_crypto(settings),
                 sessions=sessions,
+                faults=FaultPoints.parse(settings.core.fault_injection),
             )
             await session.commit()
     finally:

@@ -28,6 +28,7 @@ def _sweep_tools(job: JobContext, processors: StandaloneProcessors) -> dict[str,
         "processors": processors.registry,
         "crypto": job.crypto,
         "settings": job.settings.payments,
+        "faults": job.faults,
     }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import structlog
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -174,3 +176,101 @@ async def test_lookups_are_retried(
     simulator.find_by_reference = flaky  # type: ignore[method-assign]
     assert await processor.find_by_reference("txn_nothing") is None
     assert calls == 2
+
+
+# -- issue 16 point 3: a breaker that cannot stick ---------------------------------
+
+TRIAL_TIMEOUT_S = 5
+
+
+def breaker_with_trial_timeout(redis: Redis, clock: FrozenClock) -> CircuitBreaker:
+    return CircuitBreaker(
+        "simulator",
+        redis,
+        clock,
+        fail_max=FAIL_MAX,
+        reset_s=RESET_S,
+        trial_timeout_s=TRIAL_TIMEOUT_S,
+    )
+
+
+async def _a_trial_never_resolved_frees_its_slot(
+    target: CircuitBreaker, clock: FrozenClock
+) -> None:
+    await open_it(target)
+    clock.advance(timedelta(seconds=RESET_S))
+    trial = await target.admit()
+    assert trial.trial, "the first caller after the reset tests the processor"
+    # Its caller dies (or gives up before the call): nothing ever reports.
+    with pytest.raises(ProcessorUnavailable) as refused:
+        await target.admit()
+    assert refused.value.retry_after == TRIAL_TIMEOUT_S
+    clock.advance(timedelta(seconds=TRIAL_TIMEOUT_S))
+    assert (await target.admit()).trial, "past its timeout the next caller is the trial"
+    await target.record_success()
+    assert await target.state() is BreakerState.CLOSED
+    assert not (await target.admit()).trial
+
+
+async def test_a_half_open_trial_never_resolved_frees_its_slot_after_its_timeout(
+    redis_client: Redis, clock: FrozenClock
+) -> None:
+    await _a_trial_never_resolved_frees_its_slot(
+        breaker_with_trial_timeout(redis_client, clock), clock
+    )
+
+
+async def test_without_redis_an_unresolved_trial_frees_its_slot_too(clock: FrozenClock) -> None:
+    unreachable = Redis(port=closed_port(), socket_connect_timeout=0.2)
+    await _a_trial_never_resolved_frees_its_slot(
+        breaker_with_trial_timeout(unreachable, clock), clock
+    )
+    await unreachable.aclose()
+
+
+async def test_opened_is_logged_once_per_opening(redis_client: Redis, clock: FrozenClock) -> None:
+    target = breaker(redis_client, clock)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(FAIL_MAX + 3):  # late failures of calls admitted before it opened
+            await target.record_failure()
+        clock.advance(timedelta(seconds=RESET_S))
+        await target.admit()
+        await target.record_failure()  # the trial failed: a second opening
+    opened = [entry for entry in logs if entry["event"] == "breaker.opened"]
+    assert len(opened) == 2
+
+
+class _CountingProcessor:
+    """The simulator, counting the calls that reach it."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.name = simulator.name
+        self.purchases = 0
+
+    async def purchase(self, request: Any) -> Any:
+        self.purchases += 1
+        await asyncio.sleep(0.05)  # the trial is still in flight when the others ask
+        return await self.simulator.purchase(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.simulator, name)
+
+
+async def test_background_callers_obey_the_single_trial_rule(
+    simulator: Simulator, redis_client: Redis, clock: FrozenClock
+) -> None:
+    counting = _CountingProcessor(simulator)
+    workers = [
+        ResilientProcessor(counting, breaker(redis_client, clock), deadline_s=0.2)  # type: ignore[arg-type]
+        for _ in range(5)
+    ]
+    await open_it(workers[0].breaker)
+    clock.advance(timedelta(seconds=RESET_S))
+    results = await asyncio.gather(
+        *(worker.purchase(charge(1500)) for worker in workers), return_exceptions=True
+    )
+    assert counting.purchases == 1, "one trial reaches the processor, not five"
+    refused = [result for result in results if isinstance(result, NotSentError)]
+    assert len(refused) == 4
+    assert await workers[0].state() is BreakerState.CLOSED, "the trial succeeded"

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gateway.core.clock import FrozenClock
+from gateway.core.faults import FaultPoint, FaultPoints
 from gateway.core.resources import Resources
 from gateway.processors.simulator import Simulator
 from gateway.subscriptions.billing import InvoiceCharger
@@ -368,6 +371,14 @@ async def test_changes_validate_and_pausing_needs_a_pausable_state(api: Api) -> 
     assert bad.status_code == 400
 
 
+class _WorkerDied(Exception):
+    """What SIGKILL would do to the job, here without ending the test process."""
+
+
+def _die() -> None:
+    raise _WorkerDied
+
+
 async def test_a_charge_whose_worker_died_after_the_processor_took_it_is_reconciled_not_resent(
     api: Api, billing: Billing
 ) -> None:
@@ -380,19 +391,18 @@ async def test_a_charge_whose_worker_died_after_the_processor_took_it_is_reconci
         billing=billing.settings.billing,
     )
     [invoice_id] = (await tick.run()).requested
+    died = FaultPoints({FaultPoint.AFTER_PROCESSOR_CALL: 1.0}, kill=_die)
     charger = InvoiceCharger(
         billing.sessions,
         clock=billing.clock,
         processors=billing.processors,
         crypto=billing.crypto,
         settings=billing.settings,
+        faults=died,
     )
-    async with billing.sessions() as session:
-        started = await charger._start(session, invoice_id)
-        await session.commit()
-    assert isinstance(started, tuple)
-    charges, attempt = started
-    await charges.call(attempt)  # the processor took the money; the worker dies here
+    with pytest.raises(_WorkerDied):
+        await charger.charge(invoice_id)  # the processor took the money; the worker dies here
+    charger.runner.faults = FaultPoints.none()
 
     assert (await charger.charge_all([invoice_id])).skipped == 1
     assert (await billing.run(now=True)).due == 0, "nothing is retried while in doubt"

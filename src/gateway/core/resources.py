@@ -88,12 +88,17 @@ def resilient(
     processor: Processor, settings: Settings, redis: Redis, clock: Clock
 ) -> ResilientProcessor:
     """A processor behind its breaker (shared through Redis) and safe retries."""
+    config = settings.processor
     breaker = CircuitBreaker(
         processor.name,
         redis,
         clock,
-        fail_max=settings.processor.breaker_fail_max,
-        reset_s=settings.processor.breaker_reset_s,
+        fail_max=config.breaker_fail_max,
+        reset_s=config.breaker_reset_s,
+        # The longest a trial call can take; past it, its caller is gone.
+        trial_timeout_s=config.processor_connect_timeout_s
+        + config.processor_read_timeout_s
+        + config.processor_retry_deadline_s,
     )
     return ResilientProcessor(
         processor, breaker, deadline_s=settings.processor.processor_retry_deadline_s

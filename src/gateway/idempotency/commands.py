@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,8 @@ from gateway.core.queues import nudge_relay
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
-from gateway.idempotency.runner import Operation, Outcome, PhaseRunner, R
+from gateway.idempotency.key_claim import KeyAnswers, KeyClaim, Outcome, Reservation
+from gateway.idempotency.runner import MoneyRunner, Operation
 from gateway.idempotency.store import (
     Decision,
     IdempotencyStore,
@@ -22,6 +24,8 @@ from gateway.idempotency.store import (
     StoredResponse,
     decide,
 )
+
+R = TypeVar("R", bound=Reservation)
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,8 @@ class KeyedCommands(ABC):
         self.resources = resources
         self.settings = settings
         self.owner = owner
-        self.runner = PhaseRunner(
-            resources.session_factory, self.store, self.current_response, faults=resources.faults
-        )
+        self.runner = MoneyRunner(resources.session_factory, faults=resources.faults)
+        self.answers = KeyAnswers(self.store, self.current_response)
 
     def store(self, session: AsyncSession) -> IdempotencyStore:
         payments = self.settings.payments
@@ -63,12 +66,14 @@ class KeyedCommands(ABC):
             decision = decide(record, keyed.fingerprint, self.resources.clock.now())
             if decision is Decision.FRESH or record is None:
                 return None
-            outcome = await self.runner.answer_existing(session, decision, record)
+            response = await self.answers.existing(session, decision, record)
             await session.commit()
-            return outcome
+            return Outcome(response, replayed=True)
 
-    async def run(self, keyed: KeyedRequest, operation: Operation[R]) -> Outcome:
-        outcome = await self.runner.run(keyed.scope, keyed.fingerprint, operation)
+    async def run(self, keyed: KeyedRequest, operation: Operation[R, StoredResponse]) -> Outcome:
+        claim = KeyClaim(self.answers, keyed.scope, keyed.fingerprint)
+        response = await self.runner.run(claim, operation)
+        outcome = Outcome(response, replayed=claim.replayed)
         if self.settings.redis.url is not None:
             # The request's events are committed: have a worker relay them now.
             await asyncio.to_thread(nudge_relay, self.settings.redis.url)

@@ -10,8 +10,8 @@ from litestar import Request, Response
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.resources import Resources
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
+from gateway.idempotency.key_claim import Outcome
 from gateway.idempotency.keys import HEADER, parse_key, request_fingerprint, stored_key
-from gateway.idempotency.runner import Outcome
 from gateway.idempotency.store import KeyScope
 from gateway.merchants.auth import provide_principal
 

@@ -1,61 +1,53 @@
-"""The phase runner of DESIGN.md invariant 4.
+"""The money runner: DESIGN.md invariant 4, written once.
 
-A money-moving request runs in three phases, each its own commit:
+Every money movement (an API request, a renewal, a sweep's void) runs in three
+phases, each its own commit:
 
-1. reserve: claim the Idempotency-Key and write the `pending` transaction (and so
-   its amount reservation), with its event and audit row; commit;
+1. reserve: take the movement's claim (an Idempotency-Key, an invoice, or none),
+   decide everything that needs no processor (body, card, amounts, the object's
+   existence, owner and state) and write the `pending` transaction with its event
+   and audit row; only then ask the circuit breaker (`admit`), so a request that
+   can never succeed is refused with its own error whatever the breaker's state,
+   and takes no trial slot; commit;
 2. call the processor, outside any database transaction or row lock;
-3. finalize: write the outcome, its events and the response; store the response
-   on the key in the same transaction; commit.
+3. finish: write the outcome, its events and the answer; settle the claim in the
+   same transaction; commit.
 
-A crash between phases leaves the key in flight and the transaction pending:
-reconciliation asks the processor what happened, and a retry with the same key
-after the lock expires is answered from that transaction. Nothing is re-sent.
+A refusal in phase 1 (a GatewayError: a rule, or an open breaker) undoes what the
+phase wrote; the claim says whether that refusal is an answer to keep (a stored
+404, a postponed invoice) or nothing at all (the key is free again). A crash
+between phases leaves the transaction pending and the claim in flight:
+reconciliation asks the processor what happened; nothing is re-sent. The fault
+points of GATEWAY_FAULT_INJECTION are reached here, so chaos reaches every kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.errors import GatewayError
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.problems import STATUS_BY_CODE, problem_of
-from gateway.idempotency.keys import IdempotencyKeyInUse, IdempotencyKeyReused
-from gateway.idempotency.models import IdempotencyRecord
-from gateway.idempotency.store import (
-    STORED_STATUSES,
-    Decision,
-    IdempotencyStore,
-    KeyScope,
-    StoredResponse,
-)
+
+R = TypeVar("R")
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+R_contra = TypeVar("R_contra", contravariant=True)
 
 
-class Reservation(Protocol):
-    @property
-    def object_id(self) -> str:
-        """The transaction (or payment method) phase 1 wrote."""
-        ...
-
-
-R = TypeVar("R", bound=Reservation)
-
-
-class Operation(Protocol[R]):
-    """One kind of money-moving request (purchase, capture, ...)."""
-
-    async def admit(self) -> None:
-        """Before anything is written: raise a GatewayError to refuse at once (an
-        open circuit breaker), leaving no trace and the key unused."""
-        ...
+class Operation(Protocol[R, T_co]):
+    """One kind of money movement (purchase, capture, renewal, expiry void, ...)."""
 
     async def reserve(self, session: AsyncSession) -> R:
-        """Phase 1: validate, write the pending transaction; raise a GatewayError to refuse."""
+        """Phase 1: decide and write the pending transaction; raise a GatewayError
+        to refuse."""
+        ...
+
+    async def admit(self, reservation: R) -> None:
+        """Phase 1's last step: take the breaker's permit for the call (kept on the
+        reservation), or raise ProcessorUnavailable."""
         ...
 
     async def call(self, reservation: R) -> None:
@@ -63,110 +55,99 @@ class Operation(Protocol[R]):
         reservation; never raises for a processor failure."""
         ...
 
-    async def finalize(self, session: AsyncSession, reservation: R) -> StoredResponse:
+    async def finalize(self, session: AsyncSession, reservation: R) -> T_co:
         """Phase 3: write the outcome and answer."""
         ...
 
 
-# Answers rebuilt from the transaction's current state (a stored 202, an orphan).
-CurrentResponse = Callable[[AsyncSession, str], Awaitable[StoredResponse]]
+class Claim(Protocol[R_contra, T]):
+    """What makes one movement run at most once, and what it answers otherwise."""
+
+    async def take(self, session: AsyncSession) -> T | None:
+        """Claim the movement: None to run it, or the answer it already has."""
+        ...
+
+    async def refused(self, session: AsyncSession, error: GatewayError) -> T | None:
+        """Phase 1 refused (what it wrote is undone): an answer to commit, or None to
+        roll the claim back too and raise the error."""
+        ...
+
+    async def reserved(self, session: AsyncSession, reservation: R_contra) -> None:
+        """Phase 1 succeeded: note what it reserved, in its commit."""
+        ...
+
+    async def settle(self, session: AsyncSession, answer: T) -> None:
+        """Phase 3: record the answer on the claim, in its commit."""
+        ...
 
 
-@dataclass(frozen=True)
-class Outcome:
-    response: StoredResponse
-    replayed: bool = False
+class NoClaim:
+    """A sweep's movement: its row lock and state checks in phase 1 are the claim."""
+
+    async def take(self, session: AsyncSession) -> None:
+        return None
+
+    async def refused(self, session: AsyncSession, error: GatewayError) -> None:
+        return None
+
+    async def reserved(self, session: AsyncSession, reservation: object) -> None:
+        return None
+
+    async def settle(self, session: AsyncSession, answer: object) -> None:
+        return None
 
 
-def error_response(error: GatewayError) -> StoredResponse:
-    return StoredResponse(
-        status=STATUS_BY_CODE[error.code], body=msgspec.json.encode(problem_of(error))
-    )
-
-
-def is_stored(response: StoredResponse) -> bool:
-    return response.status in STORED_STATUSES
-
-
-StoreFactory = Callable[[AsyncSession], IdempotencyStore]
-
-
-class PhaseRunner:
+class MoneyRunner:
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
-        store: StoreFactory,
-        current_response: CurrentResponse,
+        sessions: async_sessionmaker[AsyncSession],
         *,
         faults: FaultPoints | None = None,
     ) -> None:
-        self.session_factory = session_factory
-        self.store = store
-        self.current_response = current_response
+        self.sessions = sessions
         self.faults = faults or FaultPoints.none()
 
-    async def replay(self, session: AsyncSession, record: IdempotencyRecord) -> StoredResponse:
-        """The stored answer; a stored 202 (or an orphan's) is rebuilt from the
-        transaction's current state, and kept once it is final."""
-        store = self.store(session)
-        if record.response_status is not None and record.response_status != 202:
-            return store.stored_response(record)
-        assert record.transaction_id is not None
-        response = await self.current_response(session, record.transaction_id)
-        if is_stored(response):
-            store.complete(record, response)
-        return response
-
-    async def answer_existing(
-        self, session: AsyncSession, decision: Decision, record: IdempotencyRecord
-    ) -> Outcome:
-        """What a request gets when its key is not fresh."""
-        if decision is Decision.REUSED:
-            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
-        if decision is Decision.IN_USE:
-            raise IdempotencyKeyInUse(
-                "A request with this Idempotency-Key is still running; retry shortly.",
-                retry_after=1,
-            )
-        return Outcome(await self.replay(session, record), replayed=True)
-
-    async def run(self, scope: KeyScope, fingerprint: str, operation: Operation[R]) -> Outcome:
-        await operation.admit()
-        async with self.session_factory() as session:
-            store = self.store(session)
-            decision, record = await store.claim(scope, fingerprint)
-            if decision is not Decision.FRESH:
-                outcome = await self.answer_existing(session, decision, record)
+    async def run(self, claim: Claim[R, T], operation: Operation[R, T]) -> T:
+        async with self.sessions() as session:
+            existing = await claim.take(session)
+            if existing is not None:
                 await session.commit()
-                return outcome
+                return existing
             try:
-                # A savepoint: a refusal undoes what phase 1 wrote, but not the key.
+                # A savepoint: a refusal undoes what phase 1 wrote, but not the claim.
                 async with session.begin_nested():
                     reservation = await operation.reserve(session)
+                    await operation.admit(reservation)
             except GatewayError as error:
-                response = error_response(error)
-                if not is_stored(response):
-                    await session.rollback()  # the key is free again
+                answer = await claim.refused(session, error)
+                if answer is None:
+                    await session.rollback()  # the claim is free again
                     raise
-                store.complete(record, response)
                 await session.commit()
-                return Outcome(response)
-            store.mark_reserved(record, reservation.object_id)
+                return answer
+            await claim.reserved(session, reservation)
             await session.commit()
 
         self.faults.reach(FaultPoint.AFTER_RESERVE)
         await operation.call(reservation)
         self.faults.reach(FaultPoint.AFTER_PROCESSOR_CALL)
+        return await self.finish(
+            lambda session: self._finalize(session, claim, operation, reservation)
+        )
 
-        async with self.session_factory() as session:
-            store = self.store(session)
-            response = await operation.finalize(session, reservation)
-            held = await store.find(scope, for_update=True)
-            if held is not None:
-                if is_stored(response):
-                    store.complete(held, response)
-                else:
-                    await store.release(held)
+    @staticmethod
+    async def _finalize(
+        session: AsyncSession, claim: Claim[R, T], operation: Operation[R, T], reservation: R
+    ) -> T:
+        answer = await operation.finalize(session, reservation)
+        await claim.settle(session, answer)
+        return answer
+
+    async def finish(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Phase 3 alone, on a session of its own: a movement's finish, or
+        reconciliation's finish of one whose phase 3 never came."""
+        async with self.sessions() as session:
+            answer = await work(session)
             self.faults.reach(FaultPoint.BEFORE_FINAL_COMMIT)
             await session.commit()
-        return Outcome(response)
+        return answer

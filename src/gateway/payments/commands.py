@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
-from gateway.idempotency.runner import Outcome
+from gateway.idempotency.key_claim import Outcome
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.operations import (
     CancelOperation,

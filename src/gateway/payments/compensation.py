@@ -18,7 +18,8 @@ that has no key (renewals) is not an orphan either. Reading it through
 
 Then, by GATEWAY_ORPHAN_POLICY: `record` appends an event "orphan recorded" and
 moves nothing; `void` voids it at the processor (a `void` child, like a cancel,
-in three commits) unless it is settled, which is recorded only (refunding it is
+in the money runner's three commits, re-checking under the charge's lock that it
+is still an orphan) unless it is settled, which is recorded only (refunding it is
 a person's decision). A void the processor declines or answers with an error
 leaves the charge `requires_review` with the reason; it is never retried
 blindly. One that never reached the processor is tried again next sweep; one
@@ -34,7 +35,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor, Change
-from gateway.core.errors import GatewayError
+from gateway.core.errors import InvalidState
 from gateway.idempotency.store import StoredResponse
 from gateway.payments.models import Transaction
 from gateway.payments.operations import CallResult, CancelOperation, Reserved
@@ -43,7 +44,7 @@ from gateway.payments.rules import apply_cancel, apply_status
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import TransactionService, snapshot, subject_of
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType, approved_status
-from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally, context_for
+from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally
 from gateway.processors.port import Outcome
 
 _log = structlog.get_logger("gateway.compensation")
@@ -60,6 +61,11 @@ class CompensationVoid(CancelOperation):
 
     action = "payment.compensate"
     child_reason = "orphan compensation"
+
+    async def check_still_due(self, session: AsyncSession, parent: Transaction) -> None:
+        # Its client may have come back, or its merchant acted, since the claim.
+        if parent.orphan_since is None or not await is_orphan(parent, SweepRepository(session)):
+            raise InvalidState("The charge is no longer an orphan.")
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service, parent, child, succeeded = await self._settle_child(session, reserved)
@@ -94,12 +100,19 @@ class CompensationSummary(Tally):
     in_doubt: int = 0  # the void's answer was lost: reconciliation finishes it
 
 
+async def is_orphan(charge: Transaction, sweeps: SweepRepository) -> bool:
+    if charge.status != approved_status(TransactionType(charge.type)):
+        return False  # its merchant captured, cancelled or refunded it: it knows
+    key = await sweeps.key_of(charge)
+    return key is not None and key.response_status in _UNANSWERED
+
+
 class CompensationService(SweepService):
     async def compensate_batch(
         self, *, limit: int = BATCH_SIZE, after: Cursor | None = None
     ) -> tuple[CompensationSummary, Cursor | None]:
         summary = CompensationSummary()
-        voids: list[tuple[CompensationVoid, Reserved]] = []
+        voids: list[CompensationVoid] = []
         window = timedelta(minutes=self.settings.orphan_after_minutes)
         async with self.sessions() as session:
             sweeps = SweepRepository(session)
@@ -109,29 +122,26 @@ class CompensationService(SweepService):
             )
             summary.claimed = len(claimed.rows)
             for charge in claimed.rows:
-                if not await self._is_orphan(charge, sweeps):
+                if not await is_orphan(charge, sweeps):
                     await service.update(charge, orphan_since=None)
                     summary.cleared += 1
                 elif self.settings.orphan_policy == "record" or charge.settled_at is not None:
                     await self._record(charge, service)
                     summary.recorded += 1
                 else:
-                    started = await self._reserve_void(charge, session)
-                    if started is None:
-                        summary.retry_later += 1
-                    else:
-                        voids.append(started)
-            await session.commit()
+                    void = CompensationVoid(
+                        CancelIn(transaction_id=charge.id), self.context(charge, ACTOR), self.clock
+                    )
+                    voids.append(void)
+            await session.commit()  # what needed no processor; the voids run on their own
 
-        await self.finish_voids(voids, lambda reserved: self._count(reserved, summary))
+        for void in voids:
+            reserved = await self.void(void)
+            if reserved is None:
+                summary.retry_later += 1
+            else:
+                self._count(reserved, summary)
         return summary, claimed.cursor
-
-    @staticmethod
-    async def _is_orphan(charge: Transaction, sweeps: SweepRepository) -> bool:
-        if charge.status != approved_status(TransactionType(charge.type)):
-            return False  # its merchant captured, cancelled or refunded it: it knows
-        key = await sweeps.key_of(charge)
-        return key is not None and key.response_status in _UNANSWERED
 
     async def _record(self, charge: Transaction, service: TransactionService) -> None:
         # Nothing moves, yet the event says so in the object's history (and outbox).
@@ -142,27 +152,6 @@ class CompensationService(SweepService):
         )
         await service.update(charge, orphan_since=None)
         _log.warning("compensation.orphan_recorded", transaction_id=charge.id)
-
-    async def _reserve_void(
-        self, charge: Transaction, session: AsyncSession
-    ) -> tuple[CompensationVoid, Reserved] | None:
-        """Phase 1 of the void; None when it cannot start now (an open breaker: nothing
-        is written, the next sweep tries again)."""
-        try:
-            context = context_for(
-                charge,
-                actor=ACTOR,
-                processor=self.processors.for_mode(charge.livemode),
-                crypto=self.crypto,
-                settings=self.settings,
-            )
-            void = CompensationVoid(CancelIn(transaction_id=charge.id), context, self.clock)
-            await void.admit()
-            async with session.begin_nested():
-                return void, await void.reserve(session)
-        except GatewayError as error:
-            _log.warning("compensation.postponed", transaction_id=charge.id, error=error.detail)
-            return None
 
     @staticmethod
     def _count(reserved: Reserved, summary: CompensationSummary) -> None:

@@ -2,7 +2,8 @@
 
 Each one is voided at the processor first, so the customer's hold is released
 now rather than when the processor lets it lapse: a `void` child, exactly like a
-cancel, in the phase runner's three commits (claim and reserve; call with no
+cancel, in the money runner's three commits (reserve, re-checking under the
+authorization's lock that it is still authorized and expired; call with no
 session or row lock; finalize). Any answer ends the authorization `expired`: the
 processor released the hold, or it no longer holds it (it already expired it,
 or refuses a void of what it cannot capture). A void that never reached the
@@ -20,15 +21,16 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
-from gateway.core.errors import GatewayError
+from gateway.core.errors import InvalidState
 from gateway.idempotency.store import StoredResponse
+from gateway.payments.models import Transaction
 from gateway.payments.operations import CallResult, CancelOperation, Reserved
 from gateway.payments.responses import response_for
 from gateway.payments.rules import apply_expiry
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import snapshot
-from gateway.payments.states import ChildStatus
-from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally, context_for
+from gateway.payments.states import ChildStatus, ParentStatus
+from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally
 from gateway.processors.port import Outcome
 
 _log = structlog.get_logger("gateway.expiry")
@@ -43,6 +45,13 @@ class ExpiryVoid(CancelOperation):
 
     action = "payment.expire"
     child_reason = "authorization expired"
+
+    async def check_still_due(self, session: AsyncSession, parent: Transaction) -> None:
+        expires_at = parent.expires_at
+        if parent.status != ParentStatus.AUTHORIZED or expires_at is None:
+            raise InvalidState("The authorization is no longer authorized.")
+        if expires_at > self.clock.now():
+            raise InvalidState("The authorization has not expired.")
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service, parent, child, succeeded = await self._settle_child(session, reserved)
@@ -71,36 +80,25 @@ class ExpiryService(SweepService):
         self, *, limit: int = BATCH_SIZE, after: Cursor | None = None
     ) -> tuple[ExpirySummary, Cursor | None]:
         summary = ExpirySummary()
-        voids: list[tuple[ExpiryVoid, Reserved]] = []
         async with self.sessions() as session:
             claimed = await SweepRepository(session).claim_expired_authorizations(
                 now=self.clock.now(), after=after, limit=limit
             )
-            summary.claimed = len(claimed.rows)
-            for authorization in claimed.rows:
-                try:
-                    processor = self.processors.for_mode(authorization.livemode)
-                    context = context_for(
-                        authorization,
-                        actor=ACTOR,
-                        processor=processor,
-                        crypto=self.crypto,
-                        settings=self.settings,
-                    )
-                    void = ExpiryVoid(
-                        CancelIn(transaction_id=authorization.id), context, self.clock
-                    )
-                    await void.admit()  # an open breaker: write nothing, try next sweep
-                    async with session.begin_nested():
-                        voids.append((void, await void.reserve(session)))
-                except GatewayError as error:
-                    _log.warning(
-                        "expiry.postponed", transaction_id=authorization.id, error=error.detail
-                    )
-                    summary.left_authorized += 1
-            await session.commit()
-
-        await self.finish_voids(voids, lambda reserved: self._count(reserved, summary))
+            voids = [
+                ExpiryVoid(
+                    CancelIn(transaction_id=authorization.id),
+                    self.context(authorization, ACTOR),
+                    self.clock,
+                )
+                for authorization in claimed.rows
+            ]
+        summary.claimed = len(voids)
+        for void in voids:
+            reserved = await self.void(void)
+            if reserved is None:
+                summary.left_authorized += 1
+            else:
+                self._count(reserved, summary)
         return summary, claimed.cursor
 
     @staticmethod

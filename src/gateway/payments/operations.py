@@ -36,9 +36,10 @@ from gateway.payments.rules import (
     plan_capture,
     plan_refund,
 )
-from gateway.payments.schemas import CancelIn, CaptureIn, ChargeIn, RefundIn
+from gateway.payments.schemas import CancelIn, CaptureIn, ChargeIn, PaymentMethodIn, RefundIn
 from gateway.payments.service import TransactionService, snapshot
 from gateway.payments.states import ChildStatus, ParentStatus, PendingReason, TransactionType
+from gateway.processors.breaker import Permit
 from gateway.processors.port import (
     Address,
     CaptureRequest,
@@ -54,6 +55,7 @@ from gateway.processors.port import (
 from gateway.processors.resilient import ResilientProcessor
 from gateway.vault.cards import validate_card
 from gateway.vault.operations import billing_of
+from gateway.vault.schemas import CustomerIn
 from gateway.vault.service import PaymentMethodService
 
 
@@ -78,6 +80,8 @@ class Reserved:
     processed_at: datetime | None = None
     # Only for charges by card: never persisted.
     request: Any = field(default=None, repr=False)
+    # The breaker's permit for phase 2, taken as phase 1's last step.
+    permit: Permit | None = None
 
 
 @dataclass(frozen=True)
@@ -189,17 +193,32 @@ class ChargeFinalizer:
         return response_for(transaction, self.context.crypto)
 
 
+@dataclass(frozen=True)
+class Links:
+    """What a charge pays for, written with it in phase 1."""
+
+    subscription_id: str | None = None
+    invoice_id: str | None = None
+
+
 class ChargeOperation(ChargeFinalizer):
     """POST /payments/purchase and /payments/authorize."""
 
     def __init__(
-        self, kind: TransactionType, body: ChargeIn, context: Context, clock: Clock
+        self,
+        kind: TransactionType,
+        body: ChargeIn,
+        context: Context,
+        clock: Clock,
+        *,
+        links: Links | None = None,
     ) -> None:
         super().__init__(kind, context, clock)
         self.body = body
+        self.links = links or Links()
 
-    async def admit(self) -> None:
-        await self.context.processor.admit()
+    async def admit(self, reserved: Reserved) -> None:
+        reserved.permit = await self.context.processor.admit()
 
     def _check_amount(self) -> None:
         exponent(self.body.currency)  # an unsupported currency is a 400
@@ -277,6 +296,8 @@ class ChargeOperation(ChargeFinalizer):
             card_exp_year=source.exp_year,
             card_fingerprint=source.fingerprint,
             processor=self.context.processor.name,
+            subscription_id=self.links.subscription_id,
+            invoice_id=self.links.invoice_id,
         )
         seal(transaction, personal, self.context.crypto, table=Transaction.__tablename__)
         service = TransactionService(session, self.clock)
@@ -301,8 +322,44 @@ class ChargeOperation(ChargeFinalizer):
     async def call(self, reserved: Reserved) -> None:
         processor = self.context.processor
         send = processor.purchase if self.kind is TransactionType.PURCHASE else processor.authorize
-        await _call(reserved, lambda: send(reserved.request))
+        await _call(reserved, lambda: send(reserved.request, permit=reserved.permit))
         reserved.request = None  # the card leaves memory with the call
+
+
+@dataclass(frozen=True)
+class StoredCardCharge:
+    """A purchase with a stored payment method, in domain values: how another
+    domain (subscriptions) charges, without the API's wire structs."""
+
+    payment_method_id: str
+    amount: int
+    currency: str
+    links: Links
+    order_id: str | None = None
+    description: str | None = None
+    customer_id: str | None = None
+    customer_email: str | None = None
+
+
+def stored_card_purchase(
+    charge: StoredCardCharge, context: Context, clock: Clock
+) -> ChargeOperation:
+    """The purchase operation of `charge`: exactly what a token purchase through the
+    API does, its links written in phase 1."""
+    customer = (
+        CustomerIn(id=charge.customer_id, email=charge.customer_email)
+        if charge.customer_id is not None or charge.customer_email is not None
+        else None
+    )
+    body = ChargeIn(
+        amount=charge.amount,
+        currency=charge.currency,
+        payment_method=PaymentMethodIn(token=charge.payment_method_id),
+        order_id=charge.order_id,
+        description=charge.description,
+        customer=customer,
+    )
+    return ChargeOperation(TransactionType.PURCHASE, body, context, clock, links=charge.links)
 
 
 def new_child(
@@ -346,8 +403,8 @@ class _ChildOperation:
         self.context = context
         self.clock = clock
 
-    async def admit(self) -> None:
-        await self.context.processor.admit()
+    async def admit(self, reserved: Reserved) -> None:
+        reserved.permit = await self.context.processor.admit()
 
     async def _open_child(
         self,
@@ -445,7 +502,7 @@ class CaptureOperation(_ChildOperation):
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         assert self._request is not None
-        return await self.context.processor.capture(self._request)
+        return await self.context.processor.capture(self._request, permit=reserved.permit)
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service, parent, child, succeeded = await self._settle_child(session, reserved)
@@ -497,10 +554,11 @@ class RefundOperation(_ChildOperation):
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         request = self._send_request
+        processor = self.context.processor
         if isinstance(request, VoidRequest):
-            return await self.context.processor.void(request)
+            return await processor.void(request, permit=reserved.permit)
         assert request is not None
-        return await self.context.processor.refund(request)
+        return await processor.refund(request, permit=reserved.permit)
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service, parent, child, succeeded = await self._settle_child(session, reserved)
@@ -527,9 +585,14 @@ class CancelOperation(_ChildOperation):
         super().__init__(body.transaction_id, context, clock)
         self._request: VoidRequest | None = None
 
+    async def check_still_due(self, session: AsyncSession, parent: Transaction) -> None:
+        """A job's void: raise a GatewayError when what made it due no longer holds
+        (checked under the parent's lock). The merchant's cancel is always due."""
+
     async def reserve(self, session: AsyncSession) -> Reserved:
         service = TransactionService(session, self.clock)
         parent = await service.parent_of(self.context.owner, self.transaction_id)
+        await self.check_still_due(session, parent)
         plan_cancel(snapshot(parent), in_flight=await service.in_flight(parent))
         amount = parent.amount_captured or parent.amount
         child = await self._open_child(service, parent, amount, reason=self.child_reason)
@@ -541,7 +604,7 @@ class CancelOperation(_ChildOperation):
 
     async def _send(self, reserved: Reserved) -> ProcessorResult:
         assert self._request is not None
-        return await self.context.processor.void(self._request)
+        return await self.context.processor.void(self._request, permit=reserved.permit)
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service, parent, child, succeeded = await self._settle_child(session, reserved)

@@ -33,9 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.audit.service import Actor
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
+from gateway.core.faults import FaultPoints
 from gateway.core.settings import PaymentSettings
 from gateway.core.tenancy import Owner
-from gateway.idempotency.runner import is_stored
+from gateway.idempotency.key_claim import is_stored
+from gateway.idempotency.runner import MoneyRunner
 from gateway.idempotency.store import IdempotencyStore, StoredResponse
 from gateway.payments.compensation import CompensationVoid
 from gateway.payments.expiry import ExpiryVoid
@@ -463,20 +465,25 @@ async def reconcile_pass(
     settings: PaymentSettings,
     ignore_backoff: bool = False,
     batch_size: int = BATCH_SIZE,
+    faults: FaultPoints | None = None,
 ) -> ReconcileSummary:
     """One sweep over every pending transaction due (all of them with
-    `ignore_backoff`), one committed transaction per batch."""
+    `ignore_backoff`), one committed transaction per batch: the phase 3 of the
+    movements it finishes, so it commits through the money runner."""
+    runner = MoneyRunner(sessions, faults=faults)
     total = ReconcileSummary()
     cursor: Cursor | None = None
     while True:
-        async with sessions() as session:
+
+        async def finish(session: AsyncSession, after: Cursor | None = cursor) -> Batch:
             service = ReconciliationService(
                 session, clock=clock, processors=processors, crypto=crypto, settings=settings
             )
-            batch = await service.reconcile_batch(
-                limit=batch_size, ignore_backoff=ignore_backoff, after=cursor
+            return await service.reconcile_batch(
+                limit=batch_size, ignore_backoff=ignore_backoff, after=after
             )
-            await session.commit()
+
+        batch = await runner.finish(finish)
         total.add(batch.summary)
         if batch.cursor is None or batch.summary.claimed < batch_size:
             break

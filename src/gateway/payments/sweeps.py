@@ -10,11 +10,12 @@ when the row stays eligible (a processor that keeps not answering).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Self
 
+import structlog
 from sqlalchemy import ColumnElement, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -22,15 +23,20 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from gateway.audit.service import Actor
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
+from gateway.core.errors import GatewayError
+from gateway.core.faults import FaultPoints
 from gateway.core.settings import PaymentSettings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.models import IdempotencyRecord
+from gateway.idempotency.runner import MoneyRunner, NoClaim
 from gateway.idempotency.store import RecoveryPoint, State
 from gateway.payments.models import Transaction
 from gateway.payments.operations import CancelOperation, Context, Reserved
 from gateway.payments.states import ChildStatus, ParentStatus
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
+
+_log = structlog.get_logger("gateway.sweeps")
 
 # Where the previous batch of a pass stopped: (sort key, id) of its last row.
 Cursor = tuple[datetime, str]
@@ -185,9 +191,32 @@ class Tally:
         return asdict(self)
 
 
+class _Voiding:
+    """A sweep's void as a money-runner operation whose answer is its reservation
+    (the sweep counts what the processor said)."""
+
+    def __init__(self, void: CancelOperation) -> None:
+        self.void = void
+
+    async def reserve(self, session: AsyncSession) -> Reserved:
+        return await self.void.reserve(session)
+
+    async def admit(self, reserved: Reserved) -> None:
+        await self.void.admit(reserved)
+
+    async def call(self, reserved: Reserved) -> None:
+        await self.void.call(reserved)
+
+    async def finalize(self, session: AsyncSession, reserved: Reserved) -> Reserved:
+        await self.void.finalize(session, reserved)
+        return reserved
+
+
 class SweepService:
-    """What every sweep that may call the processor holds; each batch commits on a
-    session of its own, so processor calls happen with no transaction open."""
+    """What every sweep that may call the processor holds. A sweep claims a batch
+    (and releases it), then runs each void through the money runner: its phase 1
+    locks the transaction again and checks it is still eligible, so two sweeps, or
+    a sweep and its merchant, never void the same thing twice."""
 
     def __init__(
         self,
@@ -197,24 +226,31 @@ class SweepService:
         processors: ProcessorRegistry,
         crypto: FieldCrypto,
         settings: PaymentSettings,
+        faults: FaultPoints | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.processors = processors
         self.crypto = crypto
         self.settings = settings
+        self.runner = MoneyRunner(sessions, faults=faults)
 
-    async def finish_voids(
-        self,
-        voids: Sequence[tuple[CancelOperation, Reserved]],
-        count: Callable[[Reserved], None],
-    ) -> None:
-        """Phases 2 and 3 of the voids a batch reserved: the processor calls with no
-        transaction open, then every outcome in one commit."""
-        for void, reserved in voids:
-            await void.call(reserved)
-        async with self.sessions() as session:
-            for void, reserved in voids:
-                await void.finalize(session, reserved)
-                count(reserved)
-            await session.commit()
+    def context(self, transaction: Transaction, actor: Actor) -> Context:
+        return context_for(
+            transaction,
+            actor=actor,
+            processor=self.processors.for_mode(transaction.livemode),
+            crypto=self.crypto,
+            settings=self.settings,
+        )
+
+    async def void(self, void: CancelOperation) -> Reserved | None:
+        """One void in three commits; None when it did not start (no longer eligible,
+        or an open breaker): nothing is written and the next sweep looks again."""
+        try:
+            return await self.runner.run(NoClaim(), _Voiding(void))
+        except GatewayError as error:
+            _log.warning(
+                "sweep.void_not_started", transaction_id=void.transaction_id, error=error.detail
+            )
+            return None

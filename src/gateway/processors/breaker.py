@@ -8,14 +8,21 @@ answers and never count.
 
 closed → (fail_max consecutive failures) → open → (reset_s later) → half_open:
 one trial call is let through; its success closes the breaker, its failure opens
-it again. pybreaker is not used: its Redis storage is synchronous and its
-fallback never opens (DESIGN.md "Traps").
+it again. A trial that never reports (its process died, or its caller gave up
+before the call) frees its slot after `trial_timeout_s`, the longest a call can
+take, so the next caller becomes the trial: half-open can never stick. Every
+caller, API or job, goes through `admit`, so the single-trial rule holds for all.
+
+Times are the Clock's (seconds since the epoch in Redis), so tests move them.
+pybreaker is not used: its Redis storage is synchronous and its fallback never
+opens (DESIGN.md "Traps").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 import structlog
@@ -41,29 +48,74 @@ class ProcessorUnavailable(GatewayError):
     title = "Processor unavailable"
 
 
+@dataclass(frozen=True)
+class Permit:
+    """The breaker let one call through; `trial`: it is the half-open test call."""
+
+    trial: bool = False
+
+
 @dataclass
 class _Snapshot:
     state: BreakerState = BreakerState.CLOSED
     failures: int = 0
-    opened_at: datetime | None = None
+    opened_at: float = 0.0
+    trial_until: float = 0.0
 
 
-# Atomic across processes: count a failure and open when the threshold is met,
-# or re-open at once when the half-open trial failed.
+# Atomic across processes. Returns {verdict, seconds left}: `pass` (closed),
+# `trial` (this caller tests a recovering processor), or `refuse`.
+_ADMIT = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+if state == 'closed' then return {'pass', '0'} end
+local now = tonumber(ARGV[1])
+if state == 'open' then
+  local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0') or 0
+  local reopens = opened + tonumber(ARGV[2])
+  if now < reopens then return {'refuse', tostring(reopens - now)} end
+else
+  local trial_until = tonumber(redis.call('HGET', KEYS[1], 'trial_until') or '0') or 0
+  if now < trial_until then return {'refuse', tostring(trial_until - now)} end
+end
+redis.call('HSET', KEYS[1], 'state', 'half_open', 'trial_until', tostring(now + tonumber(ARGV[3])))
+return {'trial', '0'}
+"""
+
+# Count a failure; open when the threshold is met or the half-open trial failed.
+# `opened` only on the transition, so an opening is logged once.
 _RECORD_FAILURE = """
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
-if state == 'half_open' or (state ~= 'open' and failures >= tonumber(ARGV[1])) then
+if state == 'half_open' or (state == 'closed' and failures >= tonumber(ARGV[1])) then
   redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[2])
-  redis.call('DEL', KEYS[2])
-  return 'open'
+  redis.call('HDEL', KEYS[1], 'trial_until')
+  return 'opened'
 end
+return state
+"""
+
+# Close; returns the state it closed from, so a recovery is logged once.
+_RECORD_SUCCESS = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0)
+redis.call('HDEL', KEYS[1], 'opened_at', 'trial_until')
 return state
 """
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text else 0.0
+    except ValueError:  # an older format: treat as long past
+        return 0.0
+
+
+def _seconds(left: float) -> int:
+    return max(1, math.ceil(left))
 
 
 class CircuitBreaker:
@@ -75,16 +127,24 @@ class CircuitBreaker:
         *,
         fail_max: int,
         reset_s: float,
+        trial_timeout_s: float | None = None,
     ) -> None:
         self.name = name
         self.redis = redis
         self.clock = clock
         self.fail_max = fail_max
-        self.reset = timedelta(seconds=reset_s)
+        self.reset_s = reset_s
+        # By default a trial may take as long as the reset period.
+        self.trial_timeout_s = trial_timeout_s if trial_timeout_s is not None else reset_s
         self._key = f"gateway:breaker:{name}"
-        self._trial_key = f"{self._key}:trial"
         self._local = _Snapshot()
-        self._local_trial = False
+
+    @property
+    def reset(self) -> timedelta:
+        return timedelta(seconds=self.reset_s)
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
 
     # -- reading -----------------------------------------------------------------
 
@@ -93,106 +153,87 @@ class CircuitBreaker:
             raw = await self.redis.hgetall(self._key)
         except RedisError:
             return None
-        if not raw:
-            return _Snapshot()
         values = {_text(key): _text(value) for key, value in raw.items()}
-        opened = values.get("opened_at")
         return _Snapshot(
             state=BreakerState(values.get("state", BreakerState.CLOSED)),
             failures=int(values.get("failures", 0)),
-            opened_at=datetime.fromisoformat(opened) if opened else None,
+            opened_at=_number(values.get("opened_at")),
+            trial_until=_number(values.get("trial_until")),
         )
 
     async def state(self) -> BreakerState:
         """What the breaker would do now (an open breaker past its reset is half-open)."""
         snapshot = await self._read() or self._local
-        if snapshot.state is BreakerState.OPEN and self._reset_elapsed(snapshot):
+        if snapshot.state is BreakerState.OPEN and self._now() >= snapshot.opened_at + self.reset_s:
             return BreakerState.HALF_OPEN
         return snapshot.state
 
-    def _reset_elapsed(self, snapshot: _Snapshot) -> bool:
-        return snapshot.opened_at is None or self.clock.now() - snapshot.opened_at >= self.reset
-
-    def _retry_after(self, snapshot: _Snapshot) -> int:
-        if snapshot.opened_at is None:
-            return 1
-        left = snapshot.opened_at + self.reset - self.clock.now()
-        return max(1, int(left.total_seconds() + 0.999))
-
     # -- admitting a call --------------------------------------------------------
 
-    async def admit(self) -> None:
+    async def admit(self) -> Permit:
         """Let a call through, or raise ProcessorUnavailable (nothing was sent)."""
-        snapshot = await self._read()
-        shared = snapshot is not None
-        snapshot = snapshot or self._local
-        if snapshot.state is BreakerState.CLOSED:
-            return
-        reset_elapsed = snapshot.state is BreakerState.OPEN and self._reset_elapsed(snapshot)
-        if reset_elapsed and await self._take_trial(shared):
+        try:
+            verdict, left = await self._admit_shared()
+        except RedisError:
+            verdict, left = self._admit_local()
+        if verdict == "pass":
+            return Permit()
+        if verdict == "trial":
             _log.info("breaker.half_open", processor=self.name)
-            return
+            return Permit(trial=True)
         raise ProcessorUnavailable(
             "The processor is unavailable (circuit open); nothing was charged. Retry later.",
-            retry_after=self._retry_after(snapshot),
+            retry_after=_seconds(left),
         )
 
-    async def _take_trial(self, shared: bool) -> bool:
-        """Only one call may test a recovering processor."""
-        if not shared:
-            if self._local_trial:
-                return False
-            self._local_trial = True
-            self._local.state = BreakerState.HALF_OPEN
-            return True
-        try:
-            ttl_ms = max(1000, int(self.reset.total_seconds() * 1000))
-            taken = await self.redis.set(self._trial_key, "1", nx=True, px=ttl_ms)
-            if taken:
-                await self.redis.hset(self._key, "state", BreakerState.HALF_OPEN)
-            return bool(taken)
-        except RedisError:
-            return False
+    async def _admit_shared(self) -> tuple[str, float]:
+        verdict, left = await self.redis.eval(
+            _ADMIT, 1, self._key, self._now(), self.reset_s, self.trial_timeout_s
+        )
+        return _text(verdict), float(_text(left))
+
+    def _admit_local(self) -> tuple[str, float]:
+        """Redis is down: the same rules on this process's own state."""
+        local, now = self._local, self._now()
+        if local.state is BreakerState.CLOSED:
+            return "pass", 0.0
+        if local.state is BreakerState.OPEN and now < local.opened_at + self.reset_s:
+            return "refuse", local.opened_at + self.reset_s - now
+        if local.state is BreakerState.HALF_OPEN and now < local.trial_until:
+            return "refuse", local.trial_until - now
+        local.state = BreakerState.HALF_OPEN
+        local.trial_until = now + self.trial_timeout_s
+        return "trial", 0.0
 
     # -- recording the result ----------------------------------------------------
 
     async def record_success(self) -> None:
         try:
-            async with self.redis.pipeline(transaction=True) as pipeline:
-                pipeline.hset(self._key, mapping={"state": BreakerState.CLOSED, "failures": 0})
-                pipeline.hdel(self._key, "opened_at")
-                pipeline.delete(self._trial_key)
-                await pipeline.execute()
+            before = _text(await self.redis.eval(_RECORD_SUCCESS, 1, self._key))
         except RedisError:
-            pass
-        if self._local.state is not BreakerState.CLOSED:
+            before = self._local.state
+        if before != BreakerState.CLOSED:
             _log.info("breaker.closed", processor=self.name)
         self._local = _Snapshot()
-        self._local_trial = False
 
     async def record_failure(self) -> None:
-        now = self.clock.now()
-        if await self._record_shared_failure(now) is not None:
-            return
-        # Redis is down: this process counts and opens on its own.
+        now = self._now()
+        try:
+            result = _text(await self.redis.eval(_RECORD_FAILURE, 1, self._key, self.fail_max, now))
+        except RedisError:
+            result = self._record_local_failure(now)
+        if result == "opened":
+            _log.warning("breaker.opened", processor=self.name)
+
+    def _record_local_failure(self, now: float) -> str:
+        """Redis is down: this process counts and opens on its own."""
         local = self._local
         local.failures += 1
         if local.state is BreakerState.HALF_OPEN or (
             local.state is BreakerState.CLOSED and local.failures >= self.fail_max
         ):
-            _log.warning("breaker.opened", processor=self.name, shared=False)
             local.state = BreakerState.OPEN
             local.opened_at = now
-            self._local_trial = False
-
-    async def _record_shared_failure(self, now: datetime) -> BreakerState | None:
-        try:
-            result = await self.redis.eval(
-                _RECORD_FAILURE, 2, self._key, self._trial_key, self.fail_max, now.isoformat()
-            )
-        except RedisError:
-            return None
-        state = BreakerState(_text(result))
-        if state is BreakerState.OPEN:
-            _log.warning("breaker.opened", processor=self.name, shared=True)
-        return state
+            local.trial_until = 0.0
+            return "opened"
+        return str(local.state)

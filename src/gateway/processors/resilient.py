@@ -7,6 +7,9 @@
 - Read-only lookups are retried on both, since asking twice changes nothing.
 - The breaker counts a call that ends unreachable (not sent after the retries,
   or unknown) as one failure; any answer, a decline included, is a success.
+- Every call holds a breaker `Permit`: the API's operations take theirs before
+  phase 1 commits (so a refusal leaves nothing written) and pass it in; a job's
+  call without one asks the breaker itself, under the same single-trial rule.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from gateway.processors.breaker import BreakerState, CircuitBreaker
+from gateway.processors.breaker import BreakerState, CircuitBreaker, Permit, ProcessorUnavailable
 from gateway.processors.port import (
     CaptureRequest,
     ChargeRequest,
@@ -48,9 +51,10 @@ class ResilientProcessor:
         self.breaker = breaker
         self.deadline_s = deadline_s
 
-    async def admit(self) -> None:
-        """Before anything is written: refuse at once while the breaker is open."""
-        await self.breaker.admit()
+    async def admit(self) -> Permit:
+        """Refuse at once while the breaker is open (ProcessorUnavailable), before
+        anything is committed; else the permit the call then presents."""
+        return await self.breaker.admit()
 
     async def state(self) -> BreakerState:
         return await self.breaker.state()
@@ -63,11 +67,18 @@ class ResilientProcessor:
             reraise=True,
         )
 
-    async def _call(self, attempt: Callable[[], Awaitable[T]], *retry_on: type[BaseException]) -> T:
-        if await self.breaker.state() is BreakerState.OPEN:
-            # Callers that did not `admit` (jobs) must not hammer a processor that
-            # is down either; refused here, nothing was sent.
-            raise NotSentError(f"circuit open for {self.name}")
+    async def _call(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *retry_on: type[BaseException],
+        permit: Permit | None,
+    ) -> T:
+        if permit is None:
+            try:
+                permit = await self.breaker.admit()
+            except ProcessorUnavailable as refused:
+                # A job must not hammer a processor that is down either: nothing sent.
+                raise NotSentError(f"circuit open for {self.name}") from refused
         try:
             async for retry in self._retrying(*retry_on):
                 with retry:
@@ -78,33 +89,43 @@ class ResilientProcessor:
         await self.breaker.record_success()
         return result
 
-    async def _move_money(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        return await self._call(attempt, NotSentError)
+    async def _move_money(self, attempt: Callable[[], Awaitable[T]], permit: Permit | None) -> T:
+        return await self._call(attempt, NotSentError, permit=permit)
 
     async def _look_up(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        return await self._call(attempt, *_UNREACHABLE)
+        return await self._call(attempt, *_UNREACHABLE, permit=None)
 
-    async def authorize(self, request: ChargeRequest) -> ProcessorResult:
-        return await self._move_money(lambda: self.inner.authorize(request))
+    async def authorize(
+        self, request: ChargeRequest, *, permit: Permit | None = None
+    ) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.authorize(request), permit)
 
-    async def purchase(self, request: ChargeRequest) -> ProcessorResult:
-        return await self._move_money(lambda: self.inner.purchase(request))
+    async def purchase(
+        self, request: ChargeRequest, *, permit: Permit | None = None
+    ) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.purchase(request), permit)
 
-    async def capture(self, request: CaptureRequest) -> ProcessorResult:
-        return await self._move_money(lambda: self.inner.capture(request))
+    async def capture(
+        self, request: CaptureRequest, *, permit: Permit | None = None
+    ) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.capture(request), permit)
 
-    async def refund(self, request: RefundRequest) -> ProcessorResult:
-        return await self._move_money(lambda: self.inner.refund(request))
+    async def refund(
+        self, request: RefundRequest, *, permit: Permit | None = None
+    ) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.refund(request), permit)
 
-    async def void(self, request: VoidRequest) -> ProcessorResult:
-        return await self._move_money(lambda: self.inner.void(request))
+    async def void(self, request: VoidRequest, *, permit: Permit | None = None) -> ProcessorResult:
+        return await self._move_money(lambda: self.inner.void(request), permit)
 
-    async def tokenize(self, request: TokenizeRequest) -> StoredCard:
+    async def tokenize(
+        self, request: TokenizeRequest, *, permit: Permit | None = None
+    ) -> StoredCard:
         # A retried tokenization could at worst leave a spare card profile: no money.
-        return await self._move_money(lambda: self.inner.tokenize(request))
+        return await self._move_money(lambda: self.inner.tokenize(request), permit)
 
     async def delete_payment_method(self, token: str) -> None:
-        await self._move_money(lambda: self.inner.delete_payment_method(token))
+        await self._move_money(lambda: self.inner.delete_payment_method(token), None)
 
     async def get_transaction(self, processor_transaction_id: str) -> ProcessorTransaction | None:
         return await self._look_up(lambda: self.inner.get_transaction(processor_transaction_id))

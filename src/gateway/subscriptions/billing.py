@@ -1,11 +1,12 @@
 """Charging the invoices billing requested: the work of a `billing` job (a batch
 of invoice ids) and of `gateway billing run`.
 
-Each invoice is charged at most once per request, whatever runs twice: phase 1
-locks the subscription and then the invoice, and starts an attempt only while
+Each invoice is charged at most once per request, whatever runs twice: its claim
+locks the subscription and then the invoice, and an attempt starts only while
 the invoice is `open` with no attempt in flight. A second job for the same
 invoice waits for that lock and then finds the attempt (pending, or finished
-and the invoice no longer open), and does nothing.
+and the invoice no longer open), and does nothing. The attempt runs in the money
+runner's three commits, like every payment (DESIGN.md invariant 4).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import GatewayError
+from gateway.core.faults import FaultPoints
 from gateway.core.settings import Settings
+from gateway.idempotency.runner import MoneyRunner
 from gateway.merchants.repository import MerchantRepository
 from gateway.payments.sweeps import Tally
 from gateway.processors.breaker import ProcessorUnavailable
@@ -29,6 +32,7 @@ from gateway.processors.registry import ProcessorRegistry
 from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
 from gateway.subscriptions.dunning import POSTPONE_DELAY, Verdict
 from gateway.subscriptions.metrics import count_charge
+from gateway.subscriptions.models import Invoice, Subscription
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import COLLECTING, InvoiceStatus
 from gateway.subscriptions.tick import BillingTick, TickSummary
@@ -77,6 +81,115 @@ class ChargeSummary(Tally):
         setattr(self, name, getattr(self, name) + 1)
 
 
+class InvoiceClaim:
+    """A renewal's claim: its invoice, still `open` with no attempt in flight, under
+    the subscription's and then the invoice's row locks (the order every writer
+    takes). A second request for the same invoice waits for those locks, then finds
+    the attempt and does nothing."""
+
+    def __init__(self, invoice_id: str, charger: InvoiceCharger) -> None:
+        self.invoice_id = invoice_id
+        self.charger = charger
+        self.subscription: Subscription | None = None
+        self.invoice: Invoice | None = None
+
+    def claimed(self) -> tuple[Subscription, Invoice]:
+        """The rows `take` locked (phase 1 runs only after it did)."""
+        assert self.subscription is not None
+        assert self.invoice is not None
+        return self.subscription, self.invoice
+
+    def _service(self, session: AsyncSession) -> SubscriptionService:
+        return SubscriptionService(session, self.charger.clock, self.charger.crypto)
+
+    async def take(self, session: AsyncSession) -> Charged | None:
+        repository = self._service(session).subscriptions
+        found = await repository.invoice(self.invoice_id)
+        if found is None:
+            return Charged.SKIPPED
+        subscription = await repository.lock(found.subscription_id)
+        invoice = await repository.invoice(self.invoice_id, for_update=True)
+        if (
+            subscription is None
+            or invoice is None
+            or invoice.status != InvoiceStatus.OPEN
+            or subscription.status not in COLLECTING
+            or subscription.test_clock_id != self.charger.clock_id
+            or await repository.pending_attempt(invoice.id) is not None
+        ):
+            return Charged.SKIPPED
+        self.subscription, self.invoice = subscription, invoice
+        return None
+
+    async def refused(self, session: AsyncSession, error: GatewayError) -> Charged:
+        service = self._service(session)
+        # Read again: the refused savepoint may have expired what it touched.
+        subscription = await service.subscriptions.lock(self.claimed()[0].id)
+        invoice = await service.subscriptions.invoice(self.invoice_id, for_update=True)
+        assert subscription is not None
+        assert invoice is not None
+        retry = subscription.failed_attempts > 0
+        if isinstance(error, ProcessorUnavailable):
+            # Nothing is written and nothing counts: billing asks again shortly.
+            service.update(invoice, next_attempt_at=self.charger.clock.now() + POSTPONE_DELAY)
+            count_charge(Charged.POSTPONED, retry=retry)
+            return Charged.POSTPONED
+        charges = self.charger.charges_for(subscription)
+        verdict = await charges.unchargeable(service, subscription, invoice, error.detail)
+        _log.warning("billing.unchargeable", invoice_id=invoice.id, error=error.detail)
+        count_charge(_BY_VERDICT[verdict], retry=retry)
+        return _BY_VERDICT[verdict]
+
+    async def reserved(self, session: AsyncSession, reservation: StartedAttempt) -> None:
+        return None  # the pending attempt phase 1 wrote is the claim's mark
+
+    async def settle(self, session: AsyncSession, answer: Charged) -> None:
+        return None  # phase 3 ends the attempt
+
+
+class RenewalOperation:
+    """One charge attempt of a claimed invoice: a stored-card purchase linked to its
+    subscription and invoice, and what its outcome makes of them."""
+
+    def __init__(self, claim: InvoiceClaim) -> None:
+        self.claim = claim
+        self.charger = claim.charger
+        self._charges: AttemptCharges | None = None
+
+    async def reserve(self, session: AsyncSession) -> StartedAttempt:
+        subscription, invoice = self.claim.claimed()
+        self._charges = charges = self.charger.charges_for(subscription)
+        merchant = await MerchantRepository(session).get(subscription.merchant_id)
+        settings = self.charger.settings.payments
+        max_amount = (merchant.max_amount if merchant else None) or settings.max_amount
+        service = SubscriptionService(session, self.charger.clock, self.charger.crypto)
+        return await charges.start(session, service, subscription, invoice, max_amount=max_amount)
+
+    @property
+    def charges(self) -> AttemptCharges:
+        assert self._charges is not None
+        return self._charges
+
+    async def admit(self, started: StartedAttempt) -> None:
+        await self.charges.admit(started)
+
+    async def call(self, started: StartedAttempt) -> None:
+        await self.charges.call(started)
+
+    async def finalize(self, session: AsyncSession, started: StartedAttempt) -> Charged:
+        transaction = await self.charges.finalize_purchase(session, started)
+        verdict = await self.charges.record(session, started, transaction)
+        _log.info(
+            "billing.attempted",
+            invoice_id=started.invoice_id,
+            transaction_id=transaction.id,
+            status=transaction.status,
+            verdict=str(verdict),
+        )
+        count_charge(_BY_VERDICT[verdict], retry=started.retry)
+        return _BY_VERDICT[verdict]
+
+
 class InvoiceCharger:
     def __init__(
         self,
@@ -87,13 +200,23 @@ class InvoiceCharger:
         crypto: FieldCrypto,
         settings: Settings,
         clock_id: str | None = None,
+        faults: FaultPoints | None = None,
     ) -> None:
-        self.sessions = sessions
         self.clock = clock
         self.processors = processors
         self.crypto = crypto
         self.settings = settings
         self.clock_id = clock_id
+        self.runner = MoneyRunner(sessions, faults=faults)
+
+    def charges_for(self, subscription: Subscription) -> AttemptCharges:
+        return AttemptCharges(
+            clock=self.clock,
+            crypto=self.crypto,
+            processor=self.processors.for_mode(subscription.livemode),
+            payments=self.settings.payments,
+            billing=self.settings.billing,
+        )
 
     async def charge_all(self, invoice_ids: list[str]) -> ChargeSummary:
         summary = ChargeSummary()
@@ -112,77 +235,9 @@ class InvoiceCharger:
             return Charged.ERROR
 
     async def charge(self, invoice_id: str) -> Charged:
-        async with self.sessions() as session:
-            started = await self._start(session, invoice_id)
-            await session.commit()
-        if not isinstance(started, tuple):
-            return started
-        charges, attempt = started
-        await charges.call(attempt)
-        async with self.sessions() as session:
-            transaction = await charges.finalize_purchase(session, attempt)
-            verdict = await charges.record(session, attempt, transaction)
-            await session.commit()
-        _log.info(
-            "billing.attempted",
-            invoice_id=invoice_id,
-            transaction_id=transaction.id,
-            status=transaction.status,
-            verdict=str(verdict),
-        )
-        count_charge(_BY_VERDICT[verdict], retry=attempt.retry)
-        return _BY_VERDICT[verdict]
-
-    async def _start(
-        self, session: AsyncSession, invoice_id: str
-    ) -> Charged | tuple[AttemptCharges, StartedAttempt]:
-        """Phase 1 under the subscription's and the invoice's locks."""
-        service = SubscriptionService(session, self.clock, self.crypto)
-        repository = service.subscriptions
-        found = await repository.invoice(invoice_id)
-        if found is None:
-            return Charged.SKIPPED
-        subscription = await repository.lock(found.subscription_id)
-        invoice = await repository.invoice(invoice_id, for_update=True)
-        if (
-            subscription is None
-            or invoice is None
-            or invoice.status != InvoiceStatus.OPEN
-            or subscription.status not in COLLECTING
-            or subscription.test_clock_id != self.clock_id
-            or await repository.pending_attempt(invoice.id) is not None
-        ):
-            return Charged.SKIPPED
-        try:
-            processor = self.processors.for_mode(subscription.livemode)
-            await processor.admit()
-        except ProcessorUnavailable:
-            # Nothing is written and nothing counts: billing asks again shortly.
-            service.update(invoice, next_attempt_at=self.clock.now() + POSTPONE_DELAY)
-            count_charge(Charged.POSTPONED, retry=subscription.failed_attempts > 0)
-            return Charged.POSTPONED
-        charges = AttemptCharges(
-            clock=self.clock,
-            crypto=self.crypto,
-            processor=processor,
-            payments=self.settings.payments,
-            billing=self.settings.billing,
-        )
-        merchant = await MerchantRepository(session).get(subscription.merchant_id)
-        max_amount = (
-            merchant.max_amount if merchant else None
-        ) or self.settings.payments.max_amount
-        try:
-            attempt = await charges.start(
-                session, service, subscription, invoice, max_amount=max_amount
-            )
-        except GatewayError as error:
-            retry = subscription.failed_attempts > 0
-            verdict = await charges.unchargeable(service, subscription, invoice, error.detail)
-            _log.warning("billing.unchargeable", invoice_id=invoice.id, error=error.detail)
-            count_charge(_BY_VERDICT[verdict], retry=retry)
-            return _BY_VERDICT[verdict]
-        return charges, attempt
+        """At most one attempt, in the money runner's three commits."""
+        claim = InvoiceClaim(invoice_id, self)
+        return await self.runner.run(claim, RenewalOperation(claim))
 
 
 @dataclass(frozen=True)
@@ -218,6 +273,7 @@ async def billing_pass(
     settings: Settings,
     ignore_backoff: bool = False,
     clock_id: str | None = None,
+    faults: FaultPoints | None = None,
     progress: Callable[[Iterable[str]], AbstractContextManager[Iterable[str]]] | None = None,
 ) -> BillingRun:
     """The tick and the charges a worker would run, here and now (`gateway billing
@@ -233,6 +289,7 @@ async def billing_pass(
         crypto=crypto,
         settings=settings,
         clock_id=clock_id,
+        faults=faults,
     )
     invoice_ids = list(dict.fromkeys(requested.requested))
     charges = ChargeSummary()

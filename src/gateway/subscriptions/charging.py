@@ -1,9 +1,9 @@
 """One charge attempt of an invoice, in the phases of DESIGN.md invariant 4.
 
-Phase 1 writes the `txn_` purchase (through the payments' own ChargeOperation,
+Phase 1 writes the `txn_` purchase (through payments' stored-card entry point,
 so a renewal is exactly a token purchase, whose id is the reference sent to the
-processor) with its `subscription_id` and `invoice_id`, and the `pending`
-attempt. Phase 2 calls the processor with no session open. Phase 3 writes the
+processor) with its `subscription_id` and `invoice_id` from the start, and the
+`pending` attempt. Phase 2 calls the processor with no session open. Phase 3 writes the
 purchase's outcome and, in the same transaction, what it makes of the invoice
 and the subscription. A worker that dies between the phases leaves the attempt
 pending: nothing tries again until reconciliation has resolved its purchase.
@@ -22,10 +22,15 @@ from gateway.core.ids import new_id
 from gateway.core.settings import BillingSettings, PaymentSettings
 from gateway.core.tenancy import Owner
 from gateway.payments.models import Transaction
-from gateway.payments.operations import ChargeOperation, Context, Reserved
-from gateway.payments.schemas import ChargeIn, PaymentMethodIn
+from gateway.payments.operations import (
+    ChargeOperation,
+    Context,
+    Links,
+    Reserved,
+    StoredCardCharge,
+    stored_card_purchase,
+)
 from gateway.payments.service import TransactionService
-from gateway.payments.states import TransactionType
 from gateway.processors.resilient import ResilientProcessor
 from gateway.subscriptions.dunning import DunningPolicy, Verdict
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
@@ -33,7 +38,6 @@ from gateway.subscriptions.outcomes import OutcomeRecorder
 from gateway.subscriptions.repository import SubscriptionRepository
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import AttemptStatus
-from gateway.vault.schemas import CustomerIn
 
 BILLING_ACTOR = Actor(kind="billing")
 
@@ -118,35 +122,28 @@ class AttemptCharges:
         """Phase 1, in the caller's transaction. Raises the GatewayError of a charge
         that cannot start (its payment method is gone), writing nothing."""
         owner = Owner(subscription.merchant_id, subscription.livemode)
-        body = ChargeIn(
+        charge = StoredCardCharge(
+            payment_method_id=subscription.payment_method_id,
             amount=invoice.amount,
             currency=invoice.currency,
-            payment_method=PaymentMethodIn(token=subscription.payment_method_id),
+            links=Links(subscription_id=subscription.id, invoice_id=invoice.id),
             order_id=invoice.id,
             description=(
                 f"Subscription {subscription.id}, {invoice.period_start:%Y-%m-%d}"
                 f" to {invoice.period_end:%Y-%m-%d}"
             ),
-            customer=CustomerIn(
-                id=subscription.customer_id, email=service.customer_email(subscription)
-            ),
+            customer_id=subscription.customer_id,
+            customer_email=service.customer_email(subscription),
         )
-        operation = ChargeOperation(
-            TransactionType.PURCHASE, body, self._context(owner, max_amount), self.clock
-        )
+        operation = stored_card_purchase(charge, self._context(owner, max_amount), self.clock)
         async with session.begin_nested():
             reserved = await operation.reserve(session)
-        transactions = TransactionService(session, self.clock)
-        transaction = await transactions.get(owner, reserved.object_id)
-        await transactions.update(
-            transaction, subscription_id=subscription.id, invoice_id=invoice.id
-        )
         attempt = InvoiceAttempt(
             id=new_id("att"),
             merchant_id=invoice.merchant_id,
             invoice_id=invoice.id,
             number=await SubscriptionRepository(session).next_attempt_number(invoice.id),
-            transaction_id=transaction.id,
+            transaction_id=reserved.object_id,
             status=AttemptStatus.PENDING,
             attempted_at=self.clock.now(),
         )
@@ -160,6 +157,10 @@ class AttemptCharges:
             reserved=reserved,
             retry=subscription.failed_attempts > 0,
         )
+
+    async def admit(self, started: StartedAttempt) -> None:
+        """Phase 1's last step: the breaker's permit for the call."""
+        await started.operation.admit(started.reserved)
 
     async def call(self, started: StartedAttempt) -> None:
         """Phase 2: no session open."""

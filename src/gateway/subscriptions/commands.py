@@ -10,7 +10,7 @@ from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
-from gateway.idempotency.runner import Outcome, error_response
+from gateway.idempotency.key_claim import Outcome, error_response
 from gateway.idempotency.store import StoredResponse
 from gateway.processors.resilient import ResilientProcessor
 from gateway.subscriptions.creation import CreateSubscriptionOperation

@@ -111,12 +111,10 @@ class CreateSubscriptionOperation:
             actor=actor,
         )
 
-    async def admit(self) -> None:
+    async def admit(self, reserved: CreationReserved) -> None:
         # Only a first charge now needs the processor; a trial starts whatever its state.
-        body = self.body
-        later = body.start_date is not None and utc(body.start_date) > self.clock.now()
-        if body.trial_days is None and not later:
-            await self.processor.admit()
+        if reserved.started is not None:
+            await self.charges.admit(reserved.started)
 
     def _check(self) -> None:
         body = self.body

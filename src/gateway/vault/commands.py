@@ -9,7 +9,7 @@ from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
-from gateway.idempotency.runner import Outcome
+from gateway.idempotency.key_claim import Outcome
 from gateway.idempotency.store import StoredResponse
 from gateway.processors.resilient import ResilientProcessor
 from gateway.vault.operations import TokenizeOperation

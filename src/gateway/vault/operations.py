@@ -15,6 +15,7 @@ from gateway.core.ids import new_id
 from gateway.core.personal import BillingAddress, PersonalData, seal
 from gateway.core.tenancy import Owner
 from gateway.idempotency.store import StoredResponse
+from gateway.processors.breaker import Permit
 from gateway.processors.port import (
     Address,
     Card,
@@ -39,6 +40,7 @@ class TokenizeReserved:
     request: TokenizeRequest | None = field(default=None, repr=False)
     stored: StoredCard | None = None
     refusal: RequestRejectedError | None = None
+    permit: Permit | None = None  # the breaker's, for phase 2
 
 
 def address_of(address: AddressIn | None) -> Address | None:
@@ -85,8 +87,8 @@ class TokenizeOperation:
         self.crypto = crypto
         self.clock = clock
 
-    async def admit(self) -> None:
-        await self.processor.admit()
+    async def admit(self, reserved: TokenizeReserved) -> None:
+        reserved.permit = await self.processor.admit()
 
     async def reserve(self, session: AsyncSession) -> TokenizeReserved:
         card_in = self.body.card
@@ -150,7 +152,9 @@ class TokenizeOperation:
     async def call(self, reserved: TokenizeReserved) -> None:
         assert reserved.request is not None
         try:
-            reserved.stored = await self.processor.tokenize(reserved.request)
+            reserved.stored = await self.processor.tokenize(
+                reserved.request, permit=reserved.permit
+            )
         except RequestRejectedError as refusal:
             reserved.refusal = refusal
         except (NotSentError, OutcomeUnknownError):
