@@ -262,8 +262,7 @@ async def test_background_callers_obey_the_single_trial_rule(
 ) -> None:
     counting = _CountingProcessor(simulator)
     workers = [
-        ResilientProcessor(counting, breaker(redis_client, clock), deadline_s=0.2)  # type: ignore[arg-type]
-        for _ in range(5)
+        ResilientProcessor(counting, breaker(redis_client, clock), deadline_s=0.2) for _ in range(5)
     ]
     await open_it(workers[0].breaker)
     clock.advance(timedelta(seconds=RESET_S))
