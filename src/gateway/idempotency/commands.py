@@ -4,13 +4,12 @@ already has. Subclasses say how a transaction or object answers now."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.queues import nudge_relay
+from gateway.core.relay_nudge import RelayNudge
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
@@ -68,8 +67,11 @@ class KeyedCommands(ABC):
             return outcome
 
     async def run(self, keyed: KeyedRequest, operation: Operation[R]) -> Outcome:
-        outcome = await self.runner.run(keyed.scope, keyed.fingerprint, operation)
-        if self.settings.redis.url is not None:
-            # The request's events are committed: have a worker relay them now.
-            await asyncio.to_thread(nudge_relay, self.settings.redis.url)
-        return outcome
+        """The operation under the phase runner. Its events are committed when this
+        returns: the caller nudges `relay` once the answer is on its way, so the
+        nudge never delays it."""
+        return await self.runner.run(keyed.scope, keyed.fingerprint, operation)
+
+    @property
+    def relay(self) -> RelayNudge | None:
+        return self.resources.relay
