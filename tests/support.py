@@ -13,6 +13,9 @@ from typing import TypeVar
 import httpx
 import psutil
 from litestar import Litestar
+from redis.asyncio import Redis as AsyncRedis
+
+from gateway.core.queues import RELAY_NUDGE_ID
 
 T = TypeVar("T")
 
@@ -96,3 +99,14 @@ def redis_servers_in(folder: Path) -> set[int]:
         if cwd == folder or folder in cwd.parents:
             found.add(process.pid)
     return found
+
+
+async def nudged(client: AsyncRedis, *, within_s: float = 2.0) -> bool:
+    """Whether the relay's nudge job reaches Redis within `within_s`: a server
+    sends it on a thread of its own once the response has gone."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not await client.exists(f"rq:job:{RELAY_NUDGE_ID}"):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True

@@ -25,12 +25,11 @@ from gateway.audit.service import Actor, Change, HistoryService, Subject
 from gateway.core.clock import FrozenClock, SystemClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
-from gateway.core.queues import RELAY_NUDGE_ID
 from gateway.idempotency.store import IdempotencyStore, KeyScope
 from jobs.events import dispatch_event
 from jobs.outbox import relay_outbox
 from tests.fixtures.payments import Post, charge_body
-from tests.support import run_in_thread
+from tests.support import nudged, run_in_thread
 
 ACTOR = Actor(kind="api", request_id="req_outbox")
 
@@ -169,7 +168,7 @@ def test_a_real_worker_relays_then_dispatches(job_environment: Redis, database_u
 async def test_a_payment_nudges_the_relay(post: Post, redis_client: AsyncRedis) -> None:
     response = await post("purchase", charge_body())
     assert response.status_code == 201
-    assert await redis_client.exists(f"rq:job:{RELAY_NUDGE_ID}") == 1
+    assert await nudged(redis_client)
 
 
 def test_relay_is_registered_with_cron() -> None:

@@ -14,11 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
-from gateway.core.queues import RELAY_NUDGE_ID
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.webhooks.signature import sign
-from tests.support import http_client
+from tests.support import http_client, nudged
 from tests.webhooks import notification
 from tests.webhooks.conftest import Deliver, stored_events
 
@@ -98,7 +97,7 @@ async def test_a_duplicate_answers_200_and_changes_nothing(
 async def test_a_new_event_nudges_the_relay(deliver: Deliver, redis_client: Redis) -> None:
     response = await deliver(notification("60019392075"))
     assert response.status_code == 200
-    assert await redis_client.exists(f"rq:job:{RELAY_NUDGE_ID}") == 1
+    assert await nudged(redis_client)
 
 
 @pytest.mark.parametrize(

@@ -72,10 +72,9 @@ def missing_jobs(connection: Redis, job_ids: Sequence[str]) -> set[str]:
     return {job_id for job_id, exists in zip(job_ids, found, strict=True) if not exists}
 
 
-def nudge_relay(url: str) -> bool:
+def send_nudge(connection: Redis) -> bool:
     """Ask a worker to relay the outbox now (after a commit). Cron relays anyway,
     so a failure here only delays the work."""
-    connection = rq_connection(url)
     try:
         queue = Queue("maintenance", connection=connection)
         waiting = queue.fetch_job(RELAY_NUDGE_ID)
@@ -85,6 +84,14 @@ def nudge_relay(url: str) -> bool:
             queue.enqueue(RELAY_JOB, job_id=RELAY_NUDGE_ID)
     except RedisError:
         return False
+    return True
+
+
+def nudge_relay(url: str) -> bool:
+    """`send_nudge` on a connection of its own: for one-off processes (a CLI
+    command, a job) that nudge once. A server nudges through `core.relay_nudge`."""
+    connection = rq_connection(url)
+    try:
+        return send_nudge(connection)
     finally:
         connection.close()
-    return True

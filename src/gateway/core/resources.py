@@ -12,6 +12,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_engine, create_session_factory
 from gateway.core.faults import FaultPoints
 from gateway.core.redis import create_redis
+from gateway.core.relay_nudge import RelayNudge
 from gateway.core.settings import Settings
 from gateway.processors.breaker import CircuitBreaker
 from gateway.processors.port import Processor
@@ -37,6 +38,8 @@ class Resources:
     owned: bool = True
     # Chaos testing only (GATEWAY_FAULT_INJECTION); none by default.
     faults: FaultPoints = field(default_factory=FaultPoints.none)
+    # Nudges the outbox relay after money requests; None: cron alone relays.
+    relay: RelayNudge | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Resources:
@@ -60,16 +63,25 @@ class Resources:
             processors=live_and_test_processors(settings, simulator, redis, clock),
             processor_engines=(simulator_engine,),
             faults=FaultPoints.parse(settings.core.fault_injection),
+            relay=relay_nudge(settings),
         )
 
     async def aclose(self) -> None:
         """Release what this object created; borrowed resources stay open."""
         if not self.owned:
             return
+        if self.relay is not None:
+            self.relay.close()
         await self.redis.aclose()
         await self.engine.dispose()
         for engine in self.processor_engines:
             await engine.dispose()
+
+
+def relay_nudge(settings: Settings) -> RelayNudge | None:
+    """The process's one pool for nudging the relay (built once, used by every request)."""
+    url = settings.redis.url
+    return None if url is None else RelayNudge.from_url(url)
 
 
 def field_crypto(settings: Settings) -> FieldCrypto:

@@ -4,14 +4,13 @@ already has. Subclasses say how a transaction or object answers now."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.queues import nudge_relay
+from gateway.core.relay_nudge import RelayNudge
 from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
@@ -71,10 +70,13 @@ class KeyedCommands(ABC):
             return Outcome(response, replayed=True)
 
     async def run(self, keyed: KeyedRequest, operation: Operation[R, StoredResponse]) -> Outcome:
+        """The operation under the money runner. Its events are committed when this
+        returns: the caller nudges `relay` once the answer is on its way, so the
+        nudge never delays it."""
         claim = KeyClaim(self.answers, keyed.scope, keyed.fingerprint)
         response = await self.runner.run(claim, operation)
-        outcome = Outcome(response, replayed=claim.replayed)
-        if self.settings.redis.url is not None:
-            # The request's events are committed: have a worker relay them now.
-            await asyncio.to_thread(nudge_relay, self.settings.redis.url)
-        return outcome
+        return Outcome(response, replayed=claim.replayed)
+
+    @property
+    def relay(self) -> RelayNudge | None:
+        return self.resources.relay

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, Response
 
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
+from gateway.core.relay_nudge import RelayNudge, after_response_nudge
 from gateway.core.resources import Resources
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
 from gateway.idempotency.key_claim import Outcome
@@ -63,7 +64,9 @@ def retry_after(status: int) -> int | None:
     return _RETRY_AFTER_S.get(status)
 
 
-def to_response(outcome: Outcome) -> Response[bytes]:
+def to_response(outcome: Outcome, *, relay: RelayNudge | None = None) -> Response[bytes]:
+    """The outcome as HTTP; with `relay` (a run that committed events), the relay
+    is nudged once the response has been sent."""
     response = outcome.response
     headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
     wait = retry_after(response.status)
@@ -74,4 +77,5 @@ def to_response(outcome: Outcome) -> Response[bytes]:
         status_code=response.status,
         media_type=PROBLEM_MEDIA_TYPE if response.status >= 400 else "application/json",
         headers=headers,
+        background=None if relay is None else after_response_nudge(relay),
     )

@@ -107,7 +107,8 @@ class PaymentController(Controller):
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await commands.charge(TransactionType.PURCHASE, data, keyed))
+        outcome = await commands.charge(TransactionType.PURCHASE, data, keyed)
+        return to_response(outcome, relay=commands.relay)
 
     @post(
         "/authorize",
@@ -122,7 +123,8 @@ class PaymentController(Controller):
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await commands.charge(TransactionType.AUTHORIZATION, data, keyed))
+        outcome = await commands.charge(TransactionType.AUTHORIZATION, data, keyed)
+        return to_response(outcome, relay=commands.relay)
 
     @post(
         "/capture",
@@ -137,7 +139,8 @@ class PaymentController(Controller):
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await commands.capture(data, keyed))
+        outcome = await commands.capture(data, keyed)
+        return to_response(outcome, relay=commands.relay)
 
     @post(
         "/refund",
@@ -152,7 +155,8 @@ class PaymentController(Controller):
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await commands.refund(data, keyed))
+        outcome = await commands.refund(data, keyed)
+        return to_response(outcome, relay=commands.relay)
 
     @post(
         "/cancel",
@@ -168,7 +172,8 @@ class PaymentController(Controller):
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await commands.cancel(data, keyed))
+        outcome = await commands.cancel(data, keyed)
+        return to_response(outcome, relay=commands.relay)
 
     @get("/{transaction_id:str}", opt=READ, summary="One transaction with its events")
     async def get_one(

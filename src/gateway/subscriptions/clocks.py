@@ -9,7 +9,7 @@ Refused on live keys (403) and when GATEWAY_ENV=production (403).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,19 +19,13 @@ from gateway.core.errors import Forbidden, NotFound, ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.tenancy import Owner
 from gateway.subscriptions.clock_repository import TestClockRepository
+from gateway.subscriptions.clock_time import time_of
+from gateway.subscriptions.lifecycle import SubscriptionChanges
 from gateway.subscriptions.models import TestClock
 from gateway.subscriptions.schedule import utc
 
-if TYPE_CHECKING:
-    from gateway.subscriptions.lifecycle import SubscriptionChanges
-
 MAX_SUBSCRIPTIONS: Final = 100
 READY: Final = "ready"
-
-
-def time_of(clock: TestClock) -> FrozenClock:
-    """The clock's time as a Clock the services take for their `now`."""
-    return FrozenClock(clock.frozen_time)
 
 
 class TestClockService:

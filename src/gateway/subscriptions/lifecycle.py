@@ -24,7 +24,7 @@ from gateway.audit.service import Actor
 from gateway.core.errors import ValidationFailed
 from gateway.core.tenancy import Owner
 from gateway.subscriptions.clock_repository import TestClockRepository
-from gateway.subscriptions.clocks import time_of
+from gateway.subscriptions.clock_time import time_of
 from gateway.subscriptions.models import Subscription
 from gateway.subscriptions.schedule import resume_billing_at
 from gateway.subscriptions.schemas import SubscriptionUpdate

@@ -70,7 +70,8 @@ class SubscriptionController(Controller):
         subscription_commands: NamedDependency[SubscriptionCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await subscription_commands.create(data, keyed))
+        outcome = await subscription_commands.create(data, keyed)
+        return to_response(outcome, relay=subscription_commands.relay)
 
     @get("/{subscription_id:str}", opt=READ, summary="One subscription")
     async def get_one(

@@ -42,7 +42,8 @@ class PaymentMethodController(Controller):
         vault: NamedDependency[VaultCommands],
         keyed: NamedDependency[KeyedRequest],
     ) -> Response[bytes]:
-        return to_response(await vault.create(data, keyed))
+        outcome = await vault.create(data, keyed)
+        return to_response(outcome, relay=vault.relay)
 
     @get("/{method_id:str}", opt=READ, summary="One payment method")
     async def get_one(

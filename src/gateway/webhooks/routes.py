@@ -3,7 +3,6 @@ admin routes over stored events (API.md "Webhooks")."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.errors import ValidationFailed
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
-from gateway.core.queues import nudge_relay
+from gateway.core.relay_nudge import after_response_nudge
+from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
@@ -64,16 +64,10 @@ _INBOUND_DOC = (
 )
 
 
-def _nudge(settings: Settings) -> BackgroundTask | None:
+def _nudge(state: State) -> BackgroundTask | None:
     """After the response (so after the commit): have a worker relay the new row now."""
-    url = settings.redis.url
-    if url is None:
-        return None
-
-    async def nudge() -> None:
-        await asyncio.to_thread(nudge_relay, url)
-
-    return BackgroundTask(nudge)
+    resources: Resources = state.resources
+    return None if resources.relay is None else after_response_nudge(resources.relay)
 
 
 class InboundWebhookController(Controller):
@@ -96,7 +90,7 @@ class InboundWebhookController(Controller):
         return Response(
             InboundAccepted(id=received.event_id, duplicate=received.duplicate),
             status_code=200,
-            background=None if received.duplicate else _nudge(settings),
+            background=None if received.duplicate else _nudge(state),
         )
 
     @post(
@@ -169,7 +163,7 @@ class WebhookEventController(Controller):
         return Response(
             WebhookEventOut.of(event),
             status_code=202,
-            background=_nudge(request.app.state.settings),
+            background=_nudge(request.app.state),
         )
 
     @post(
@@ -191,5 +185,5 @@ class WebhookEventController(Controller):
         return Response(
             ReplayedOut(replayed=len(replayed)),
             status_code=202,
-            background=_nudge(request.app.state.settings) if replayed else None,
+            background=_nudge(request.app.state) if replayed else None,
         )
