@@ -138,7 +138,7 @@ class AttemptCharges:
             reserved = await operation.reserve(session)
         transactions = TransactionService(session, self.clock)
         transaction = await transactions.get(owner, reserved.object_id)
-        await transactions.update(
+        await transactions.link_to_invoice(
             transaction, subscription_id=subscription.id, invoice_id=invoice.id
         )
         attempt = InvoiceAttempt(
