@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,15 +67,21 @@ class ChargeSummary(Tally):
     errors: int = 0
 
     def count(self, outcome: Charged) -> None:
-        name = {
-            Charged.PAID: "charged",
-            Charged.DECLINED: "declined",
-            Charged.POSTPONED: "postponed",
-            Charged.PENDING: "pending",
-            Charged.SKIPPED: "skipped",
-            Charged.ERROR: "errors",
-        }[outcome]
-        setattr(self, name, getattr(self, name) + 1)
+        match outcome:
+            case Charged.PAID:
+                self.charged += 1
+            case Charged.DECLINED:
+                self.declined += 1
+            case Charged.POSTPONED:
+                self.postponed += 1
+            case Charged.PENDING:
+                self.pending += 1
+            case Charged.SKIPPED:
+                self.skipped += 1
+            case Charged.ERROR:
+                self.errors += 1
+            case _:
+                assert_never(outcome)
 
 
 class InvoiceCharger:
@@ -158,7 +165,7 @@ class InvoiceCharger:
             await processor.admit()
         except ProcessorUnavailable:
             # Nothing is written and nothing counts: billing asks again shortly.
-            service.update(invoice, next_attempt_at=self.clock.now() + POSTPONE_DELAY)
+            service.schedule_attempt(invoice, self.clock.now() + POSTPONE_DELAY)
             count_charge(Charged.POSTPONED, retry=subscription.failed_attempts > 0)
             return Charged.POSTPONED
         charges = AttemptCharges(
