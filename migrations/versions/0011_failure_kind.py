@@ -19,6 +19,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _KINDS = "'not_sent', 'declined', 'processor_error', 'not_found_at_processor'"
+# The texts are the ones the code wrote until now (responses.PROCESSOR_UNAVAILABLE,
+# reconciliation.NOT_FOUND_REASON); spelt here so the migration never changes.
+BACKFILL = """
+UPDATE transactions SET failure_kind = CASE
+    WHEN status = 'declined' THEN 'declined'
+    WHEN decline_reason = 'processor unavailable' THEN 'not_sent'
+    WHEN decline_reason = 'not found at processor' THEN 'not_found_at_processor'
+    ELSE 'processor_error'
+END
+WHERE status IN ('declined', 'failed') AND failure_kind IS NULL
+"""
 
 
 def upgrade() -> None:
@@ -28,19 +39,7 @@ def upgrade() -> None:
         "transactions",
         f"failure_kind IN ({_KINDS})",
     )
-    # The texts are the ones the code wrote until now (responses.PROCESSOR_UNAVAILABLE,
-    # reconciliation.NOT_FOUND_REASON); spelt here so the migration never changes.
-    op.execute(
-        """
-        UPDATE transactions SET failure_kind = CASE
-            WHEN status = 'declined' THEN 'declined'
-            WHEN decline_reason = 'processor unavailable' THEN 'not_sent'
-            WHEN decline_reason = 'not found at processor' THEN 'not_found_at_processor'
-            ELSE 'processor_error'
-        END
-        WHERE status IN ('declined', 'failed')
-        """
-    )
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:
