@@ -17,6 +17,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
 from gateway.merchants.models import Merchant
 from gateway.payments.changes import Failure, ProcessorFacts, failure_kind_of
+from gateway.payments.errors import InvalidTransition
 from gateway.payments.models import Transaction
 from gateway.payments.operations import new_child
 from gateway.payments.responses import PROCESSOR_UNAVAILABLE, response_for
@@ -237,3 +238,22 @@ async def test_the_sweeps_bookkeeping_has_a_method_each(
     assert (stored.subscription_id, stored.invoice_id) == ("sub_1", "inv_1")
     await service.clear_orphan(stored)
     assert (await _persisted(db_session, stored)).orphan_since is None
+
+
+async def test_a_move_the_table_forbids_writes_nothing(
+    db_session: AsyncSession, merchant: Merchant, clock: FrozenClock
+) -> None:
+    service = TransactionService(db_session, clock)
+    charge = await _open(service, merchant)
+    await service.approve(
+        charge, apply_approval(snapshot(charge)), ACTOR, facts=ProcessorFacts("60000000005"),
+        expires_at=None,
+    )  # fmt: skip
+    with pytest.raises(InvalidTransition):
+        await service.fail(charge, ACTOR, Failure.answered(_declined()))
+    assert (charge.status, charge.failure_kind, charge.decline_reason) == (
+        ParentStatus.CAPTURED,
+        None,
+        None,
+    )
+    assert charge.processor_transaction_id == "60000000005"

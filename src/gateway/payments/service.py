@@ -24,6 +24,7 @@ from gateway.payments.states import (
     ChildStatus,
     ParentStatus,
     PendingReason,
+    Status,
     TransactionType,
     ensure_transition,
     failed_status,
@@ -123,10 +124,7 @@ class TransactionService:
     ) -> Transaction:
         """Change status (checked against the table), with an event. Every other
         change is a method below, so each field written is named in the code."""
-        current = status_of(transaction)
-        ensure_transition(
-            TransactionType(transaction.type), current, target, transaction_id=transaction.id
-        )
+        current = self._ensure(transaction, target)
         transaction.status = target
         transaction.updated_at = self.clock.now()
         await self.history.record_change(
@@ -141,6 +139,7 @@ class TransactionService:
         authorization: its status and amounts, with an event."""
         if state.id != parent.id:
             raise ValueError(f"the state of {state.id} applied to {parent.id}")
+        self._ensure(parent, state.status)
         parent.amount_captured = state.amount_captured
         parent.amount_refunded = state.amount_refunded
         parent.expires_at = state.expires_at
@@ -157,6 +156,7 @@ class TransactionService:
         expires_at: datetime | None,
     ) -> Transaction:
         """A pending purchase or authorization the processor approved."""
+        self._ensure(charge, approved.status)
         self._write_facts(charge, facts)
         charge.pending_reason = None
         return await self.apply(charge, replace(approved, expires_at=expires_at), actor)
@@ -171,6 +171,7 @@ class TransactionService:
     ) -> Transaction:
         """A pending capture, refund or void that went through (`facts`: None when
         there is no answer to learn from, as for a call the processor had done)."""
+        self._ensure(child, ChildStatus.SUCCEEDED)
         if facts is not None:
             self._write_facts(child, facts)
         child.pending_reason = None
@@ -178,13 +179,14 @@ class TransactionService:
 
     async def fail(self, transaction: Transaction, actor: Actor, failure: Failure) -> Transaction:
         """A pending transaction that ends `declined` or `failed`, and why, typed."""
+        target = failed_status(TransactionType(transaction.type), failure.kind)
+        self._ensure(transaction, target)
         if failure.facts is not None:
             self._write_facts(transaction, failure.facts)
         transaction.failure_kind = failure.kind
         transaction.decline_code = failure.decline_code
         transaction.decline_reason = failure.decline_reason
         transaction.pending_reason = None
-        target = failed_status(TransactionType(transaction.type), failure.kind)
         return await self.move(transaction, target, actor, reason=failure.decline_reason)
 
     async def keep_pending(
@@ -245,6 +247,16 @@ class TransactionService:
         charge.subscription_id = subscription_id
         charge.invoice_id = invoice_id
         return self._touch(charge)
+
+    @staticmethod
+    def _ensure(transaction: Transaction, target: ParentStatus | ChildStatus) -> Status:
+        """The current status, once the move to `target` is known to be allowed:
+        checked before any field is written."""
+        current = status_of(transaction)
+        ensure_transition(
+            TransactionType(transaction.type), current, target, transaction_id=transaction.id
+        )
+        return current
 
     @staticmethod
     def _write_facts(transaction: Transaction, facts: ProcessorFacts) -> None:
