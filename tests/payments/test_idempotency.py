@@ -19,7 +19,8 @@ from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import IdempotencyStore, KeyScope, RecoveryPoint
 from gateway.merchants.models import Merchant
 from gateway.merchants.scopes import Scope
-from gateway.payments.service import TransactionService
+from gateway.payments.rules import apply_approval
+from gateway.payments.service import TransactionService, snapshot
 from gateway.payments.states import ParentStatus
 from gateway.processors.simulator.models import SimulatorRequest
 from tests.fixtures.merchants import KeyFactory
@@ -176,9 +177,9 @@ async def test_a_stored_202_is_rebuilt_from_the_current_state(
     transaction = await service.get(
         Owner(merchant.id, False), pending.json()["id"], for_update=True
     )
-    await service.move(
-        transaction, ParentStatus.CAPTURED, Actor(kind="reconciliation"), amount_captured=90100
-    )
+    captured = apply_approval(snapshot(transaction))
+    assert (captured.status, captured.amount_captured) == (ParentStatus.CAPTURED, 90100)
+    await service.apply(transaction, captured, Actor(kind="reconciliation"))
     await db_session.commit()
     resolved = await post("purchase", body, key="slow")
     assert resolved.status_code == 201

@@ -31,6 +31,7 @@ from gateway.payments.reconciliation import NOT_FOUND_REASON, backoff
 from gateway.payments.schemas import CancelIn, CaptureIn, RefundIn
 from gateway.payments.service import TransactionService
 from gateway.payments.settlement import SettlementService
+from gateway.payments.states import FailureKind
 from gateway.processors.port import VoidRequest
 from gateway.processors.simulator import Simulator
 from tests.fixtures.app import test_processors as resilient_processors
@@ -471,3 +472,25 @@ async def test_a_pass_skips_rows_another_pass_holds(
 
     released = await committed.reconcile(now=True)
     assert (released.claimed, dict(released.resolved)) == (2, {"captured": 2})
+
+
+async def test_reconciliation_records_why_a_charge_failed_as_its_failure_kind(
+    post: Post, sweeps: Sweeps, clock: FrozenClock, simulator: Simulator
+) -> None:
+    """Nothing found at the processor and a decline in review end with the kind
+    dunning and the answers read, not only with a text."""
+    never = await post("purchase", trigger(LOST_UNRECORDED), key="never")
+    held = await post("authorize", trigger(HELD_FOR_REVIEW), key="review")
+    await simulator.review(held.json()["id"], "decline")
+    sweeps.past_the_lock()
+    await sweeps.reconcile()
+    clock.advance(timedelta(minutes=sweeps.settings.reconcile_not_found_after_minutes))
+    await sweeps.reconcile(now=True)
+
+    not_found = await sweeps.row(never.json()["id"])
+    assert (not_found.status, not_found.failure_kind) == (
+        "failed",
+        FailureKind.NOT_FOUND_AT_PROCESSOR,
+    )
+    declined = await sweeps.row(held.json()["id"])
+    assert (declined.status, declined.failure_kind) == ("declined", FailureKind.DECLINED)

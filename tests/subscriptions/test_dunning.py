@@ -10,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.core.crypto import Fingerprinter
-from gateway.subscriptions.dunning import HARD_DECLINE_CODES, DunningPolicy, Verdict, jitter
+from gateway.payments.models import Transaction
+from gateway.payments.states import FailureKind
+from gateway.subscriptions.dunning import (
+    HARD_DECLINE_CODES,
+    DunningPolicy,
+    Verdict,
+    counts_toward_dunning,
+    jitter,
+)
+from gateway.subscriptions.outcomes import never_sent
 
 DUE = datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
 POLICY = DunningPolicy(schedule_days=(1, 3, 5, 7), final_action="cancel")
@@ -95,3 +104,33 @@ def test_hard_declines_are_the_card_being_gone() -> None:
 def test_no_retry_is_scheduled_past_the_schedule() -> None:
     with pytest.raises(ValueError, match="no retry"):
         POLICY.retry_at(DUE, DUE, 5, timedelta(0))
+
+
+@pytest.mark.parametrize("kind", list(FailureKind))
+def test_only_a_charge_the_processor_refused_counts_toward_dunning(kind: FailureKind) -> None:
+    refused = kind in (FailureKind.DECLINED, FailureKind.PROCESSOR_ERROR)
+    assert counts_toward_dunning(kind) is refused
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "postponed"),
+    [
+        ("failed", FailureKind.NOT_SENT, True),
+        ("failed", FailureKind.NOT_FOUND_AT_PROCESSOR, True),
+        ("failed", FailureKind.PROCESSOR_ERROR, False),
+        ("declined", FailureKind.DECLINED, False),
+    ],
+)
+def test_an_attempt_is_postponed_by_its_failure_kind_whatever_the_text(
+    status: str, kind: FailureKind, postponed: bool
+) -> None:
+    """The text clients read may say anything: the kind decides."""
+    purchase = Transaction(status=status, failure_kind=kind, decline_reason="any words at all")
+    assert never_sent(purchase) is postponed
+
+
+def test_a_failure_with_the_old_text_but_no_kind_is_not_taken_for_unsent() -> None:
+    purchase = Transaction(
+        status="failed", failure_kind=None, decline_reason="processor unavailable"
+    )
+    assert never_sent(purchase) is False

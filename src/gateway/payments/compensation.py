@@ -72,20 +72,15 @@ class CompensationVoid(CancelOperation):
         actor = self.context.actor
         if succeeded:
             await self._succeed(service, child, reserved.result, reason=self.child_reason)
-            voided = apply_cancel(snapshot(parent))
-            await service.move(
-                parent, voided.status, actor, reason="orphan voided", orphan_since=None
+            await service.clear_orphan(parent)
+            await service.apply(
+                parent, apply_cancel(snapshot(parent)), actor, reason="orphan voided"
             )
         elif child.status != ChildStatus.PENDING and reserved.call is not CallResult.NOT_SENT:
             why = child.decline_reason or str(child.status)
             review = apply_status(snapshot(parent), ParentStatus.REQUIRES_REVIEW)
-            await service.move(
-                parent,
-                review.status,
-                actor,
-                reason=f"orphan void failed: {why}",
-                orphan_since=None,
-            )
+            await service.clear_orphan(parent)
+            await service.apply(parent, review, actor, reason=f"orphan void failed: {why}")
         return response_for(child, self.context.crypto, parent=parent)
 
 
@@ -123,7 +118,7 @@ class CompensationService(SweepService):
             summary.claimed = len(claimed.rows)
             for charge in claimed.rows:
                 if not await is_orphan(charge, sweeps):
-                    await service.update(charge, orphan_since=None)
+                    await service.clear_orphan(charge)
                     summary.cleared += 1
                 elif self.settings.orphan_policy == "record" or charge.settled_at is not None:
                     await self._record(charge, service)
@@ -150,7 +145,7 @@ class CompensationService(SweepService):
         await service.history.record_change(
             Change(subject_of(charge), charge.status, charge.status, reason), ACTOR
         )
-        await service.update(charge, orphan_since=None)
+        await service.clear_orphan(charge)
         _log.warning("compensation.orphan_recorded", transaction_id=charge.id)
 
     @staticmethod

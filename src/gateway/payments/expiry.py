@@ -62,7 +62,7 @@ class ExpiryVoid(CancelOperation):
             expired = apply_expiry(
                 snapshot(parent), in_flight=await service.in_flight(parent), now=self.clock.now()
             )
-            await service.move(parent, expired.status, self.context.actor, reason=self.child_reason)
+            await service.apply(parent, expired, self.context.actor, reason=self.child_reason)
         return response_for(child, self.context.crypto, parent=parent)
 
 

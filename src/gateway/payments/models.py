@@ -26,6 +26,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.db import Base
+from gateway.payments.states import FailureKind
+
+_FAILURE_KINDS = ", ".join(f"'{kind}'" for kind in FailureKind)
 
 
 class Transaction(Base):
@@ -42,6 +45,7 @@ class Transaction(Base):
         CheckConstraint(
             "type IN ('purchase', 'authorization', 'capture', 'refund', 'void')", name="type_known"
         ),
+        CheckConstraint(f"failure_kind IN ({_FAILURE_KINDS})", name="failure_kind_known"),
         # The list filters of API.md, merchant and mode first, newest first.
         Index("ix_transactions_merchant_created", "merchant_id", "livemode", "created_at", "id"),
         Index("ix_transactions_merchant_status", "merchant_id", "livemode", "status", "created_at"),
@@ -114,6 +118,9 @@ class Transaction(Base):
     cvv_result: Mapped[str | None] = mapped_column(String(4))
     decline_code: Mapped[str | None] = mapped_column(String(16))
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    # Why it ended declined or failed (a FailureKind), for code to branch on;
+    # `decline_reason` is the text clients read.
+    failure_kind: Mapped[str | None] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
     subscription_id: Mapped[str | None] = mapped_column(String(24))
     invoice_id: Mapped[str | None] = mapped_column(String(24))

@@ -25,8 +25,9 @@ from gateway.core.money import exponent
 from gateway.core.personal import PersonalData, seal
 from gateway.core.tenancy import Owner
 from gateway.idempotency.store import StoredResponse
+from gateway.payments.changes import Failure, ProcessorFacts
 from gateway.payments.models import Transaction
-from gateway.payments.responses import PROCESSOR_UNAVAILABLE, response_for
+from gateway.payments.responses import response_for
 from gateway.payments.rules import (
     apply_approval,
     apply_cancel,
@@ -38,7 +39,13 @@ from gateway.payments.rules import (
 )
 from gateway.payments.schemas import CancelIn, CaptureIn, ChargeIn, PaymentMethodIn, RefundIn
 from gateway.payments.service import TransactionService, snapshot
-from gateway.payments.states import ChildStatus, ParentStatus, PendingReason, TransactionType
+from gateway.payments.states import (
+    ChildStatus,
+    FailureKind,
+    ParentStatus,
+    PendingReason,
+    TransactionType,
+)
 from gateway.processors.breaker import Permit
 from gateway.processors.port import (
     Address,
@@ -78,6 +85,9 @@ class Reserved:
     # When the processor took a charge, if not just now: reconciliation learns an
     # outcome later, and an authorization's lifetime runs from the processor's clock.
     processed_at: datetime | None = None
+    # Set by reconciliation when a refusal is its own verdict, not the processor's
+    # answer (nothing found there): what the failure records instead.
+    failure_kind: FailureKind | None = None
     # Only for charges by card: never persisted.
     request: Any = field(default=None, repr=False)
     # The breaker's permit for phase 2, taken as phase 1's last step.
@@ -106,27 +116,6 @@ async def _call(reserved: Reserved, attempt: Any) -> None:
         reserved.call = CallResult.NOT_SENT
     except OutcomeUnknownError:
         reserved.call = CallResult.UNKNOWN
-
-
-def _result_fields(result: ProcessorResult) -> dict[str, Any]:
-    return {
-        "processor_transaction_id": result.processor_transaction_id,
-        "auth_code": result.auth_code,
-        "avs_result": result.avs_result,
-        "cvv_result": result.cvv_result,
-    }
-
-
-def _decline_fields(result: ProcessorResult) -> dict[str, Any]:
-    return {
-        **_result_fields(result),
-        "decline_code": result.reason_code,
-        "decline_reason": result.reason_text,
-    }
-
-
-def _unavailable_fields() -> dict[str, Any]:
-    return {"decline_reason": PROCESSOR_UNAVAILABLE}
 
 
 @dataclass(frozen=True)
@@ -159,12 +148,9 @@ class ChargeFinalizer:
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:
-            await service.move(
-                transaction, ParentStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
-                pending_reason=None, **_unavailable_fields(),
-            )  # fmt: skip
+            await service.fail(transaction, actor, Failure.not_sent())
         elif reserved.call is CallResult.UNKNOWN or result is None:
-            await service.update(transaction, pending_reason=PendingReason.UNKNOWN_OUTCOME)
+            await service.keep_pending(transaction, PendingReason.UNKNOWN_OUTCOME)
         elif result.outcome is Outcome.APPROVED:
             approved = apply_approval(snapshot(transaction))
             processed_at = reserved.processed_at or self.clock.now()
@@ -173,23 +159,16 @@ class ChargeFinalizer:
                 if self.kind is TransactionType.AUTHORIZATION
                 else None
             )
-            await service.move(
-                transaction, approved.status, actor, pending_reason=None,
-                amount_captured=approved.amount_captured, expires_at=expires_at,
-                **_result_fields(result),
+            await service.approve(
+                transaction, approved, actor,
+                facts=ProcessorFacts.of(result), expires_at=expires_at,
             )  # fmt: skip
         elif result.outcome is Outcome.HELD:
-            await service.update(
-                transaction, pending_reason=PendingReason.PROCESSOR_REVIEW, **_result_fields(result)
+            await service.keep_pending(
+                transaction, PendingReason.PROCESSOR_REVIEW, facts=ProcessorFacts.of(result)
             )
         else:
-            target = (
-                ParentStatus.DECLINED if result.outcome is Outcome.DECLINED else ParentStatus.FAILED
-            )
-            await service.move(
-                transaction, target, actor, reason=result.reason_text, pending_reason=None,
-                **_decline_fields(result),
-            )  # fmt: skip
+            await service.fail(transaction, actor, Failure.answered(result, reserved.failure_kind))
         return response_for(transaction, self.context.crypto)
 
 
@@ -429,23 +408,16 @@ class _ChildOperation:
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:
-            await service.move(
-                child, ChildStatus.FAILED, actor, reason=PROCESSOR_UNAVAILABLE,
-                pending_reason=None, **_unavailable_fields(),
-            )  # fmt: skip
+            await service.fail(child, actor, Failure.not_sent())
             return service, parent, child, False
         if reserved.call is CallResult.UNKNOWN or result is None:
             return service, parent, child, False
         if result.outcome is Outcome.APPROVED or result.already_done:
             return service, parent, child, True
         if result.outcome is Outcome.HELD:
-            await service.update(child, pending_reason=PendingReason.PROCESSOR_REVIEW)
+            await service.keep_pending(child, PendingReason.PROCESSOR_REVIEW)
             return service, parent, child, False
-        target = ChildStatus.DECLINED if result.outcome is Outcome.DECLINED else ChildStatus.FAILED
-        await service.move(
-            child, target, actor, reason=result.reason_text, pending_reason=None,
-            **_decline_fields(result),
-        )  # fmt: skip
+        await service.fail(child, actor, Failure.answered(result, reserved.failure_kind))
         return service, parent, child, False
 
     async def _succeed(
@@ -455,15 +427,8 @@ class _ChildOperation:
         result: ProcessorResult | None,
         reason: str | None = None,
     ) -> None:
-        fields = _result_fields(result) if result else {}
-        await service.move(
-            child,
-            ChildStatus.SUCCEEDED,
-            self.context.actor,
-            reason=reason,
-            pending_reason=None,
-            **fields,
-        )
+        facts = ProcessorFacts.of(result) if result else None
+        await service.succeed(child, self.context.actor, facts=facts, reason=reason)
 
     async def call(self, reserved: Reserved) -> None:
         await _call(reserved, lambda: self._send(reserved))
@@ -509,10 +474,7 @@ class CaptureOperation(_ChildOperation):
         if succeeded:
             await self._succeed(service, child, reserved.result)
             captured = apply_capture(snapshot(parent), child.amount)
-            await service.move(
-                parent, captured.status, self.context.actor, reason="captured",
-                amount_captured=captured.amount_captured,
-            )  # fmt: skip
+            await service.apply(parent, captured, self.context.actor, reason="captured")
         return response_for(child, self.context.crypto)
 
 
@@ -567,10 +529,7 @@ class RefundOperation(_ChildOperation):
             how = "void" if reserved.as_void else "refund"
             await self._succeed(service, child, reserved.result, reason=how)
             refunded = apply_refund(snapshot(parent), child.amount)
-            await service.move(
-                parent, refunded.status, self.context.actor, reason=how,
-                amount_refunded=refunded.amount_refunded,
-            )  # fmt: skip
+            await service.apply(parent, refunded, self.context.actor, reason=how)
         return response_for(child, self.context.crypto)
 
 
@@ -611,5 +570,5 @@ class CancelOperation(_ChildOperation):
         if succeeded:
             await self._succeed(service, child, reserved.result)
             voided = apply_cancel(snapshot(parent))
-            await service.move(parent, voided.status, self.context.actor, reason="cancelled")
+            await service.apply(parent, voided, self.context.actor, reason="cancelled")
         return response_for(child, self.context.crypto, parent=parent)

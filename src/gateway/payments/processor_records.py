@@ -36,6 +36,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import is_id
 from gateway.core.settings import PaymentSettings
 from gateway.idempotency.store import State
+from gateway.payments.changes import ProcessorFacts
 from gateway.payments.models import Transaction
 from gateway.payments.operations import new_child
 from gateway.payments.reconciliation import (
@@ -228,10 +229,7 @@ class ProcessorRecords:
             amount = found.settled_amount or charge.amount
             await self._record_child(charge, TransactionType.CAPTURE, amount, found)
             captured = apply_capture(snapshot(charge), amount)
-            await self.transactions.move(
-                charge, captured.status, self.actor, reason=EXTERNAL_REASON,
-                amount_captured=captured.amount_captured,
-            )  # fmt: skip
+            await self.transactions.apply(charge, captured, self.actor, reason=EXTERNAL_REASON)
             await self.reconciliation.learn_settlement(charge, found)
             return True
         if (
@@ -241,7 +239,7 @@ class ProcessorRecords:
             amount = charge.amount_captured or charge.amount
             await self._record_child(charge, TransactionType.VOID, amount, found)
             voided = apply_cancel(snapshot(charge))
-            await self.transactions.move(charge, voided.status, self.actor, reason=EXTERNAL_REASON)
+            await self.transactions.apply(charge, voided, self.actor, reason=EXTERNAL_REASON)
             return True
         return await self.reconciliation.learn_settlement(charge, found)
 
@@ -271,10 +269,7 @@ class ProcessorRecords:
             return False
         await self._record_child(charge, TransactionType.REFUND, found.amount, found)
         refunded = apply_refund(snapshot(charge), found.amount)
-        await self.transactions.move(
-            charge, refunded.status, self.actor, reason=EXTERNAL_REASON,
-            amount_refunded=refunded.amount_refunded,
-        )  # fmt: skip
+        await self.transactions.apply(charge, refunded, self.actor, reason=EXTERNAL_REASON)
         return True
 
     async def _record_child(
@@ -287,9 +282,8 @@ class ProcessorRecords:
         """The child row of a call we never made, opened and at once succeeded."""
         child = new_child(charge, kind, amount, reason=EXTERNAL_REASON)
         await self.transactions.open(child, self.actor, action=f"payment.{kind}.external")
-        await self.transactions.move(
-            child, ChildStatus.SUCCEEDED, self.actor, reason=EXTERNAL_REASON,
-            pending_reason=None, processor_transaction_id=found.processor_transaction_id,
-            auth_code=found.auth_code,
-        )  # fmt: skip
+        facts = ProcessorFacts(
+            processor_transaction_id=found.processor_transaction_id, auth_code=found.auth_code
+        )
+        await self.transactions.succeed(child, self.actor, facts=facts, reason=EXTERNAL_REASON)
         return child

@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, assert_never
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -52,10 +53,10 @@ from gateway.payments.operations import (
     Reserved,
 )
 from gateway.payments.responses import response_for
-from gateway.payments.rules import apply_status
 from gateway.payments.schemas import CancelIn, CaptureIn, RefundIn
-from gateway.payments.service import TransactionService, snapshot
+from gateway.payments.service import TransactionService
 from gateway.payments.states import (
+    FailureKind,
     ParentStatus,
     PendingReason,
     TransactionType,
@@ -137,27 +138,63 @@ class _Finalizer(Protocol):
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse: ...
 
 
-# The jobs that void mark their void rows, so a lost answer is finished their way.
-_VOIDS: Mapping[str | None, Callable[[CancelIn, Context, Clock], CancelOperation]] = {
-    None: CancelOperation,
-    ExpiryVoid.child_reason: ExpiryVoid,
-    CompensationVoid.child_reason: CompensationVoid,
+class VoidOrigin(StrEnum):
+    """Who started a void, so a lost answer is finished that one's way."""
+
+    MERCHANT = "merchant"  # a cancel request
+    EXPIRY = "expiry"
+    COMPENSATION = "compensation"
+
+
+# The jobs that void write their own `reason` on the void row (client-visible,
+# API.md), so that text is what tells them apart: read once, here.
+_VOID_ORIGINS: Mapping[str | None, VoidOrigin] = {
+    None: VoidOrigin.MERCHANT,
+    ExpiryVoid.child_reason: VoidOrigin.EXPIRY,
+    CompensationVoid.child_reason: VoidOrigin.COMPENSATION,
 }
+
+
+def void_origin(void: Transaction) -> VoidOrigin:
+    # Any other text is a void no job of ours started: finish it as a cancel, as
+    # the API would.
+    return _VOID_ORIGINS.get(void.reason, VoidOrigin.MERCHANT)
+
+
+def _void_operation(origin: VoidOrigin) -> Callable[[CancelIn, Context, Clock], CancelOperation]:
+    match origin:
+        case VoidOrigin.MERCHANT:
+            return CancelOperation
+        case VoidOrigin.EXPIRY:
+            return ExpiryVoid
+        case VoidOrigin.COMPENSATION:
+            return CompensationVoid
+        case _:
+            assert_never(origin)
+
+
+def _parent_id(child: Transaction) -> str:
+    assert child.parent_id is not None  # a child always has its parent
+    return child.parent_id
 
 
 def finalizer_for(transaction: Transaction, context: Context, clock: Clock) -> _Finalizer:
     """The phase-3 code the API would have run for this transaction."""
     kind = TransactionType(transaction.type)
-    if is_parent(kind):
-        return ChargeFinalizer(kind, context, clock)
-    assert transaction.parent_id is not None  # a child always has its parent
-    parent_id = transaction.parent_id
-    if kind is TransactionType.CAPTURE:
-        return CaptureOperation(CaptureIn(transaction_id=parent_id), context, clock)
-    if kind is TransactionType.REFUND:
-        return RefundOperation(RefundIn(transaction_id=parent_id), context, clock)
-    void = _VOIDS.get(transaction.reason, CancelOperation)
-    return void(CancelIn(transaction_id=parent_id), context, clock)
+    match kind:
+        case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
+            return ChargeFinalizer(kind, context, clock)
+        case TransactionType.CAPTURE:
+            capture = CaptureIn(transaction_id=_parent_id(transaction))
+            return CaptureOperation(capture, context, clock)
+        case TransactionType.REFUND:
+            refund = RefundIn(transaction_id=_parent_id(transaction))
+            return RefundOperation(refund, context, clock)
+        case TransactionType.VOID:
+            void = _void_operation(void_origin(transaction))
+            return void(CancelIn(transaction_id=_parent_id(transaction)), context, clock)
+        case _:
+            assert_never(kind)
 
 
 def _result(found: ProcessorTransaction, outcome: Outcome) -> ProcessorResult:
@@ -179,15 +216,33 @@ def charge_result(kind: TransactionType, found: ProcessorTransaction) -> Process
     return None if outcome is None else _result(found, outcome)
 
 
+def _landed(kind: TransactionType, found: ProcessorTransaction) -> frozenset[str]:
+    """The processor's statuses that show a call of `kind` went through."""
+    match kind:
+        case TransactionType.CAPTURE:
+            return CAPTURED_STATUSES
+        case TransactionType.REFUND:
+            # A full refund before settlement is sent as a void.
+            return VOIDED_STATUSES if found.kind == "void" else REFUNDED_STATUSES
+        case TransactionType.VOID:
+            return VOIDED_STATUSES
+        case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
+            raise ValueError(f"a {kind} is not a child transaction: see charge_result")
+        case _:
+            assert_never(kind)
+
+
+def processor_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
+    """The processor's record as the answer phase 2 would have had, for any type."""
+    if is_parent(kind):
+        return charge_result(kind, found)
+    return child_result(kind, found)
+
+
 def child_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
     """The processor's record of a capture, refund or void call; None when the call
     did not land (the record shows the target unchanged)."""
-    landed = {
-        TransactionType.CAPTURE: CAPTURED_STATUSES,
-        TransactionType.REFUND: VOIDED_STATUSES if found.kind == "void" else REFUNDED_STATUSES,
-        TransactionType.VOID: VOIDED_STATUSES,
-    }[kind]
-    if found.status in landed:
+    if found.status in _landed(kind, found):
         return _result(found, Outcome.APPROVED)
     if found.status == "declined":
         return _result(found, Outcome.DECLINED)
@@ -327,9 +382,10 @@ class ReconciliationService:
         kind = TransactionType(transaction.type)
         result = None
         if found is not None:
-            result = (charge_result if is_parent(kind) else child_result)(kind, found)
+            result = processor_result(kind, found)
             if result is None and is_parent(kind):
                 return await self._refer(transaction, found, summary)
+        failure_kind = None
         if result is None:
             if transaction.created_at > now - self._not_found_after:
                 await self._wait(transaction, now, summary)
@@ -337,9 +393,16 @@ class ReconciliationService:
             result = ProcessorResult(
                 outcome=Outcome.ERROR, processor_transaction_id=None, reason_text=NOT_FOUND_REASON
             )
+            failure_kind = FailureKind.NOT_FOUND_AT_PROCESSOR
             summary.failed_not_found += 1
         return await self._finalize(
-            transaction, found=found, result=result, context=context, now=now, summary=summary
+            transaction,
+            found=found,
+            result=result,
+            failure_kind=failure_kind,
+            context=context,
+            now=now,
+            summary=summary,
         )
 
     @property
@@ -352,6 +415,7 @@ class ReconciliationService:
         *,
         found: ProcessorTransaction | None,
         result: ProcessorResult,
+        failure_kind: FailureKind | None,
         context: Context,
         now: datetime,
         summary: ReconcileSummary,
@@ -364,6 +428,7 @@ class ReconciliationService:
             call=CallResult.ANSWERED,
             result=result,
             processed_at=found.submitted_at if found is not None else None,
+            failure_kind=failure_kind,
         )
         answer = await finalizer_for(transaction, context, self.clock).finalize(
             self.session, reserved
@@ -372,12 +437,11 @@ class ReconciliationService:
             await self._wait(transaction, now, summary)
             return None
         kind = TransactionType(transaction.type)
-        fields: dict[str, object] = {"next_reconcile_at": None}
+        await self.transactions.reconciled(transaction)
         if is_parent(kind) and transaction.status == approved_status(kind) and unknown_outcome:
             # Its client was answered 202 and may believe it failed: compensation
             # judges it once the client had time to replay its key.
-            fields["orphan_since"] = now
-        await self.transactions.update(transaction, **fields)
+            await self.transactions.mark_orphan(transaction, since=now)
         if found is not None:
             await self.learn_settlement(transaction, found)
         summary.resolved[transaction.status] += 1
@@ -397,14 +461,10 @@ class ReconciliationService:
     ) -> StoredResponse:
         """A charge the processor holds in a state no answer to a charge gives
         (voided, refunded, charged back...): a person must look."""
-        review = apply_status(snapshot(transaction), ParentStatus.REQUIRES_REVIEW)
-        await self.transactions.move(
+        await self.transactions.refer_for_review(
             transaction,
-            review.status,
             self.actor,
             reason=f"the processor reports it {found.status}",
-            pending_reason=None,
-            next_reconcile_at=None,
             processor_transaction_id=found.processor_transaction_id,
         )
         summary.resolved[transaction.status] += 1
@@ -424,16 +484,15 @@ class ReconciliationService:
             owner = Owner(transaction.merchant_id, transaction.livemode)
             charge = await self.transactions.get(owner, transaction.parent_id)
         if charge.status == ParentStatus.CAPTURED and charge.settled_at is None:
-            await self.transactions.update(charge, settled_at=found.settled_at)
+            await self.transactions.learn_settlement(charge, settled_at=found.settled_at)
             return True
         return False
 
     async def _wait(
         self, transaction: Transaction, now: datetime, summary: ReconcileSummary
     ) -> None:
-        attempts = transaction.reconcile_attempts + 1
-        await self.transactions.update(
-            transaction, reconcile_attempts=attempts, next_reconcile_at=now + backoff(attempts)
+        await self.transactions.postpone_reconciliation(
+            transaction, until=now + backoff(transaction.reconcile_attempts + 1)
         )
         summary.still_pending += 1
 

@@ -21,7 +21,7 @@ from gateway.payments.schemas import (
     TransactionDetailOut,
     TransactionOut,
 )
-from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
+from gateway.payments.states import ChildStatus, FailureKind, ParentStatus, TransactionType
 from gateway.vault.schemas import CardOut, CustomerOut
 
 # decline_reason of an attempt that never reached the processor (API.md 503).
@@ -133,7 +133,7 @@ def _declined(transaction: Transaction) -> StoredResponse:
 
 
 def _failed(transaction: Transaction) -> StoredResponse:
-    if transaction.decline_reason == PROCESSOR_UNAVAILABLE:
+    if transaction.failure_kind == FailureKind.NOT_SENT:
         return _json(
             503,
             problem_document(

@@ -6,8 +6,8 @@ appends the event in the same transaction (DESIGN.md invariant 7).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,14 +16,18 @@ from gateway.audit.service import Actor, Change, HistoryService, Subject
 from gateway.core.clock import Clock
 from gateway.core.errors import NotFound
 from gateway.core.tenancy import Owner
+from gateway.payments.changes import Failure, ProcessorFacts
 from gateway.payments.models import Transaction
 from gateway.payments.repository import TransactionFilters, TransactionRepository
-from gateway.payments.rules import InFlight, ParentState
+from gateway.payments.rules import InFlight, ParentState, apply_status
 from gateway.payments.states import (
     ChildStatus,
     ParentStatus,
+    PendingReason,
+    Status,
     TransactionType,
     ensure_transition,
+    failed_status,
     is_parent,
 )
 
@@ -117,15 +121,10 @@ class TransactionService:
         actor: Actor,
         *,
         reason: str | None = None,
-        **fields: Any,
     ) -> Transaction:
-        """Change status (checked against the table) and fields, with an event."""
-        current = status_of(transaction)
-        ensure_transition(
-            TransactionType(transaction.type), current, target, transaction_id=transaction.id
-        )
-        for name, value in fields.items():
-            setattr(transaction, name, value)
+        """Change status (checked against the table), with an event. Every other
+        change is a method below, so each field written is named in the code."""
+        current = self._ensure(transaction, target)
         transaction.status = target
         transaction.updated_at = self.clock.now()
         await self.history.record_change(
@@ -133,10 +132,140 @@ class TransactionService:
         )
         return transaction
 
-    async def update(self, transaction: Transaction, **fields: Any) -> Transaction:
-        """Change fields that are not a status (the processor's ids, a pending reason)."""
-        for name, value in fields.items():
-            setattr(transaction, name, value)
+    async def apply(
+        self, parent: Transaction, state: ParentState, actor: Actor, *, reason: str | None = None
+    ) -> Transaction:
+        """Write what a rule (`apply_*` in rules.py) made of a purchase or an
+        authorization: its status and amounts, with an event."""
+        if state.id != parent.id:
+            raise ValueError(f"the state of {state.id} applied to {parent.id}")
+        self._ensure(parent, state.status)
+        parent.amount_captured = state.amount_captured
+        parent.amount_refunded = state.amount_refunded
+        parent.expires_at = state.expires_at
+        parent.settled_at = state.settled_at
+        return await self.move(parent, state.status, actor, reason=reason)
+
+    async def approve(
+        self,
+        charge: Transaction,
+        approved: ParentState,
+        actor: Actor,
+        *,
+        facts: ProcessorFacts,
+        expires_at: datetime | None,
+    ) -> Transaction:
+        """A pending purchase or authorization the processor approved."""
+        self._ensure(charge, approved.status)
+        self._write_facts(charge, facts)
+        charge.pending_reason = None
+        return await self.apply(charge, replace(approved, expires_at=expires_at), actor)
+
+    async def succeed(
+        self,
+        child: Transaction,
+        actor: Actor,
+        *,
+        facts: ProcessorFacts | None,
+        reason: str | None = None,
+    ) -> Transaction:
+        """A pending capture, refund or void that went through (`facts`: None when
+        there is no answer to learn from, as for a call the processor had done)."""
+        self._ensure(child, ChildStatus.SUCCEEDED)
+        if facts is not None:
+            self._write_facts(child, facts)
+        child.pending_reason = None
+        return await self.move(child, ChildStatus.SUCCEEDED, actor, reason=reason)
+
+    async def fail(self, transaction: Transaction, actor: Actor, failure: Failure) -> Transaction:
+        """A pending transaction that ends `declined` or `failed`, and why, typed."""
+        target = failed_status(TransactionType(transaction.type), failure.kind)
+        self._ensure(transaction, target)
+        if failure.facts is not None:
+            self._write_facts(transaction, failure.facts)
+        transaction.failure_kind = failure.kind
+        transaction.decline_code = failure.decline_code
+        transaction.decline_reason = failure.decline_reason
+        transaction.pending_reason = None
+        return await self.move(transaction, target, actor, reason=failure.decline_reason)
+
+    async def keep_pending(
+        self, transaction: Transaction, why: PendingReason, *, facts: ProcessorFacts | None = None
+    ) -> Transaction:
+        """A transaction whose outcome is not known yet: why it waits."""
+        if facts is not None:
+            self._write_facts(transaction, facts)
+        transaction.pending_reason = why
+        return self._touch(transaction)
+
+    async def refer_for_review(
+        self,
+        charge: Transaction,
+        actor: Actor,
+        *,
+        reason: str,
+        processor_transaction_id: str | None,
+    ) -> Transaction:
+        """A pending charge the processor holds in a state no answer gives: a
+        person must look."""
+        review = apply_status(snapshot(charge), ParentStatus.REQUIRES_REVIEW)
+        charge.pending_reason = None
+        charge.next_reconcile_at = None
+        charge.processor_transaction_id = processor_transaction_id
+        return await self.apply(charge, review, actor, reason=reason)
+
+    async def postpone_reconciliation(self, transaction: Transaction, *, until: datetime) -> int:
+        """One more inconclusive look: when to look next. The looks counted so far."""
+        transaction.reconcile_attempts += 1
+        transaction.next_reconcile_at = until
+        self._touch(transaction)
+        return transaction.reconcile_attempts
+
+    async def reconciled(self, transaction: Transaction) -> Transaction:
+        """Reconciliation has nothing more to look up."""
+        transaction.next_reconcile_at = None
+        return self._touch(transaction)
+
+    async def mark_orphan(self, charge: Transaction, *, since: datetime) -> Transaction:
+        """Approved after its client was answered 202: compensation will judge it."""
+        charge.orphan_since = since
+        return self._touch(charge)
+
+    async def clear_orphan(self, charge: Transaction) -> Transaction:
+        """Compensation has judged it (or its client came back)."""
+        charge.orphan_since = None
+        return self._touch(charge)
+
+    async def learn_settlement(self, charge: Transaction, *, settled_at: datetime) -> Transaction:
+        charge.settled_at = settled_at
+        return self._touch(charge)
+
+    async def link_to_invoice(
+        self, charge: Transaction, *, subscription_id: str | None, invoice_id: str | None
+    ) -> Transaction:
+        """The subscription and invoice a renewal charge pays (both None: none)."""
+        charge.subscription_id = subscription_id
+        charge.invoice_id = invoice_id
+        return self._touch(charge)
+
+    @staticmethod
+    def _ensure(transaction: Transaction, target: ParentStatus | ChildStatus) -> Status:
+        """The current status, once the move to `target` is known to be allowed:
+        checked before any field is written."""
+        current = status_of(transaction)
+        ensure_transition(
+            TransactionType(transaction.type), current, target, transaction_id=transaction.id
+        )
+        return current
+
+    @staticmethod
+    def _write_facts(transaction: Transaction, facts: ProcessorFacts) -> None:
+        transaction.processor_transaction_id = facts.processor_transaction_id
+        transaction.auth_code = facts.auth_code
+        transaction.avs_result = facts.avs_result
+        transaction.cvv_result = facts.cvv_result
+
+    def _touch(self, transaction: Transaction) -> Transaction:
         transaction.updated_at = self.clock.now()
         return transaction
 

@@ -53,6 +53,20 @@ class PendingReason(StrEnum):
     PROCESSOR_REVIEW = "processor_review"
 
 
+class FailureKind(StrEnum):
+    """Why a transaction ended `declined` or `failed`, as other code may branch on it.
+
+    `decline_reason` stays the processor's (or our) text for clients; this is the
+    typed fact behind it, so no caller has to match that text.
+    """
+
+    NOT_SENT = "not_sent"  # never reached the processor (breaker open, unreachable)
+    DECLINED = "declined"  # the processor declined it
+    PROCESSOR_ERROR = "processor_error"  # the processor answered with an error
+    # The processor had no record of it long after the call: reconciliation gave up.
+    NOT_FOUND_AT_PROCESSOR = "not_found_at_processor"
+
+
 Status = ParentStatus | ChildStatus
 
 PARENT_TYPES: Final = frozenset({TransactionType.PURCHASE, TransactionType.AUTHORIZATION})
@@ -156,6 +170,14 @@ def approved_status(type_: TransactionType) -> Status:
     if type_ is TransactionType.AUTHORIZATION:
         return ParentStatus.AUTHORIZED
     return ChildStatus.SUCCEEDED
+
+
+def failed_status(type_: TransactionType, kind: FailureKind) -> Status:
+    """The status a transaction of `type_` ends in for a failure of `kind`."""
+    declined = kind is FailureKind.DECLINED
+    if is_parent(type_):
+        return ParentStatus.DECLINED if declined else ParentStatus.FAILED
+    return ChildStatus.DECLINED if declined else ChildStatus.FAILED
 
 
 def allowed_targets(type_: TransactionType, current: Status) -> frozenset[Status]:

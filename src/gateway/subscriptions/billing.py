@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -70,15 +71,21 @@ class ChargeSummary(Tally):
     errors: int = 0
 
     def count(self, outcome: Charged) -> None:
-        name = {
-            Charged.PAID: "charged",
-            Charged.DECLINED: "declined",
-            Charged.POSTPONED: "postponed",
-            Charged.PENDING: "pending",
-            Charged.SKIPPED: "skipped",
-            Charged.ERROR: "errors",
-        }[outcome]
-        setattr(self, name, getattr(self, name) + 1)
+        match outcome:
+            case Charged.PAID:
+                self.charged += 1
+            case Charged.DECLINED:
+                self.declined += 1
+            case Charged.POSTPONED:
+                self.postponed += 1
+            case Charged.PENDING:
+                self.pending += 1
+            case Charged.SKIPPED:
+                self.skipped += 1
+            case Charged.ERROR:
+                self.errors += 1
+            case _:
+                assert_never(outcome)
 
 
 class InvoiceClaim:
@@ -131,7 +138,7 @@ class InvoiceClaim:
         retry = subscription.failed_attempts > 0
         if isinstance(error, ProcessorUnavailable):
             # Nothing is written and nothing counts: billing asks again shortly.
-            service.update(invoice, next_attempt_at=self.charger.clock.now() + POSTPONE_DELAY)
+            service.schedule_attempt(invoice, self.charger.clock.now() + POSTPONE_DELAY)
             count_charge(Charged.POSTPONED, retry=retry)
             return Charged.POSTPONED
         charges = self.charger.charges_for(subscription)

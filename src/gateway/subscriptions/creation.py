@@ -215,7 +215,7 @@ class CreateSubscriptionOperation:
         subscription, invoice, attempt = await repository.lock_attempt(
             started.subscription_id, started.invoice_id, transaction.id
         )
-        await TransactionService(session, self.clock).update(
+        await TransactionService(session, self.clock).link_to_invoice(
             transaction, subscription_id=None, invoice_id=None
         )
         await repository.erase(subscription, invoice, attempt)

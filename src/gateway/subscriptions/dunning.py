@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final, Literal, assert_never
+
+from gateway.payments.states import FailureKind
 
 HARD_DECLINE_CODES: Final = frozenset({"4", "6", "7", "8"})
 JITTER_SPAN: Final = timedelta(hours=1)
@@ -44,6 +46,18 @@ class Verdict(StrEnum):
     POSTPONED = "postponed"  # never reached the processor: not counted
     RETRY = "retry"  # failed; another attempt is scheduled
     FINAL = "final"  # failed for good: hard decline, or the schedule is spent
+
+
+def counts_toward_dunning(kind: FailureKind) -> bool:
+    """Whether a failed charge counts as a failed attempt; one that never reached
+    the processor (or that it never heard of) is postponed instead."""
+    match kind:
+        case FailureKind.DECLINED | FailureKind.PROCESSOR_ERROR:
+            return True
+        case FailureKind.NOT_SENT | FailureKind.NOT_FOUND_AT_PROCESSOR:
+            return False
+        case _:
+            assert_never(kind)
 
 
 def jitter(invoice_id: str, digest: KeyedDigest) -> timedelta:

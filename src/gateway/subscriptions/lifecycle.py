@@ -28,7 +28,7 @@ from gateway.subscriptions.clock_time import time_of
 from gateway.subscriptions.models import Subscription
 from gateway.subscriptions.schedule import resume_billing_at
 from gateway.subscriptions.schemas import SubscriptionUpdate
-from gateway.subscriptions.service import SubscriptionService, schedule_of
+from gateway.subscriptions.service import SubscriptionEdit, SubscriptionService, schedule_of
 from gateway.subscriptions.states import (
     ENDED,
     InvalidSubscriptionState,
@@ -62,27 +62,25 @@ class SubscriptionChanges:
             raise InvalidSubscriptionState(
                 f"{subscription.id} is {status}: it can no longer change"
             )
-        fields: dict[str, object] = {}
-        if body.amount is not None:
-            if body.amount > self.max_amount:
-                raise ValidationFailed.for_field(
-                    "amount", f"at most {self.max_amount} for this merchant"
-                )
-            fields["amount"] = body.amount
-        if body.plan_id is not None:
-            fields["plan_id"] = body.plan_id
+        if body.amount is not None and body.amount > self.max_amount:
+            raise ValidationFailed.for_field(
+                "amount", f"at most {self.max_amount} for this merchant"
+            )
+        payment_method_id = None
         if body.payment_method is not None:
-            method = await self.vault.get(owner, body.payment_method.token)
-            fields["payment_method_id"] = method.id
-        if body.metadata is not None:
-            fields["metadata_"] = dict(body.metadata)
+            payment_method_id = (await self.vault.get(owner, body.payment_method.token)).id
+        edit = SubscriptionEdit(
+            amount=body.amount,
+            plan_id=body.plan_id,
+            payment_method_id=payment_method_id,
+            metadata=None if body.metadata is None else dict(body.metadata),
+        )
         if body.pause is True and status is not SubscriptionStatus.PAUSED:
             await self._pause(subscription, actor)
         elif body.pause is False and status is SubscriptionStatus.PAUSED:
             await self._resume(subscription, actor)
-        if fields:
-            self.service.update(subscription, **fields)
-        changed = sorted(name.rstrip("_") for name in fields)
+        self.service.edit(subscription, edit)
+        changed = edit.changed()
         if body.pause is not None:
             changed.append("pause")
         await self.service.record_mutation(
@@ -110,7 +108,7 @@ class SubscriptionChanges:
             )
         unpaid = await self.service.subscriptions.unpaid_invoice(subscription.id)
         if unpaid is not None:
-            self.service.update(unpaid, next_attempt_at=None)  # dunning stops while paused
+            self.service.schedule_attempt(unpaid, None)  # dunning stops while paused
         await self.service.move(
             subscription, SubscriptionStatus.PAUSED, actor, reason="paused",
             next_billing_at=self._end_if_canceling(subscription),
@@ -120,7 +118,7 @@ class SubscriptionChanges:
         now = self.service.now()
         unpaid = await self.service.subscriptions.unpaid_invoice(subscription.id)
         if unpaid is not None:
-            self.service.update(unpaid, next_attempt_at=now)
+            self.service.schedule_attempt(unpaid, now)
             target = (
                 SubscriptionStatus.PAST_DUE
                 if subscription.failed_attempts
@@ -161,11 +159,10 @@ class SubscriptionChanges:
         if status is SubscriptionStatus.EXPIRED:
             raise InvalidSubscriptionState(f"{subscription.id} has expired: nothing to cancel")
         if at_period_end and status is not SubscriptionStatus.INCOMPLETE:
-            fields: dict[str, object] = {"cancel_at_period_end": True}
+            self.service.cancel_at_period_end(subscription)
             if status is SubscriptionStatus.PAUSED:
                 # A paused subscription is not billed, yet it still ends on time.
-                fields["next_billing_at"] = subscription.current_period_end
-            self.service.update(subscription, **fields)
+                self.service.schedule_billing(subscription, subscription.current_period_end)
             await self.service.record_mutation(
                 subscription, "subscription.cancel", actor, {"at_period_end": True}
             )
@@ -176,10 +173,7 @@ class SubscriptionChanges:
                 unpaid, InvoiceStatus.VOID, actor, reason="subscription canceled",
                 next_attempt_at=None,
             )  # fmt: skip
-        await self.service.move(
-            subscription, SubscriptionStatus.CANCELED, actor, reason="canceled by the merchant",
-            canceled_at=self.service.now(), next_billing_at=None,
-        )  # fmt: skip
+        await self.service.cancel(subscription, actor, reason="canceled by the merchant")
         await self.service.record_mutation(
             subscription, "subscription.cancel", actor, {"at_period_end": False}
         )

@@ -16,15 +16,14 @@ import structlog
 
 from gateway.audit.service import Actor
 from gateway.payments.models import Transaction
-from gateway.payments.reconciliation import NOT_FOUND_REASON
-from gateway.payments.responses import PROCESSOR_UNAVAILABLE
-from gateway.payments.states import ParentStatus
+from gateway.payments.states import FailureKind, ParentStatus
 from gateway.subscriptions.dunning import (
     HARD_DECLINE_CODES,
     POSTPONE_DELAY,
     DunningPolicy,
     KeyedDigest,
     Verdict,
+    counts_toward_dunning,
     jitter,
 )
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
@@ -48,8 +47,6 @@ _APPROVED = frozenset(
         ParentStatus.VOIDED,
     }
 )
-# A failed purchase with one of these reasons never reached the processor.
-_NOT_SENT = frozenset({PROCESSOR_UNAVAILABLE, NOT_FOUND_REASON})
 
 
 def is_approved(transaction: Transaction) -> bool:
@@ -57,7 +54,10 @@ def is_approved(transaction: Transaction) -> bool:
 
 
 def never_sent(transaction: Transaction) -> bool:
-    return transaction.status == ParentStatus.FAILED and transaction.decline_reason in _NOT_SENT
+    """A failed purchase the processor never took (as far as it can tell)."""
+    if transaction.status != ParentStatus.FAILED or transaction.failure_kind is None:
+        return False
+    return not counts_toward_dunning(FailureKind(transaction.failure_kind))
 
 
 class OutcomeRecorder:
@@ -95,30 +95,19 @@ class OutcomeRecorder:
         return await self.failed(subscription, invoice, attempt, actor)
 
     async def _paid(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
-        now = self.service.now()
         status = SubscriptionStatus(subscription.status)
-        await self.service.move_invoice(
-            invoice, InvoiceStatus.PAID, actor, reason=self._paid_reason(invoice),
-            paid_at=now, next_attempt_at=None,
-        )  # fmt: skip
+        await self.service.pay_invoice(invoice, actor, reason=self._paid_reason(invoice))
         if status in ENDED:
             # Ended while this attempt was in flight: the money moved, the end stands.
             _log.warning(
                 "billing.paid_after_end", subscription_id=subscription.id, invoice_id=invoice.id
             )
             return
-        periods = {
-            "current_period_start": invoice.period_start,
-            "current_period_end": invoice.period_end,
-            "cycles_billed": subscription.cycles_billed + 1,
-            "failed_attempts": 0,
-        }
+        self.service.enter_period(subscription, invoice)
         if status is SubscriptionStatus.PAUSED:
             # Paused while it was being charged: the period is paid, nothing else runs.
-            self.service.update(
-                subscription,
-                **periods,
-                next_billing_at=invoice.period_end if subscription.cancel_at_period_end else None,
+            self.service.schedule_billing(
+                subscription, invoice.period_end if subscription.cancel_at_period_end else None
             )
             return
         reason = {
@@ -129,7 +118,7 @@ class OutcomeRecorder:
         }[status]
         await self.service.move(
             subscription, SubscriptionStatus.ACTIVE, actor, reason=reason,
-            next_billing_at=invoice.period_end, **periods,
+            next_billing_at=invoice.period_end,
         )  # fmt: skip
 
     @staticmethod
@@ -144,7 +133,7 @@ class OutcomeRecorder:
             await self._end_creation(subscription, invoice, actor, "first charge never processed")
             return Verdict.FINAL
         if invoice.status in UNPAID:
-            self.service.update(invoice, next_attempt_at=self.service.now() + POSTPONE_DELAY)
+            self.service.schedule_attempt(invoice, self.service.now() + POSTPONE_DELAY)
         return Verdict.POSTPONED
 
     async def failed(
@@ -176,15 +165,13 @@ class OutcomeRecorder:
                 invoice, InvoiceStatus.PAST_DUE, actor,
                 reason=f"attempt {attempt.number} failed: {why}", next_attempt_at=retry_at,
             )  # fmt: skip
-            fields = {"failed_attempts": failures}
+            self.service.record_failures(subscription, failures)
             if collecting:
                 await self.service.move(
                     subscription, SubscriptionStatus.PAST_DUE, actor,
                     reason=f"payment failed ({why}); retry at {retry_at.isoformat()}",
-                    next_billing_at=retry_at, **fields,
+                    next_billing_at=retry_at,
                 )  # fmt: skip
-            else:
-                self.service.update(subscription, **fields)
             return verdict
         ending = (
             "a hard decline"
@@ -195,7 +182,7 @@ class OutcomeRecorder:
             invoice, InvoiceStatus.UNCOLLECTIBLE, actor, reason=f"{ending}: {why}",
             next_attempt_at=None,
         )  # fmt: skip
-        self.service.update(subscription, failed_attempts=failures)
+        self.service.record_failures(subscription, failures)
         if collecting:
             await self._final_action(subscription, actor, reason=f"dunning ended: {ending}")
         return verdict
@@ -206,10 +193,7 @@ class OutcomeRecorder:
                 subscription, SubscriptionStatus.PAUSED, actor, reason=reason, next_billing_at=None
             )
             return
-        await self.service.move(
-            subscription, SubscriptionStatus.CANCELED, actor, reason=reason,
-            canceled_at=self.service.now(), next_billing_at=None,
-        )  # fmt: skip
+        await self.service.cancel(subscription, actor, reason=reason)
 
     async def _end_creation(
         self, subscription: Subscription, invoice: Invoice, actor: Actor, reason: str
@@ -220,7 +204,4 @@ class OutcomeRecorder:
             await self.service.move_invoice(
                 invoice, InvoiceStatus.VOID, actor, reason=reason, next_attempt_at=None
             )
-        await self.service.move(
-            subscription, SubscriptionStatus.CANCELED, actor, reason=reason,
-            canceled_at=self.service.now(), next_billing_at=None,
-        )  # fmt: skip
+        await self.service.cancel(subscription, actor, reason=reason)

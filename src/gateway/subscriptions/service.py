@@ -8,6 +8,7 @@ invariant 7). No HTTP, no commits.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,26 @@ from gateway.subscriptions.states import (
 
 TABLE = Subscription.__tablename__
 EMAIL_COLUMN = "customer_email"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionEdit:
+    """A merchant's change of a subscription's terms; None leaves a term as it is."""
+
+    amount: int | None = None
+    plan_id: str | None = None
+    payment_method_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def changed(self) -> list[str]:
+        """The names of the terms it changes, sorted (the audit row lists them)."""
+        given = {
+            "amount": self.amount,
+            "plan_id": self.plan_id,
+            "payment_method_id": self.payment_method_id,
+            "metadata": self.metadata,
+        }
+        return sorted(name for name, value in given.items() if value is not None)
 
 
 def subject_of(subscription: Subscription) -> Subject:
@@ -126,19 +147,62 @@ class SubscriptionService:
         actor: Actor,
         *,
         reason: str | None = None,
-        **fields: Any,
+        next_billing_at: datetime | None,
     ) -> None:
+        """Change status (checked against the table) with an event; every move says
+        when the subscription is billed next (None: not until something changes)."""
         current = SubscriptionStatus(subscription.status)
         ensure_subscription_move(current, target, subscription_id=subscription.id)
-        self.update(subscription, status=target, **fields)
+        subscription.status = target
+        subscription.next_billing_at = next_billing_at
+        self._touch(subscription)
         await self.history.record_change(
             Change(subject_of(subscription), current, target, reason), actor
         )
 
-    def update(self, row: Subscription | Invoice, **fields: Any) -> None:
-        """Change fields that are not a status move (dates, counters, settings)."""
-        for name, value in fields.items():
-            setattr(row, name, value)
+    async def cancel(self, subscription: Subscription, actor: Actor, *, reason: str) -> None:
+        """End it `canceled` now: nothing is billed any more."""
+        subscription.canceled_at = self.clock.now()
+        await self.move(
+            subscription, SubscriptionStatus.CANCELED, actor, reason=reason, next_billing_at=None
+        )
+
+    def enter_period(self, subscription: Subscription, invoice: Invoice) -> None:
+        """The invoice's period is paid: it becomes the current one, and the failures
+        of the last one are forgotten."""
+        subscription.current_period_start = invoice.period_start
+        subscription.current_period_end = invoice.period_end
+        subscription.cycles_billed += 1
+        subscription.failed_attempts = 0
+        self._touch(subscription)
+
+    def record_failures(self, subscription: Subscription, failed_attempts: int) -> None:
+        """How many attempts of the unpaid period failed so far (dunning counts them)."""
+        subscription.failed_attempts = failed_attempts
+        self._touch(subscription)
+
+    def schedule_billing(self, subscription: Subscription, at: datetime | None) -> None:
+        subscription.next_billing_at = at
+        self._touch(subscription)
+
+    def cancel_at_period_end(self, subscription: Subscription) -> None:
+        subscription.cancel_at_period_end = True
+        self._touch(subscription)
+
+    def edit(self, subscription: Subscription, edit: SubscriptionEdit) -> None:
+        """The merchant's changes of terms (PUT), each only when given."""
+        if edit.amount is not None:
+            subscription.amount = edit.amount
+        if edit.plan_id is not None:
+            subscription.plan_id = edit.plan_id
+        if edit.payment_method_id is not None:
+            subscription.payment_method_id = edit.payment_method_id
+        if edit.metadata is not None:
+            subscription.metadata_ = dict(edit.metadata)
+        if edit.changed():
+            self._touch(subscription)
+
+    def _touch(self, row: Subscription | Invoice) -> None:
         row.updated_at = self.clock.now()
 
     async def open_invoice(self, invoice: Invoice, actor: Actor, *, reason: str) -> Invoice | None:
@@ -159,14 +223,29 @@ class SubscriptionService:
         actor: Actor,
         *,
         reason: str | None = None,
-        **fields: Any,
+        next_attempt_at: datetime | None,
     ) -> None:
+        """Change status (checked against the table) with an event; every move says
+        when the invoice is charged next (None: never, unless something changes)."""
         current = InvoiceStatus(invoice.status)
         ensure_invoice_move(current, target, invoice_id=invoice.id)
-        self.update(invoice, status=target, **fields)
+        invoice.status = target
+        invoice.next_attempt_at = next_attempt_at
+        self._touch(invoice)
         await self.history.record_change(
             Change(invoice_subject(invoice), current, target, reason), actor
         )
+
+    async def pay_invoice(self, invoice: Invoice, actor: Actor, *, reason: str | None) -> None:
+        invoice.paid_at = self.clock.now()
+        await self.move_invoice(
+            invoice, InvoiceStatus.PAID, actor, reason=reason, next_attempt_at=None
+        )
+
+    def schedule_attempt(self, invoice: Invoice, at: datetime | None) -> None:
+        """When the tick charges this unpaid invoice next (None: not while it waits)."""
+        invoice.next_attempt_at = at
+        self._touch(invoice)
 
     async def record_mutation(
         self, subscription: Subscription, action: str, actor: Actor, details: Mapping[str, Any]

@@ -193,14 +193,11 @@ class BillingTick:
         summary = result.summary
         now = self.clock.now()
         if subscription.cancel_at_period_end:
-            await service.move(
-                subscription, SubscriptionStatus.CANCELED, BILLING_ACTOR,
-                reason="canceled at period end", canceled_at=now, next_billing_at=None,
-            )  # fmt: skip
+            await service.cancel(subscription, BILLING_ACTOR, reason="canceled at period end")
             summary.canceled += 1
             return
         if subscription.status == SubscriptionStatus.PAUSED:
-            service.update(subscription, next_billing_at=None)
+            service.schedule_billing(subscription, None)
             return
         if subscription.total_cycles is not None and (
             subscription.cycles_billed >= subscription.total_cycles
@@ -234,8 +231,8 @@ class BillingTick:
         if invoice is None:
             # This period was billed already (a pause ended inside it): skip to the next.
             _log.warning("billing.period_already_billed", subscription_id=subscription.id)
-            service.update(subscription, next_billing_at=end)
+            service.schedule_billing(subscription, end)
             return
-        service.update(subscription, failed_attempts=0)
+        service.record_failures(subscription, 0)
         summary.renewals += 1
         result.requested.append(invoice.id)
