@@ -396,6 +396,8 @@ class ReconciliationService:
         """A charge the processor holds in a state no answer to a charge gives
         (voided, refunded, charged back...): a person must look."""
         review = apply_status(snapshot(transaction), ParentStatus.REQUIRES_REVIEW)
+        # Out of `pending` without the phase-3 code: the movement ends here.
+        await self.transactions.history.release_movement(transaction.id)
         await self.transactions.move(
             transaction,
             review.status,
