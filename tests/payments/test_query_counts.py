@@ -114,6 +114,7 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         # Phase 2 is the processor call: no statement of ours.
         # Phase 3: the outcome and the stored answer (one commit).
         "SELECT transactions FOR UPDATE",  # the pending transaction, in the new session
+        "UPDATE events",  # the movement ends: phase 1's held event may be relayed
         "UPDATE transactions",  # captured, processor ids, amounts (flushed by the next)
         "INSERT events",  # pending -> captured
         "SELECT idempotency_keys FOR UPDATE",  # the key, to store the answer on
