@@ -120,7 +120,7 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         "SELECT idempotency_keys FOR UPDATE",  # the key, to store the answer on
         "UPDATE idempotency_keys",  # completed, sealed response
     ], statements.gateway
-    assert len(statements.gateway) == 13
+    assert len(statements.gateway) == 14
     # Four database transactions of ours: authentication, the pre-check (it writes
     # nothing, so it ends in a rollback), phase 1 (with the nested savepoint that lets
     # a refusal undo `reserve` but keep the key) and phase 3.
