@@ -23,9 +23,7 @@ from gateway.audit.models import Event
 from gateway.audit.outbox import Dispatch, OutboxRelay, rq_enqueue
 from gateway.audit.service import Actor, Change, HistoryService, Subject
 from gateway.core.clock import FrozenClock, SystemClock
-from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
-from gateway.idempotency.store import IdempotencyStore, KeyScope
 from jobs.events import dispatch_event
 from jobs.outbox import relay_outbox
 from tests.fixtures.payments import Post, charge_body
@@ -106,16 +104,14 @@ async def test_while_redis_is_down_events_wait_and_go_out_when_it_returns(
 
 
 async def test_events_of_a_request_still_in_flight_wait(
-    sessions: async_sessionmaker[AsyncSession], clock: FrozenClock, field_crypto: FieldCrypto
+    sessions: async_sessionmaker[AsyncSession], clock: FrozenClock
 ) -> None:
     busy, done = subject(), subject()
-    await record(sessions, busy, done)
+    await record(sessions, done)
     async with sessions() as session:
-        store = IdempotencyStore(
-            session, clock=clock, crypto=field_crypto, lock_seconds=90, retention_hours=72
+        await HistoryService(session, clock).record_change(
+            Change(busy, None, "pending"), ACTOR, held_until_movement=busy.object_id
         )
-        _, held = await store.claim(KeyScope(busy.merchant_id, False, "k"), "f")
-        store.mark_reserved(held, busy.object_id)
         await session.commit()
     sent: list[Dispatch] = []
     async with sessions() as session:

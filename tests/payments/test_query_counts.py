@@ -114,12 +114,13 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         # Phase 2 is the processor call: no statement of ours.
         # Phase 3: the outcome and the stored answer (one commit).
         "SELECT transactions FOR UPDATE",  # the pending transaction, in the new session
+        "UPDATE events",  # the movement ends: phase 1's held event may be relayed
         "UPDATE transactions",  # captured, processor ids, amounts (flushed by the next)
         "INSERT events",  # pending -> captured
         "SELECT idempotency_keys FOR UPDATE",  # the key, to store the answer on
         "UPDATE idempotency_keys",  # completed, sealed response
     ], statements.gateway
-    assert len(statements.gateway) == 13
+    assert len(statements.gateway) == 14
     # Four database transactions of ours: authentication, the pre-check (it writes
     # nothing, so it ends in a rollback), phase 1 (with the nested savepoint that lets
     # a refusal undo `reserve` but keep the key) and phase 3.

@@ -27,6 +27,21 @@ async def count(db_session: AsyncSession, model: type[Any]) -> int:
     return int(await db_session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+async def assert_kept_but_never_shown(api: Api, db_session: AsyncSession, *, attempt: str) -> None:
+    """A failed creation keeps its rows (event rows are never deleted), canceled for
+    good and hidden from the API: for clients no subscription was created."""
+    subscriptions = (await db_session.scalars(select(Subscription))).all()
+    assert [(row.status, row.cancellation_reason) for row in subscriptions] == [
+        ("canceled", "creation_failed")
+    ]
+    assert [row.status for row in (await db_session.scalars(select(Invoice))).all()] == ["void"]
+    attempts = (await db_session.scalars(select(InvoiceAttempt))).all()
+    assert [row.status for row in attempts] == [attempt]
+    hidden = await api.get(f"/{subscriptions[0].id}")
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found")
+    assert (await api.get(f"/{subscriptions[0].id}/invoices")).status_code == 404
+
+
 # -- creation ---------------------------------------------------------------------------
 
 
@@ -106,8 +121,7 @@ async def test_a_declined_first_charge_is_402_and_creates_no_subscription(
         "declined", None, None,
     )  # fmt: skip
     assert (await api.get()).json()["data"] == []
-    assert (await count(db_session, Subscription), await count(db_session, Invoice)) == (0, 0)
-    assert await count(db_session, InvoiceAttempt) == 0
+    await assert_kept_but_never_shown(api, db_session, attempt="declined")
     replay = await api.create(new_subscription(method, amount=200), idempotency_key="declined")
     assert (replay.status_code, replay.json()) == (402, problem)
 
@@ -120,7 +134,8 @@ async def test_a_processor_error_on_the_first_charge_is_502_and_creates_nothing(
     assert response.status_code == 502, response.text
     assert response.json()["code"] == "processor_error"
     assert (await api.transaction(response.json()["transaction_id"]))["status"] == "failed"
-    assert await count(db_session, Subscription) == 0
+    assert (await api.get()).json()["data"] == []
+    await assert_kept_but_never_shown(api, db_session, attempt="failed")
 
 
 async def test_an_unknown_outcome_is_202_incomplete_then_reconciled_to_active(

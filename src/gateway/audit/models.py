@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +27,13 @@ class Event(Base):
 
     Written in the same database transaction as the change; `published_at` is
     set by the outbox relay once the event's work has been handed to RQ.
+
+    The relay passes over two kinds of row (DESIGN.md "Events, outbox and
+    background work"): those `held_until_movement` names a money movement still
+    between its phases (the id of the pending transaction its phase 1 wrote; the
+    commit that finishes the movement clears it), and `suppressed` ones, whose
+    object never came to be for clients (a subscription whose first charge
+    failed). Rows are never deleted, so `sequence` only goes up.
     """
 
     __tablename__ = "events"
@@ -28,6 +45,11 @@ class Event(Base):
             "created_at",
             "id",
             postgresql_where=text("published_at IS NULL"),
+        ),
+        Index(
+            "ix_events_held_until_movement",
+            "held_until_movement",
+            postgresql_where=text("held_until_movement IS NOT NULL"),
         ),
     )
 
@@ -45,6 +67,8 @@ class Event(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    held_until_movement: Mapped[str | None] = mapped_column(String(24))
+    suppressed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class AuditEntry(Base):

@@ -9,7 +9,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.models import AuditEntry, Event
-from gateway.idempotency.models import IdempotencyRecord
 
 
 class EventRepository:
@@ -46,31 +45,61 @@ class EventRepository:
         return await self.session.get(Event, event_id)
 
     async def claim_unpublished(self, *, limit: int) -> list[Event]:
-        """The oldest events not yet relayed, locked (SKIP LOCKED: relays never share
-        a row). An object whose Idempotency-Key is still in flight is between its
-        phases: its events wait until the request has finished."""
-        in_flight = (
-            select(IdempotencyRecord.transaction_id)
-            .where(
-                IdempotencyRecord.state == "in_flight",
-                IdempotencyRecord.transaction_id == Event.object_id,
-            )
-            .exists()
-        )
+        """The oldest events the relay may ship, locked (SKIP LOCKED: relays never
+        share a row): not yet relayed, held by no movement still in flight, and
+        not suppressed."""
         statement = (
             select(Event)
-            .where(Event.published_at.is_(None), ~in_flight)
+            .where(
+                Event.published_at.is_(None),
+                Event.held_until_movement.is_(None),
+                Event.suppressed.is_(False),
+            )
             .order_by(Event.created_at, Event.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=Event)
         )
         return list((await self.session.scalars(statement)).all())
 
+    async def hold_objects(self, object_ids: Sequence[str], *, movement_id: str) -> None:
+        """Hold the unrelayed events of objects a movement's phase 1 wrote before the
+        movement's own transaction existed (a subscription and its first invoice)."""
+        await self.session.execute(
+            update(Event)
+            .where(
+                Event.object_id.in_(list(object_ids)),
+                Event.published_at.is_(None),
+                Event.held_until_movement.is_(None),
+            )
+            .values(held_until_movement=movement_id)
+        )
+
+    async def release_movement(self, movement_id: str) -> None:
+        """The movement is no longer in flight: every event it held may go out with
+        the commit that finished it (its phase 3, or whoever finished it instead:
+        reconciliation, a processor's webhook). The only place a hold is cleared."""
+        await self.session.execute(
+            update(Event)
+            .where(Event.held_until_movement == movement_id)
+            .values(held_until_movement=None)
+        )
+
+    async def suppress_objects(self, object_ids: Sequence[str]) -> None:
+        """Never deliver the events of objects that never came to be for clients
+        (API.md: a declined first charge creates no subscription). Kept, not
+        deleted: `sequence` only goes up, and the history stays whole."""
+        await self.session.execute(
+            update(Event).where(Event.object_id.in_(list(object_ids))).values(suppressed=True)
+        )
+
     async def unpublished(self) -> tuple[int, datetime | None]:
-        """Events not yet relayed: how many, and when the oldest was written."""
+        """Events still to be relayed (held ones included: they go out once their
+        movement finishes): how many, and when the oldest was written."""
         row = (
             await self.session.execute(
-                select(func.count(), func.min(Event.created_at)).where(Event.published_at.is_(None))
+                select(func.count(), func.min(Event.created_at)).where(
+                    Event.published_at.is_(None), Event.suppressed.is_(False)
+                )
             )
         ).one()
         return int(row[0]), row[1]

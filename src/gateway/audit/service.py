@@ -6,7 +6,7 @@ change they describe (DESIGN.md invariant 7).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,7 +55,11 @@ class HistoryService:
         self.events = EventRepository(session)
         self.audit = AuditRepository(session)
 
-    async def record_change(self, change: Change, actor: Actor) -> Event:
+    async def record_change(
+        self, change: Change, actor: Actor, *, held_until_movement: str | None = None
+    ) -> Event:
+        """`held_until_movement`: the change is a money movement's phase 1, whose
+        event waits until the movement finishes (`release_movement`)."""
         subject = change.subject
         event = Event(
             id=new_id("evt"),
@@ -70,8 +74,21 @@ class HistoryService:
             request_id=actor.request_id,
             created_at=self.clock.now(),
             published_at=None,
+            held_until_movement=held_until_movement,
+            suppressed=False,
         )
         return await self.events.append(event)
+
+    async def hold_objects(self, object_ids: Sequence[str], *, movement_id: str) -> None:
+        await self.events.hold_objects(object_ids, movement_id=movement_id)
+
+    async def suppress_objects(self, object_ids: Sequence[str]) -> None:
+        await self.events.suppress_objects(object_ids)
+
+    async def release_movement(self, movement_id: str) -> None:
+        """Called by the commit that takes a movement out of flight (see
+        `EventRepository.release_movement`)."""
+        await self.events.release_movement(movement_id)
 
     async def record_mutation(
         self,

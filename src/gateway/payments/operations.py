@@ -145,6 +145,8 @@ class ChargeFinalizer:
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service = TransactionService(session, self.clock)
         transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
+        # Phase 3 (or reconciliation's, when phase 3 never came) ends the movement.
+        await service.history.release_movement(transaction.id)
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:
@@ -283,7 +285,7 @@ class ChargeOperation(ChargeFinalizer):
         action = (
             "payment.purchase" if self.kind is TransactionType.PURCHASE else "payment.authorize"
         )
-        await service.open(transaction, self.context.actor, action=action)
+        await service.open(transaction, self.context.actor, action=action, in_flight=True)
         address = personal.billing_address
         request = ChargeRequest(
             reference=transaction.id,
@@ -393,7 +395,7 @@ class _ChildOperation:
         reason: str | None = None,
     ) -> Transaction:
         child = new_child(parent, self.kind, amount, reason=reason)
-        return await service.open(child, self.context.actor, action=self.action)
+        return await service.open(child, self.context.actor, action=self.action, in_flight=True)
 
     async def _settle_child(
         self, session: AsyncSession, reserved: Reserved
@@ -405,6 +407,8 @@ class _ChildOperation:
         assert reserved.parent_id is not None
         parent = await service.get(owner, reserved.parent_id, for_update=True)
         child = await service.get(owner, reserved.object_id, for_update=True)
+        # Phase 3 (or reconciliation's, when phase 3 never came) ends the movement.
+        await service.history.release_movement(child.id)
         actor = self.context.actor
         result = reserved.result
         if reserved.call is CallResult.NOT_SENT:

@@ -461,6 +461,8 @@ class ReconciliationService:
     ) -> StoredResponse:
         """A charge the processor holds in a state no answer to a charge gives
         (voided, refunded, charged back...): a person must look."""
+        # Out of `pending` without the phase-3 code: the movement ends here.
+        await self.transactions.history.release_movement(transaction.id)
         await self.transactions.refer_for_review(
             transaction,
             self.actor,

@@ -93,14 +93,19 @@ class TransactionService:
             void=any(child.type == TransactionType.VOID for child in pending),
         )
 
-    async def open(self, transaction: Transaction, actor: Actor, *, action: str) -> Transaction:
+    async def open(
+        self, transaction: Transaction, actor: Actor, *, action: str, in_flight: bool = False
+    ) -> Transaction:
         """Insert a new transaction in its initial status, with its first event and the
-        audit row of the request that made it."""
+        audit row of the request that made it. `in_flight`: a money movement's phase 1
+        opens it, so its event is held until the movement finishes (`release`)."""
         now = self.clock.now()
         transaction.created_at = transaction.updated_at = now
         await self.transactions.add(transaction)
         await self.history.record_change(
-            Change(subject_of(transaction), None, transaction.status), actor
+            Change(subject_of(transaction), None, transaction.status),
+            actor,
+            held_until_movement=transaction.id if in_flight else None,
         )
         await self.history.record_mutation(
             subject_of(transaction),

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.payments.models import Transaction
 from gateway.payments.states import ParentStatus, PendingReason
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription, TestClock
+from gateway.subscriptions.repository import visible_to_clients
 from gateway.subscriptions.states import COLLECTING, ENDED, SCHEDULED, UNPAID, AttemptStatus
 
 
@@ -51,7 +52,7 @@ class TestClockRepository:
 
     async def subscription_count(self, clock_id: str) -> int:
         count = await self.session.scalar(
-            select(func.count()).where(Subscription.test_clock_id == clock_id)
+            select(func.count()).where(Subscription.test_clock_id == clock_id, visible_to_clients())
         )
         return int(count or 0)
 

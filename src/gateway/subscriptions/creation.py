@@ -6,8 +6,16 @@ charged during the request: phase 1 writes the subscription (`incomplete`), its
 first invoice, the pending attempt and its purchase; phase 2 charges the token;
 phase 3 makes it `active` (201), or keeps it `incomplete` while the outcome is
 unknown (202; reconciliation decides, the billing tick follows), or, declined or
-failed, removes what phase 1 wrote: no subscription was created, and the client
-gets the purchase's own answer (402, 502, or 503 with the key released).
+failed: no subscription was created, and the client gets the purchase's own
+answer (402, 502, or 503 with the key released).
+
+"No subscription created" holds for clients without deleting anything (event
+rows are never deleted; `sequence` only goes up): the subscription goes
+`incomplete` → `canceled` with reason `creation_failed`, its invoice `void`;
+the API never shows it, the purchase is answered unlinked, and the events of
+both are suppressed. Until phase 3, every event phase 1 wrote is held under the
+first charge's id, so nothing of the subscription is relayed before its fate is
+known (DESIGN.md "Events, outbox and background work").
 """
 
 from __future__ import annotations
@@ -26,18 +34,25 @@ from gateway.core.money import exponent
 from gateway.core.settings import BillingSettings, PaymentSettings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.store import StoredResponse
+from gateway.payments.models import Transaction
 from gateway.payments.responses import response_for
 from gateway.payments.service import TransactionService
+from gateway.payments.states import ParentStatus
 from gateway.processors.resilient import ResilientProcessor
 from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
 from gateway.subscriptions.clocks import TestClockService
-from gateway.subscriptions.models import Invoice, Subscription
+from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.subscriptions.outcomes import is_approved
 from gateway.subscriptions.responses import created
 from gateway.subscriptions.schedule import MAX_COUNT, Interval, Schedule, trial_end, utc
 from gateway.subscriptions.schemas import NewSubscription
 from gateway.subscriptions.service import SubscriptionService
-from gateway.subscriptions.states import InvoiceStatus, SubscriptionStatus
+from gateway.subscriptions.states import (
+    AttemptStatus,
+    CancellationReason,
+    InvoiceStatus,
+    SubscriptionStatus,
+)
 from gateway.vault.service import PaymentMethodService
 
 
@@ -195,6 +210,10 @@ class CreateSubscriptionOperation:
         started = await self.charges.start(
             session, service, subscription, invoice, max_amount=self.max_amount
         )
+        # Written before the charge existed: held now, released with the charge's own.
+        await service.history.hold_objects(
+            [subscription.id, invoice.id], movement_id=started.transaction_id
+        )
         return CreationReserved(object_id=subscription.id, started=started)
 
     async def call(self, reserved: CreationReserved) -> None:
@@ -210,13 +229,33 @@ class CreateSubscriptionOperation:
         if is_approved(transaction) or transaction.status == "pending":
             await self.charges.record(session, started, transaction)
             return created(await service.get(self.owner, reserved.object_id), service)
-        # Declined or failed: the subscription never came to be.
-        repository = service.subscriptions
-        subscription, invoice, attempt = await repository.lock_attempt(
+        # Declined or failed: for clients the subscription never came to be.
+        subscription, invoice, attempt = await service.subscriptions.lock_attempt(
             started.subscription_id, started.invoice_id, transaction.id
         )
         await TransactionService(session, self.clock).link_to_invoice(
             transaction, subscription_id=None, invoice_id=None
         )
-        await repository.erase(subscription, invoice, attempt)
+        await self._abandon(service, subscription, invoice, attempt, transaction)
         return response_for(transaction, self.crypto)
+
+    async def _abandon(
+        self,
+        service: SubscriptionService,
+        subscription: Subscription,
+        invoice: Invoice,
+        attempt: InvoiceAttempt,
+        transaction: Transaction,
+    ) -> None:
+        """End what phase 1 wrote, keeping every row: the attempt says what the
+        charge met, the invoice is void, the subscription canceled for good."""
+        declined = transaction.status == ParentStatus.DECLINED
+        attempt.status = AttemptStatus.DECLINED if declined else AttemptStatus.FAILED
+        attempt.decline_code = transaction.decline_code
+        attempt.reason = transaction.decline_reason
+        reason = CancellationReason.CREATION_FAILED
+        await service.move_invoice(
+            invoice, InvoiceStatus.VOID, self.actor, reason=reason, next_attempt_at=None
+        )
+        await service.cancel(subscription, self.actor, reason=reason, cancellation=reason)
+        await service.history.suppress_objects([subscription.id, invoice.id])

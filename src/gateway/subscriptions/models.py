@@ -57,6 +57,9 @@ class Subscription(Base):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
         CheckConstraint("interval IN ('day', 'week', 'month', 'year')", name="interval_known"),
         CheckConstraint("interval_count >= 1", name="interval_count_positive"),
+        CheckConstraint(
+            "cancellation_reason IN ('creation_failed')", name="cancellation_reason_known"
+        ),
         Index("ix_subscriptions_merchant_created", "merchant_id", "livemode", "created_at", "id"),
         Index(
             "ix_subscriptions_merchant_status", "merchant_id", "livemode", "status", "created_at"
@@ -111,6 +114,9 @@ class Subscription(Base):
     total_cycles: Mapped[int | None] = mapped_column(Integer)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set only when the cancellation means more than its event says: `creation_failed`
+    # (its first charge failed) hides the subscription from the API for good.
+    cancellation_reason: Mapped[str | None] = mapped_column(String(32))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
     # A subscription on a test clock lives in that clock's time; wall-clock billing

@@ -12,12 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, exists, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway.audit.models import Event
 from gateway.core.pagination import newest_first, page_of
 from gateway.payments.models import Transaction
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
@@ -26,6 +25,7 @@ from gateway.subscriptions.states import (
     SCHEDULED,
     UNPAID,
     AttemptStatus,
+    CancellationReason,
     SubscriptionStatus,
 )
 
@@ -58,6 +58,12 @@ def _pending_attempt_of(invoice_id: InstrumentedAttribute[str]) -> ColumnElement
     )
 
 
+def visible_to_clients() -> ColumnElement[bool]:
+    """Subscriptions that exist for clients: not those whose creation failed (kept,
+    canceled, with their events, but never shown: API.md "Creation")."""
+    return Subscription.cancellation_reason.is_distinct_from(CancellationReason.CREATION_FAILED)
+
+
 class SubscriptionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -76,6 +82,7 @@ class SubscriptionRepository:
             Subscription.merchant_id == merchant_id,
             Subscription.livemode == livemode,
             Subscription.id == subscription_id,
+            visible_to_clients(),
         )
         if for_update:
             statement = statement.with_for_update()
@@ -101,7 +108,9 @@ class SubscriptionRepository:
         limit: int,
     ) -> tuple[list[Subscription], str | None]:
         statement = select(Subscription).where(
-            Subscription.merchant_id == merchant_id, Subscription.livemode == livemode
+            Subscription.merchant_id == merchant_id,
+            Subscription.livemode == livemode,
+            visible_to_clients(),
         )
         if filters.status is not None:
             statement = statement.where(Subscription.status == filters.status)
@@ -136,8 +145,10 @@ class SubscriptionRepository:
         return list((await self.session.scalars(statement)).all())
 
     async def count_by_status(self) -> dict[tuple[str, bool], int]:
-        statement = select(Subscription.status, Subscription.livemode, func.count()).group_by(
-            Subscription.status, Subscription.livemode
+        statement = (
+            select(Subscription.status, Subscription.livemode, func.count())
+            .where(visible_to_clients())
+            .group_by(Subscription.status, Subscription.livemode)
         )
         rows = (await self.session.execute(statement)).all()
         return {(status, livemode): count for status, livemode, count in rows}
@@ -307,22 +318,3 @@ class SubscriptionRepository:
         if subscription is None or invoice is None or attempt is None:
             raise LookupError(f"the attempt of {transaction_id} is gone")
         return subscription, invoice, attempt
-
-    # -- a creation whose first charge failed never happened -------------------------
-
-    async def erase(
-        self, subscription: Subscription, invoice: Invoice, attempt: InvoiceAttempt
-    ) -> None:
-        """Remove the rows (and their events) the creation's phase 1 wrote."""
-        await self.session.delete(attempt)
-        await self.session.flush()
-        await self.session.delete(invoice)
-        await self.session.flush()
-        await self.session.delete(subscription)
-        await self.session.flush()
-        await self.session.execute(
-            delete(Event).where(
-                Event.merchant_id == subscription.merchant_id,
-                Event.object_id.in_([subscription.id, invoice.id]),
-            )
-        )

@@ -23,6 +23,7 @@ from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.subscriptions.repository import SubscriptionFilters, SubscriptionRepository
 from gateway.subscriptions.schedule import Interval, Schedule
 from gateway.subscriptions.states import (
+    CancellationReason,
     InvoiceStatus,
     SubscriptionStatus,
     ensure_invoice_move,
@@ -160,9 +161,18 @@ class SubscriptionService:
             Change(subject_of(subscription), current, target, reason), actor
         )
 
-    async def cancel(self, subscription: Subscription, actor: Actor, *, reason: str) -> None:
-        """End it `canceled` now: nothing is billed any more."""
+    async def cancel(
+        self,
+        subscription: Subscription,
+        actor: Actor,
+        *,
+        reason: str,
+        cancellation: CancellationReason | None = None,
+    ) -> None:
+        """End it `canceled` now: nothing is billed any more. `cancellation` is kept
+        for the ends the API must treat apart (a creation that failed)."""
         subscription.canceled_at = self.clock.now()
+        subscription.cancellation_reason = cancellation
         await self.move(
             subscription, SubscriptionStatus.CANCELED, actor, reason=reason, next_billing_at=None
         )

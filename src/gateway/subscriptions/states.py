@@ -25,6 +25,14 @@ class SubscriptionStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class CancellationReason(StrEnum):
+    """Why a subscription was canceled, where its events' reasons do not suffice."""
+
+    # Its first charge was declined or failed: for clients it was never created
+    # (API.md "Creation"), so the API never shows it and its events are never sent.
+    CREATION_FAILED = "creation_failed"
+
+
 class InvoiceStatus(StrEnum):
     OPEN = "open"  # an attempt is due or running
     PAID = "paid"
