@@ -169,6 +169,10 @@ class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
     simulator_webhook_url: str | None = None
     simulator_latency_ms: NonNegativeInt = 0
     simulator_decline_rate: Rate = 0.0
+    # How long the simulator holds an authorization; None: GATEWAY_AUTH_EXPIRY_DAYS.
+    # Longer lets the expiry sweep void holds before the processor lets them lapse,
+    # as the chaos suite does (a real processor's lifetime is its own, not ours).
+    simulator_auth_expiry_days: PositiveFloat | None = None
 
 
 class Settings(msgspec.Struct, frozen=True):
