@@ -30,6 +30,12 @@ def _print(result: ChaosResult) -> None:
 @click.option("--timeout-rate", default=0.1, show_default=True, help="Share of 901/902 charges.")
 @click.option("--fault-rate", default=0.01, show_default=True, help="API self-kill rate per point.")
 @click.option(
+    "--worker-fault-rate",
+    default=0.05,
+    show_default=True,
+    help="Workers' self-kill rate per point (renewals, sweep voids, reconciliation).",
+)
+@click.option(
     "--database-url",
     envvar="CHAOS_DATABASE_URL",
     help="A PostgreSQL server (postgresql+asyncpg://...) to create the run's database on;"
@@ -44,6 +50,7 @@ def main(
     seed: int | None,
     timeout_rate: float,
     fault_rate: float,
+    worker_fault_rate: float,
     database_url: str | None,
     keep: bool,
 ) -> None:
@@ -59,6 +66,7 @@ def main(
             seed=seed,
             timeout_rate=timeout_rate,
             fault_rate=fault_rate,
+            worker_fault_rate=worker_fault_rate,
             database_url=database_url,
             data_dir=Path(".gateway-data"),
             keep=keep,

@@ -18,19 +18,28 @@ from gateway.cli.supervisor import Child, Supervisor
 API = "api"
 CRON = "cron"
 _READY_TIMEOUT_S = 90.0
+_FAULT_LOG = "fault.injected"  # gateway.core.faults' event
 
 
 class Fleet:
     def __init__(
-        self, environment: Mapping[str, str], *, api_port: int, workers: int, log_dir: Path
+        self,
+        environment: Mapping[str, str],
+        *,
+        api_port: int,
+        workers: int,
+        log_dir: Path,
+        worker_environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`worker_environment`: set for the workers only (their own fault rate)."""
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.workers = [f"worker-{number}" for number in range(1, workers + 1)]
         children = [
             Child(API, ["serve", "--port", str(api_port)]),
-            *(Child(name, ["worker"]) for name in self.workers),
+            *(Child(name, ["worker"], dict(worker_environment or {})) for name in self.workers),
             Child(CRON, ["cron"]),
         ]
+        self.log_dir = log_dir
         self.supervisor = Supervisor(children, environment, log_dir=log_dir)
         self._killed: set[int] = set()  # pids this run killed on purpose
         self.kills: Counter[str] = Counter()  # by us, per process kind
@@ -73,6 +82,16 @@ class Fleet:
             self.restarts += 1
             revived.append(child.name)
         return revived
+
+    def faults_injected(self) -> Counter[str]:
+        """The fault hook's kills, per process kind, from the processes' logs. A
+        worker runs each job in a forked work horse, and the hook kills the horse:
+        the worker lives on (RQ fails the job) and only its log tells."""
+        fired: Counter[str] = Counter()
+        for log in self.log_dir.glob("*.log"):
+            with log.open(encoding="utf-8", errors="replace") as lines:
+                fired[_kind(log.stem)] += sum(_FAULT_LOG in line for line in lines)
+        return +fired
 
     def api_answers(self) -> bool:
         try:

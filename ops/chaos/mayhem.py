@@ -16,13 +16,23 @@ from enum import StrEnum
 import redis
 import structlog
 from rq import Queue
+from rq.job import JobStatus
 
 from ops.chaos.fleet import API, Fleet
 from ops.chaos.servers import ChaosDatabase, RedisServer
 
 _log = structlog.get_logger("chaos")
 
-RECONCILE_JOB = "jobs.payments.reconcile_pending"
+# The background work a run enqueues far more often than cron would, as
+# (queue, job): so that it happens, and is killed between its phases, during the
+# run. Cron's own ticks still run besides.
+SWEEPS = (
+    ("maintenance", "jobs.payments.reconcile_pending"),
+    ("maintenance", "jobs.payments.expire_authorizations"),
+    ("maintenance", "jobs.payments.compensate_orphans"),
+    ("billing", "jobs.billing.billing_tick"),
+)
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED})
 
 
 class Action(StrEnum):
@@ -104,14 +114,22 @@ async def keep_alive(fleet: Fleet, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def reconcile_often(redis_url: str, every_s: float, stop: asyncio.Event) -> None:
-    """Enqueue the reconciliation tick far more often than cron's minute, so that
-    workers reconcile (and get killed while reconciling) during the run."""
+async def sweep_often(redis_url: str, every_s: float, stop: asyncio.Event) -> None:
+    """Enqueue reconciliation, expiry, compensation and the billing tick far more
+    often than cron's minutes, so that workers run them (and get killed while
+    running them) during the run."""
 
     def enqueue() -> None:
         connection = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         try:
-            Queue("maintenance", connection=connection).enqueue(RECONCILE_JOB)
+            for queue_name, job in SWEEPS:
+                queue = Queue(queue_name, connection=connection)
+                # One of each waiting at a time: a backlog of ticks would starve the
+                # workers' other queues and run the sweeps late, not more often.
+                job_id = "chaos-" + job.rsplit(".", 1)[1].replace("_", "-")
+                waiting = queue.fetch_job(job_id)
+                if waiting is None or waiting.get_status() not in _WAITING:
+                    queue.enqueue(job, job_id=job_id)
         except redis.RedisError:
             pass  # Redis is being restarted: the next tick will do
         finally:

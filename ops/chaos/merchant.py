@@ -1,7 +1,9 @@
 """A careful merchant's backend: every money-moving POST carries an Idempotency-Key
 and is retried with the same key until it gets a final answer, whatever happens
 to the gateway in between (connection refused, a dropped connection, 503, a key
-still in flight); a 202 is followed up by reading the transaction."""
+still in flight); a 202 is followed up by replaying its key, the way API.md tells
+a client to learn the outcome (a GET leaves no trace: under GATEWAY_ORPHAN_POLICY
+`void` the charge of a client who only read it would be voided as an orphan)."""
 
 from __future__ import annotations
 
@@ -73,30 +75,43 @@ class CarefulMerchant:
         self.ledger = ledger
         self.give_up_s = give_up_s
 
-    async def post(self, path: str, body: dict[str, Any]) -> Answer | None:
-        """POST until a final answer; None when the gateway never gave one."""
+    async def post(
+        self, path: str, body: dict[str, Any], *, follow_up: bool = True
+    ) -> Answer | None:
+        """POST until a final answer; None when the gateway never gave one. A 202 is
+        replayed until decided unless `follow_up` is False (a client that walked
+        away: its charge is an orphan once reconciliation approves it)."""
         key = str(uuid.uuid4())
         self.ledger.requests += 1
-        answer = await self._until_final(
-            lambda: self.client.post(path, json=body, headers={"Idempotency-Key": key}), key
-        )
-        if answer is not None and answer.status == 202:
-            return await self.follow_up(answer)
+        answer = await self._until_final(self._poster(path, body, key), key)
+        if follow_up and answer is not None and answer.status == 202:
+            return await self._follow_up(path, body, key, answer)
         return answer
 
-    async def follow_up(self, answer: Answer) -> Answer:
-        """Read a pending transaction until it is decided or the merchant stops waiting
+    def _poster(
+        self, path: str, body: dict[str, Any], key: str | None
+    ) -> Callable[[], Awaitable[httpx.Response]]:
+        headers = {} if key is None else {"Idempotency-Key": key}
+        return lambda: self.client.post(path, json=body, headers=headers)
+
+    async def send(self, path: str, body: dict[str, Any]) -> Answer | None:
+        """A POST that takes no Idempotency-Key (test clocks), retried until final."""
+        self.ledger.requests += 1
+        return await self._until_final(self._poster(path, body, None), None)
+
+    async def get(self, path: str) -> Answer | None:
+        return await self._until_final(lambda: self.client.get(path), None)
+
+    async def _follow_up(self, path: str, body: dict[str, Any], key: str, answer: Answer) -> Answer:
+        """Replay a 202's key until it is decided or the merchant stops waiting
         (reconciliation decides it later; the audit checks it then)."""
-        transaction_id = answer.transaction_id
-        if transaction_id is None:
-            return answer
         deadline = time.monotonic() + self.give_up_s
-        while answer.body.get("status") == "pending" and time.monotonic() < deadline:
+        while answer.status == 202 and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            read = await self.read(transaction_id)
-            if read is None:
+            replayed = await self._until_final(self._poster(path, body, key), key)
+            if replayed is None:
                 break
-            answer = read
+            answer = replayed
         return answer
 
     async def read(self, transaction_id: str) -> Answer | None:

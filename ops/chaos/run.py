@@ -25,7 +25,7 @@ from gateway.core.crypto import generate_key
 from gateway.core.faults import FaultPoint
 from ops.chaos.audit import AuditReport, audit
 from ops.chaos.fleet import Fleet
-from ops.chaos.mayhem import Mayhem, Plan, keep_alive, reconcile_often, settle_often
+from ops.chaos.mayhem import Mayhem, Plan, keep_alive, settle_often, sweep_often
 from ops.chaos.merchant import CarefulMerchant, ClientLedger
 from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database, free_port
 from ops.chaos.traffic import Traffic
@@ -33,6 +33,11 @@ from ops.chaos.traffic import Traffic
 # Intervals the run shortens (DESIGN.md: tests never wait on production timings).
 LOCK_SECONDS = 5
 NOT_FOUND_AFTER_MINUTES = 0.1
+# An authorization never captured expires, and a charge whose client walked away
+# is compensated, within the run (production: 30 days, 60 minutes).
+AUTH_EXPIRY_S = 30.0
+ORPHAN_AFTER_MINUTES = 0.1
+_SWEEP_EVERY_S = 2.0
 _FINAL_RECONCILE_TIMEOUT_S = 120.0
 
 
@@ -45,6 +50,8 @@ class ChaosConfig:
     timeout_rate: float = 0.1
     # Probability, per request, that the API kills itself at each fault point.
     fault_rate: float = 0.01
+    # The same per money movement of a worker (renewals, sweep voids, reconciliation).
+    worker_fault_rate: float = 0.05
     database_url: str | None = None  # a server to create the run's database on
     data_dir: Path = Path(".gateway-data")
     keep: bool = False
@@ -89,6 +96,11 @@ def _environment(
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": os.urandom(64).hex().upper(),
         "GATEWAY_FAULT_INJECTION": _fault_spec(config.fault_rate),
         "GATEWAY_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
+        "GATEWAY_AUTH_EXPIRY_DAYS": str(AUTH_EXPIRY_S / 86_400),
+        # The simulator holds them longer, so the sweep's voids release real holds.
+        "GATEWAY_SIMULATOR_AUTH_EXPIRY_DAYS": str(2 * AUTH_EXPIRY_S / 86_400),
+        "GATEWAY_ORPHAN_POLICY": "void",
+        "GATEWAY_ORPHAN_AFTER_MINUTES": str(ORPHAN_AFTER_MINUTES),
         "GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES": str(NOT_FOUND_AFTER_MINUTES),
         "GATEWAY_BREAKER_RESET_S": "1",
         # Long enough to outlast a key locked by a killed request (LOCK_SECONDS) and
@@ -133,7 +145,7 @@ def _test_key(environment: dict[str, str]) -> str:
     issued = _gateway(
         environment,
         "keys", "create", "--merchant", merchant["id"],
-        "--scope", "payments:read,payments:write",
+        "--scope", "payments:read,payments:write,subscriptions:read,subscriptions:write",
     )  # fmt: skip
     key: str = issued["key"]
     return key
@@ -162,6 +174,21 @@ async def _count(database: ChaosDatabase, query: str) -> int:
 
 
 PENDING = "SELECT count(*) FROM transactions WHERE status = 'pending'"
+# Work the traffic left for the workers: authorizations past their expiry, orphan
+# candidates, wall-clock subscriptions (a start seconds away; a renewal a day
+# away is not this run's) and invoices whose attempt is due.
+BACKGROUND_WORK = """
+    SELECT (SELECT count(*) FROM transactions WHERE status = 'authorized' AND expires_at < now())
+         + (SELECT count(*) FROM transactions WHERE orphan_since IS NOT NULL)
+         + (SELECT count(*) FROM subscriptions WHERE test_clock_id IS NULL
+              AND status IN ('active', 'trialing', 'past_due')
+              AND next_billing_at < now() + interval '1 minute')
+         + (SELECT count(*) FROM invoices WHERE status IN ('open', 'past_due')
+              AND next_attempt_at < now())
+"""
+# The longest a start or an expiry set during the traffic can be away, and time
+# for the workers (killed now and then) to get through it.
+_BACKGROUND_TIMEOUT_S = 120.0
 # Simulator webhooks not yet accepted by the API, and inbound events not yet processed.
 WEBHOOKS_IN_FLIGHT = """
     SELECT (SELECT count(*) FROM simulator_webhooks WHERE delivered_at IS NULL)
@@ -179,6 +206,17 @@ def _drain_webhooks(database: ChaosDatabase) -> int:
     ):
         time.sleep(1.0)
     return left
+
+
+async def _background_done(database: ChaosDatabase) -> int:
+    """Wait until the workers did the background work (a hang detector's wait);
+    returns how much was left when it gave up, a figure of the report."""
+    deadline = time.monotonic() + _BACKGROUND_TIMEOUT_S
+    while True:
+        left = await _count(database, BACKGROUND_WORK)
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(1.0)
 
 
 def _reconcile_until_settled(environment: dict[str, str], database: ChaosDatabase) -> int:
@@ -226,13 +264,18 @@ async def _drive(
                 mayhem.run(plan, lambda: traffic.progress(config.operations), stop)
             ),
             asyncio.create_task(keep_alive(fleet, stop)),
-            asyncio.create_task(reconcile_often(redis_server.url, 2.0, stop)),
+            asyncio.create_task(sweep_often(redis_server.url, _SWEEP_EVERY_S, stop)),
             asyncio.create_task(
                 settle_often(lambda: _settle(environment, mayhem.failures), 8.0, stop)
             ),
         ]
         try:
             await traffic.drive(config.operations, config.concurrency)
+            # The traffic is done, not what it left to the background: renewals due,
+            # authorizations expiring, orphans waiting for compensation. The workers
+            # do it (and are killed doing it) before the operator's final passes.
+            left = await _background_done(database)
+            mayhem.failures["background work left at the end"] = left
         finally:
             stop.set()
             await asyncio.gather(*background)
@@ -252,7 +295,13 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
             environment = _environment(config, database, redis_server.url, run_dir, api_port)
             api_key = _test_key(environment)
             fleet = Fleet(
-                environment, api_port=api_port, workers=config.workers, log_dir=run_dir / "logs"
+                environment,
+                api_port=api_port,
+                workers=config.workers,
+                log_dir=run_dir / "logs",
+                worker_environment={
+                    "GATEWAY_FAULT_INJECTION": _fault_spec(config.worker_fault_rate)
+                },
             )
             fleet.start()
             try:
@@ -291,7 +340,7 @@ def _counts(
     report: AuditReport, traffic: Traffic, mayhem: Mayhem, ledger: ClientLedger, fleet: Fleet
 ) -> Counter[str]:
     counts: Counter[str] = Counter(report.counts)
-    counts["operations"] = traffic.tally.operations
+    counts["operations"] = traffic.operations
     counts["flows"] = traffic.tally.flows
     counts["requests"] = ledger.requests
     counts["over-refunds refused"] = traffic.tally.over_refunds_refused
@@ -301,6 +350,9 @@ def _counts(
     counts["merchant gave up waiting"] = ledger.gave_up
     for kind, n in traffic.tally.timeouts.items():
         counts[f"timeouts {kind}"] = n
+    for kind, n in traffic.tally.walked_away.items():
+        counts[f"walked away {kind}"] = n
+    counts.update(traffic.subscribers.tally)
     counts["retries"] = sum(ledger.retries.values())
     for reason, n in ledger.retries.items():
         counts[f"retries: {reason}"] = n
@@ -308,9 +360,13 @@ def _counts(
         counts[action.value] = n
     for kind, n in fleet.self_kills.items():
         counts[f"kill {kind} (fault hook)"] = n
+    for kind, n in fleet.faults_injected().items():
+        counts[f"fault hook fired in {kind}"] = n
     for kind, n in fleet.crashes.items():
         counts[f"{kind} exited on its own"] = n
-    counts["kills"] = sum(fleet.kills.values()) + sum(fleet.self_kills.values())
+    # Work horses the hook killed in workers are not processes the fleet sees exit.
+    horses = fleet.faults_injected()["worker"]
+    counts["kills"] = sum(fleet.kills.values()) + sum(fleet.self_kills.values()) + horses
     counts["restarts"] = fleet.restarts
     counts["mismatches"] = len(report.mismatches)
     return counts

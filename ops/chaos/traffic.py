@@ -1,7 +1,10 @@
 """The payments a chaos run drives: purchases, authorizations, captures, refunds
 and cancels, some of them on the simulator's timeout triggers (ANET.md §9:
 4222222222222 at 901.00 records the charge and loses the answer; at 902.00 loses
-the call), each retried by a careful merchant."""
+the call), each retried by a careful merchant. Some merchants walk away: from an
+authorization they never capture (the expiry sweep voids it) and from a 202 they
+never replay (their client timed out; compensation voids the orphan). And some
+subscribe (`subscribers.py`), so that renewals are charged during the run."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.chaos.merchant import Answer, CarefulMerchant
+from ops.chaos.subscribers import Subscribers
 
 VISA = "4111111111111111"
 TRIGGER_CARD = "4222222222222"
@@ -21,6 +25,11 @@ RECORDED_TIMEOUT = 90_100
 LOST_TIMEOUT = 90_200
 
 _PAYMENTS = "/api/v1/payments"
+# The run opens with this many flows that leave work for the background
+# (renewals, expiry, compensation), twice each, whatever the seed: even a short
+# run has that work happen under its kills.
+_BACKGROUND_KINDS = 4
+_BACKGROUND_FIRST = 2 * _BACKGROUND_KINDS
 
 
 @dataclass
@@ -30,6 +39,7 @@ class TrafficTally:
     timeouts: Counter[str] = field(default_factory=Counter)
     over_refunds_refused: int = 0
     refunds: Counter[str] = field(default_factory=Counter)
+    walked_away: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -40,16 +50,24 @@ class Traffic:
     tally: TrafficTally = field(default_factory=TrafficTally)
     # Charges captured during the run, for later refunds.
     captured: list[str] = field(default_factory=list)
+    subscribers: Subscribers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.subscribers = Subscribers(self.merchant, self.rng)
+
+    @property
+    def operations(self) -> int:
+        return self.tally.operations + self.subscribers.operations
 
     def _card_and_amount(self) -> tuple[str, int]:
         if self.rng.random() < self.timeout_rate:
             kind = self.rng.choice(("recorded", "lost"))
             self.tally.timeouts[kind] += 1
             return TRIGGER_CARD, RECORDED_TIMEOUT if kind == "recorded" else LOST_TIMEOUT
-        return VISA, self.rng.randrange(100, 50_000)
+        return VISA, self._amount()
 
-    def _charge_body(self) -> dict[str, Any]:
-        number, amount = self._card_and_amount()
+    def _charge_body(self, card: tuple[str, int] | None = None) -> dict[str, Any]:
+        number, amount = card or self._card_and_amount()
         return {
             "amount": amount,
             "currency": "USD",
@@ -58,9 +76,11 @@ class Traffic:
             },
         }
 
-    async def _post(self, operation: str, body: dict[str, Any]) -> Answer | None:
+    async def _post(
+        self, operation: str, body: dict[str, Any], *, follow_up: bool = True
+    ) -> Answer | None:
         self.tally.operations += 1
-        return await self.merchant.post(f"{_PAYMENTS}/{operation}", body)
+        return await self.merchant.post(f"{_PAYMENTS}/{operation}", body, follow_up=follow_up)
 
     async def purchase(self) -> None:
         answer = await self._post("purchase", self._charge_body())
@@ -104,21 +124,52 @@ class Traffic:
             if refund is not None and refund.status in (409, 422):
                 self.tally.over_refunds_refused += 1
 
+    async def authorize_and_walk_away(self) -> None:
+        """Never captured: the expiry sweep voids it at the processor."""
+        answer = await self._post("authorize", self._charge_body((VISA, self._amount())))
+        if _status(answer) == "authorized":
+            self.tally.walked_away["from an authorization"] += 1
+
+    async def charge_and_walk_away(self) -> None:
+        """The processor's answer is lost (901.00) and the merchant's own client
+        times out on the 202: it never replays the key, so once reconciliation
+        finds the charge approved it is an orphan, voided by compensation (a
+        purchase settled first is recorded instead; an authorization is never
+        settled, so its void is the sweep's)."""
+        operation = self.rng.choice(("purchase", "authorize"))
+        self.tally.timeouts["recorded"] += 1
+        answer = await self._post(
+            operation, self._charge_body((TRIGGER_CARD, RECORDED_TIMEOUT)), follow_up=False
+        )
+        if answer is not None and answer.status == 202:
+            self.tally.walked_away[f"from a 202 ({operation})"] += 1
+
+    def _amount(self) -> int:
+        return self.rng.randrange(100, 50_000)
+
     def progress(self, operations: int) -> float:
-        return self.tally.operations / operations
+        return self.operations / operations
 
     def next_flow(self) -> Callable[[], Coroutine[None, None, None]]:
+        flows = (
+            self.subscribers.subscribe_starting_soon,
+            self.subscribers.subscribe_on_a_test_clock,
+            self.authorize_and_walk_away,
+            self.charge_and_walk_away,
+            self.purchase,
+            self.authorize_then_capture_or_cancel,
+            self.refund_an_earlier_charge,
+        )
         self.tally.flows += 1
-        return self.rng.choices(
-            (self.purchase, self.authorize_then_capture_or_cancel, self.refund_an_earlier_charge),
-            weights=(0.35, 0.35, 0.3),
-        )[0]
+        if self.tally.flows <= _BACKGROUND_FIRST:
+            return flows[(self.tally.flows - 1) % _BACKGROUND_KINDS]
+        return self.rng.choices(flows, weights=(0.08, 0.04, 0.08, 0.05, 0.25, 0.25, 0.25))[0]
 
     async def drive(self, operations: int, concurrency: int) -> None:
         """Run flows `concurrency` at a time until `operations` requests were started."""
         running: set[asyncio.Task[None]] = set()
-        while self.tally.operations < operations or running:
-            while self.tally.operations < operations and len(running) < concurrency:
+        while self.operations < operations or running:
+            while self.operations < operations and len(running) < concurrency:
                 running.add(asyncio.create_task(self.next_flow()()))
                 await asyncio.sleep(0)  # let it send its first request (and count it)
             if running:

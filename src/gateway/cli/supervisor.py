@@ -27,6 +27,9 @@ def _die_with_parent() -> None:
 class Child:
     name: str
     arguments: Sequence[str]
+    # Set on top of the supervisor's environment for this child only (the chaos
+    # suite injects faults into workers at a rate of their own).
+    environment: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -62,7 +65,7 @@ class Supervisor:
             # children in order instead of racing them.
             child.process = subprocess.Popen(  # noqa: S603 - our own command line
                 [sys.executable, "-m", "gateway.cli", *child.arguments],
-                env=self.environment,
+                env={**self.environment, **child.environment},
                 start_new_session=True,
                 stdout=log,
                 stderr=subprocess.STDOUT if log else None,

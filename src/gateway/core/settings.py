@@ -141,11 +141,13 @@ class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"
 
 class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     max_amount: PositiveInt = 99_999_999
-    auth_expiry_days: PositiveInt = 30
+    # Floats so that a chaos run can let authorizations expire (and orphans be
+    # compensated) within seconds; production values are whole days and minutes.
+    auth_expiry_days: PositiveFloat = 30.0
     idempotency_retention_hours: Annotated[int, msgspec.Meta(ge=24)] = 72
     idempotency_lock_seconds: PositiveInt = 90
     orphan_policy: Literal["record", "void"] = "record"
-    orphan_after_minutes: PositiveInt = 60
+    orphan_after_minutes: PositiveFloat = 60.0
     refund_window_days: PositiveInt = 120
     reconcile_not_found_after_minutes: PositiveFloat = 30.0
     settlement_cutoff: str = "16:00 America/Los_Angeles"
@@ -167,6 +169,10 @@ class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
     simulator_webhook_url: str | None = None
     simulator_latency_ms: NonNegativeInt = 0
     simulator_decline_rate: Rate = 0.0
+    # How long the simulator holds an authorization; None: GATEWAY_AUTH_EXPIRY_DAYS.
+    # Longer lets the expiry sweep void holds before the processor lets them lapse,
+    # as the chaos suite does (a real processor's lifetime is its own, not ours).
+    simulator_auth_expiry_days: PositiveFloat | None = None
 
 
 class Settings(msgspec.Struct, frozen=True):

@@ -103,7 +103,7 @@ class Context:
     processor: ResilientProcessor
     crypto: FieldCrypto
     max_amount: int
-    auth_expiry_days: int
+    auth_expiry_days: float
     refund_window_days: int
 
 

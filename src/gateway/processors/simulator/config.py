@@ -32,7 +32,10 @@ class SimulatorConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> SimulatorConfig:
         return cls(
-            auth_expiry=timedelta(days=settings.payments.auth_expiry_days),
+            auth_expiry=timedelta(
+                days=settings.webhooks.simulator_auth_expiry_days
+                or settings.payments.auth_expiry_days
+            ),
             refund_window=timedelta(days=settings.payments.refund_window_days),
             cvv_filter=settings.processor.cvv_filter,
             settlement_cutoff=parse_cutoff(settings.payments.settlement_cutoff),
