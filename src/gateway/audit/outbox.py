@@ -7,6 +7,12 @@ is back. A row is marked published in the same transaction that enqueued it; a
 relay that dies in between re-enqueues under the same job id, which RQ replaces
 rather than duplicates.
 
+An event a money movement wrote in its phase 1 is held (`held_until_movement`)
+until the commit that finishes the movement releases it, so nothing of an
+object still between its phases goes out (DESIGN.md invariant 4); a suppressed
+event never goes out. The repository's claim does the filtering: this package
+knows nothing of idempotency keys or runners.
+
 Several tables serve as outboxes, each through an `OutboxSource`: the event
 history (every state change), the inbox of processor webhooks, the simulator's
 own webhooks. The relay drains them all the same way. Some events also call for

@@ -6,7 +6,8 @@ oldest first, asks the processor by our own reference (`find_by_reference`:
 never re-sending anything, DESIGN.md invariant 4) and hands the answer to the
 same phase-3 code the API runs, so a reconciled transaction ends exactly as if
 the answer had come in time: same statuses, same parent updates, same events,
-with actor `reconciliation`.
+with actor `reconciliation`, and the events the movement's phase 1 held are
+released in the same commit (a referral to review releases them itself).
 
 Not found at the processor: the call may still be on its way, so the
 transaction waits with backoff until it is GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES
