@@ -360,18 +360,18 @@ async def _renewals(connection: asyncpg.Connection[Any], report: AuditReport) ->
 
 async def _sweep_voids(connection: asyncpg.Connection[Any], report: AuditReport) -> None:
     """How the sweeps' voids ended (their ledger checks are `_charges`' and
-    `_children`'): of expired authorizations, and of orphaned purchases (the only
-    purchases voided in a run: its merchants cancel only authorizations)."""
+    `_children`'), told apart by who started each void: the expiry sweep acts as
+    `system`, compensation as `reconciliation`, a merchant's cancel as `api`."""
     rows = await connection.fetch(
         """
-        SELECT p.type, p.status AS parent_status, v.status, count(*) AS n
-        FROM transactions v JOIN transactions p ON p.id = v.parent_id
-        WHERE v.type = 'void' AND (p.status = 'expired' OR p.type = 'purchase')
-        GROUP BY 1, 2, 3
+        SELECT e.actor, v.status, count(*) AS n
+        FROM transactions v JOIN events e ON e.object_id = v.id AND e.sequence = 1
+        WHERE v.type = 'void' AND e.actor IN ('system', 'reconciliation')
+        GROUP BY 1, 2
         """
     )
     for row in rows:
-        sweep = "expiry" if row["parent_status"] == "expired" else "compensation"
+        sweep = "expiry" if row["actor"] == "system" else "compensation"
         report.counts[f"{sweep} voids {row['status']}"] += row["n"]
     report.counts["orphans recorded"] = await connection.fetchval(
         "SELECT count(*) FROM events WHERE reason LIKE 'orphan recorded%'"

@@ -32,7 +32,9 @@ SWEEPS = (
     ("maintenance", "jobs.payments.compensate_orphans"),
     ("billing", "jobs.billing.billing_tick"),
 )
-_WAITING = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED})
+# Not STARTED: a job whose worker was killed stays "started" until RQ cleans up,
+# and a second tick while one truly runs is skipped by its advisory lock.
+_WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED})
 
 
 class Action(StrEnum):

@@ -25,7 +25,7 @@ _API = "/api/v1"
 VISA = "4111111111111111"
 # How far ahead a wall-clock subscription starts: within a short run, never in
 # the past by the time a retried creation reaches the API.
-START_IN_S = (20.0, 40.0)
+START_IN_S = (15.0, 30.0)
 CLOCK_DAYS = (1, 3)  # renewals per test clock
 
 

@@ -139,6 +139,23 @@ _SEND_AGAIN = """
             "{id}: processor id '1', expected",
         ),
         (_SEND_AGAIN, "purchase", "{id}: purchase sent 2 times"),
+        # A sweep void's two legitimate ends need their void: without one, they are lies.
+        (
+            "UPDATE transactions SET status = 'requires_review' WHERE id = $1",
+            "purchase",
+            "{id}: requires_review here, settledSuccessfully at the processor",
+        ),
+        (
+            "WITH s AS (UPDATE simulator_transactions SET status = 'voided'"
+            " WHERE reference = $1) UPDATE transactions SET status = 'expired' WHERE id = $1",
+            "authorization",
+            "{id}: expired here, voided at the processor",
+        ),
+        (
+            "UPDATE transactions SET subscription_id = 'sub_nobody' WHERE id = $1",
+            "purchase",
+            "subscription charge {id} (invoice None) is at the processor",
+        ),
         (
             "UPDATE transactions SET amount_refunded = 0 WHERE id = $1",
             "refunded",
