@@ -6,8 +6,8 @@ finishes the movement; the outbox relay skips it meanwhile. A subscription whose
 first charge failed is kept, `canceled` with reason `creation_failed`, and its
 events are `suppressed`: never delivered, never deleted.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
