@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
-from gateway.core.resources import Resources
 from gateway.processors.simulator import Simulator
 from gateway.subscriptions.billing import InvoiceCharger
 from gateway.subscriptions.tick import BillingTick

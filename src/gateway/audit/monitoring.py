@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit.repository import EventRepository
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.composition.resources import Resources
 
 
 async def outbox_backlog(session: AsyncSession, resources: Resources) -> list[Metric]:

@@ -11,7 +11,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.processors.breaker import BreakerState
 
 _log = structlog.get_logger("gateway.health")

@@ -56,7 +56,7 @@ from gateway.core.rotation import count_by_key, sealed_tables
 from gateway.processors.breaker import BreakerState
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.composition.resources import Resources
 
 METRICS_PATH = "/api/v1/metrics"
 ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.composition.resources import Resources
 from gateway.core.queues import nudge_relay
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.runner import Operation, Outcome, PhaseRunner, R

@@ -12,7 +12,7 @@ from gateway.payments.repository import TransactionRepository
 from gateway.payments.states import ParentStatus, PendingReason
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.composition.resources import Resources
 
 # A pending transaction without a reason is between its request's phases: its call
 # is running, or its process died and reconciliation will ask.

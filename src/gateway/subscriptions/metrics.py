@@ -20,7 +20,7 @@ from gateway.subscriptions.repository import SubscriptionRepository
 from gateway.subscriptions.states import SubscriptionStatus
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.composition.resources import Resources
 
 RENEWALS: Final = Counter(
     "gateway_billing_renewals_total",

@@ -20,7 +20,7 @@ from gateway.webhooks.repository import WebhookEventRepository
 from gateway.webhooks.schemas import EVENT_STATUSES
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.composition.resources import Resources
 
 RECEIVED = Counter(
     "gateway_webhooks_received_total",
