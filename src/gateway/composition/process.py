@@ -63,7 +63,6 @@ def lent_resources(
     clock: Clock,
     crypto: FieldCrypto,
     simulator: Simulator,
-    processor_registry: ProcessorRegistry | None = None,
 ) -> Resources:
     """A process on clients someone else owns and closes (the tests'): composed as
     the API's, from the simulator given (on whatever engine and clock it has)."""
@@ -73,8 +72,7 @@ def lent_resources(
         redis=redis,
         clock=clock,
         crypto=crypto,
-        processors=processor_registry
-        or processors.processor_registry(settings, simulator, redis, clock),
+        processors=processors.processor_registry(settings, simulator, redis, clock),
         # A test clock's simulator commits on the lent engine's connections.
         processors_at=processors.processors_at(settings, engine=engine, redis=redis),
         owned=False,
