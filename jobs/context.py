@@ -19,15 +19,14 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.composition.process import StandaloneProcessors, job_sessions, open_processors
+from gateway.composition.resources import field_crypto
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.db import create_engine, create_session_factory
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.faults import FaultPoints
 from gateway.core.logging import configure_logging
-from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings, load_settings
-from gateway.processors.standalone import StandaloneProcessors, open_processors
 
 _log = structlog.get_logger("gateway.jobs")
 
@@ -52,11 +51,9 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
     configure_logging(level=settings.core.log_level, json=settings.core.log_json)
     if settings.database.url is None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
-    engine = create_engine(settings.database, url=settings.database.url, pooled=True)
     structlog.contextvars.bind_contextvars(job=name)
     try:
-        sessions = create_session_factory(engine)
-        async with sessions() as session:
+        async with job_sessions(settings) as sessions, sessions() as session:
             yield JobContext(
                 settings=settings,
                 session=session,
@@ -67,7 +64,6 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
             )
             await session.commit()
     finally:
-        await engine.dispose()
         structlog.contextvars.unbind_contextvars("job")
 
 

@@ -35,11 +35,11 @@ from rq import Queue, Worker
 from sqlalchemy import insert
 
 from gateway.audit.service import Actor
+from gateway.composition.process import api_resources
 from gateway.core.clock import SystemClock
 from gateway.core.crypto import generate_key
 from gateway.core.ids import new_id
 from gateway.core.queues import nudge_relay
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings, load_settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedRequest
@@ -116,7 +116,7 @@ def environment(database: ChaosDatabase, redis_url: str, run_dir: Path) -> dict[
 async def seed(settings: Settings, n: int) -> None:
     """A merchant, CARDS stored cards (through the vault, so the simulator knows
     them) and N active monthly subscriptions whose next period is due now."""
-    resources = Resources.from_settings(settings)
+    resources = api_resources(settings)
     try:
         async with resources.session_factory() as session:
             merchant = await MerchantService(session, resources.clock).create_merchant("Bench")

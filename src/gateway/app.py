@@ -16,6 +16,8 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.audit.monitoring import outbox_backlog
+from gateway.composition.process import api_resources
+from gateway.composition.resources import Resources
 from gateway.core.db import provide_db_session
 from gateway.core.health import HealthController
 from gateway.core.logging import configure_logging
@@ -30,7 +32,6 @@ from gateway.core.metrics import (
 )
 from gateway.core.problems import exception_handlers
 from gateway.core.request_context import RequestContextMiddleware
-from gateway.core.resources import Resources
 from gateway.core.schemas import StrictBodyPlugin
 from gateway.core.settings import Settings
 from gateway.idempotency.http import provide_keyed_request
@@ -115,7 +116,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         own = resources is None
-        app.state.resources = Resources.from_settings(settings) if own else resources
+        app.state.resources = api_resources(settings) if own else resources
         try:
             yield
         finally:

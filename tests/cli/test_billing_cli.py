@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gateway.cli import main
+from gateway.composition.process import lent_resources
 from gateway.core.clock import FrozenClock, SystemClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.processors.simulator import Simulator, parse_script
@@ -59,14 +59,14 @@ async def due_renewals(
     charges follow its script (None: approve)."""
     clock = FrozenClock(SystemClock().now() - timedelta(days=32))
     simulator = Simulator(engine, redis, clock)
-    resources = Resources(
+    resources = lent_resources(
+        settings,
         engine=engine,
         session_factory=async_sessionmaker(engine, expire_on_commit=False),
         redis=redis,
         clock=clock,
         crypto=crypto,
-        processors=live_and_test_processors(settings, simulator, redis, clock),
-        owned=False,
+        simulator=simulator,
     )
     ids = []
     for script in scripts:

@@ -32,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.cli import main
+from gateway.composition.process import lent_resources
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto, KeyRing, generate_key
 from gateway.core.embedded import embedded_redis
 from gateway.core.ids import new_id
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
@@ -433,15 +434,15 @@ def committed_app_resources(
     field_crypto: FieldCrypto,
     private_simulator: Simulator,
 ) -> Resources:
-    return Resources(
+    return lent_resources(
+        debug_settings,
         engine=committed_engine,
         session_factory=async_sessionmaker(committed_engine, expire_on_commit=False),
         redis=app_redis,
         clock=clock,
         crypto=field_crypto,
         # Behind the breaker and safe retries, as the service runs it.
-        processors=live_and_test_processors(debug_settings, private_simulator, app_redis, clock),
-        owned=False,
+        simulator=private_simulator,
     )
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from structlog.testing import capture_logs
 
 from gateway.app import create_app
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto, KeyRing, generate_key
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.models import Merchant
 from gateway.payments.models import Transaction

@@ -5,7 +5,7 @@ import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from tests.support import http_client
 

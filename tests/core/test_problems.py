@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
 from gateway.app import create_app
+from gateway.composition.resources import Resources
 from gateway.core.errors import FieldError, InvalidState, NotFound, ValidationFailed
-from gateway.core.resources import Resources
 from gateway.core.schemas import RequestBody
 from gateway.core.settings import Settings
 from gateway.merchants.auth import ANY_KEY, SCOPE_OPT

@@ -29,9 +29,10 @@ from sqlalchemy.pool import NullPool
 
 from gateway.audit.models import Event
 from gateway.audit.outbox import routed_work
+from gateway.composition.process import lent_resources
+from gateway.composition.resources import Resources, field_crypto
 from gateway.core.clock import Clock, FrozenClock, SystemClock
 from gateway.core.ids import new_id
-from gateway.core.resources import Resources, field_crypto, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.payments.reconciliation import reconcile_pass
 from gateway.processors.simulator import Simulator
@@ -62,14 +63,14 @@ def _in_loop(settings: Settings, work: Work[T], *, clock: Clock | None = None) -
         at = clock or SystemClock()
         try:
             simulator = Simulator(engine, redis, at)
-            resources = Resources(
+            resources = lent_resources(
+                settings,
                 engine=engine,
                 session_factory=async_sessionmaker(engine, expire_on_commit=False),
                 redis=redis,
                 clock=at,
                 crypto=field_crypto(settings),
-                processors=live_and_test_processors(settings, simulator, redis, at),
-                owned=False,
+                simulator=simulator,
             )
             return await work(resources)
         finally:

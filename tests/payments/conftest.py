@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.service import Actor
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.resources import Resources
 from gateway.core.settings import PaymentSettings, Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.keys import stored_key

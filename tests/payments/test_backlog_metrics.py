@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from gateway.app import create_app
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 from tests.support import closed_port, http_client

@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.payments.models import Transaction
 from gateway.processors.simulator import Simulator

@@ -25,9 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
+from gateway.composition.process import lent_resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
@@ -92,15 +92,15 @@ async def shop(
             merchant.id, [Scope.PAYMENTS_READ, Scope.PAYMENTS_WRITE], livemode=False
         )
         await session.commit()
-    resources = Resources(
+    resources = lent_resources(
+        settings,
         engine=committed_engine,
         session_factory=sessions,
         redis=redis_client,
         clock=clock,
         crypto=field_crypto,
         # As production composes them: the simulator behind its breaker and retries.
-        processors=live_and_test_processors(settings, simulator, redis_client, clock),
-        owned=False,
+        simulator=simulator,
     )
     app = create_app(settings, resources=resources)
     headers = {"Authorization": f"Bearer {issued.secret}"}

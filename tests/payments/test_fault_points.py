@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from gateway.composition.resources import Resources
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.resources import Resources
 from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import Post, charge_body
 from tests.payments.conftest import Sweeps

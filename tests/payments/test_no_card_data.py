@@ -36,9 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
 from gateway.app import create_app
+from gateway.composition.process import lent_resources
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.merchants.scopes import Scope
 from gateway.models import Base
@@ -410,14 +411,14 @@ def committed_resources(
 ) -> Resources:
     """Sessions that really commit, and the processors as production composes them
     (the simulator behind its breaker, whose state lives in Redis)."""
-    return Resources(
+    return lent_resources(
+        debug_settings,
         engine=committed_engine,
         session_factory=async_sessionmaker(committed_engine, expire_on_commit=False),
         redis=redis_client,
         clock=clock,
         crypto=field_crypto,
-        processors=live_and_test_processors(debug_settings, simulator, redis_client, clock),
-        owned=False,
+        simulator=simulator,
     )
 
 

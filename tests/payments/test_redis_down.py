@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.app import create_app
 from gateway.audit.models import Event
 from gateway.audit.outbox import OutboxRelay, rq_enqueue
+from gateway.composition.process import lent_resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.queues import rq_connection
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
 from gateway.processors.simulator import Simulator, SimulatorConfig
@@ -38,14 +38,14 @@ async def without_redis(
     redis = Redis.from_url(down_url, socket_connect_timeout=0.2, socket_timeout=0.2)
     sessions = async_sessionmaker(committed_engine, expire_on_commit=False)
     simulator = Simulator(committed_engine, redis, clock, SimulatorConfig.from_settings(settings))
-    resources = Resources(
+    resources = lent_resources(
+        settings,
         engine=committed_engine,
         session_factory=sessions,
         redis=redis,
         clock=clock,
         crypto=field_crypto,
-        processors=live_and_test_processors(settings, simulator, redis, clock),
-        owned=False,
+        simulator=simulator,
     )
     async with sessions() as session:
         service = MerchantService(session, clock)

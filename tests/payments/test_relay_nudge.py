@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.outbox import Dispatch, OutboxRelay
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.queues import RELAY_NUDGE_ID
 from gateway.core.relay_nudge import RelayNudge
-from gateway.core.resources import Resources
 from tests.fixtures.payments import Post, charge_body
 from tests.support import nudged
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.models import Event
 from gateway.audit.service import Actor
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedRequest

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.resources import Resources
 from gateway.processors.simulator import Simulator
 from gateway.subscriptions.billing import InvoiceCharger
 from gateway.subscriptions.tick import BillingTick

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.app import create_app
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.service import MerchantService
 from gateway.subscriptions.clocks import MAX_SUBSCRIPTIONS

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.audit.service import Actor
+from gateway.composition.process import lent_resources
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
-from gateway.core.resources import Resources, live_and_test_processors
 from gateway.core.settings import Settings
 from gateway.processors.simulator import Simulator, SimulatorConfig
 from gateway.processors.simulator.models import SimulatorRequest
@@ -95,14 +96,14 @@ async def race(
     simulator that answers slowly enough for the duplicates to overlap."""
     sessions = async_sessionmaker(committed_engine, expire_on_commit=False)
     simulator = Simulator(engine, redis_client, clock, SimulatorConfig(latency_ms=150))
-    resources = Resources(
+    resources = lent_resources(
+        settings,
         engine=committed_engine,
         session_factory=sessions,
         redis=redis_client,
         clock=clock,
         crypto=field_crypto,
-        processors=live_and_test_processors(settings, simulator, redis_client, clock),
-        owned=False,
+        simulator=simulator,
     )
     _, subscription_id = await subscribe_committed(resources, settings)
     clock.advance(timedelta(days=31))

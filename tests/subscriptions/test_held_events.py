@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.models import Event
 from gateway.audit.outbox import Dispatch, OutboxRelay
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.resources import Resources
 from gateway.payments.models import Transaction
 from gateway.subscriptions.models import Invoice, Subscription
 from tests.subscriptions.conftest import TRIGGER_CARD, Api, Billing, new_subscription

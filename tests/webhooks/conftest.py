@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock, SystemClock
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.processors.simulator import Simulator
 from gateway.processors.simulator.models import SimulatorWebhook

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.audit.models import Event
 from gateway.audit.outbox import Dispatch, OutboxRelay
+from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.payments.models import Transaction
 from gateway.processors.simulator import Simulator

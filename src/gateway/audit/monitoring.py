@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit.repository import EventRepository
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.core.handles import ProcessHandles
 
 
-async def outbox_backlog(session: AsyncSession, resources: Resources) -> list[Metric]:
+async def outbox_backlog(session: AsyncSession, resources: ProcessHandles) -> list[Metric]:
     count, oldest = await EventRepository(session).unpublished()
     age = (resources.clock.now() - oldest).total_seconds() if oldest else 0
     return [

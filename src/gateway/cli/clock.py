@@ -18,14 +18,11 @@ from gateway.cli.common import (
     load_settings_or_exit,
     running_servers,
 )
-from gateway.core.clock import SystemClock
-from gateway.core.db import create_engine, create_session_factory
+from gateway.composition.process import command_process
 from gateway.core.errors import GatewayError, NotFound, ValidationFailed
 from gateway.core.ids import is_id
-from gateway.core.redis import create_redis
-from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
-from gateway.subscriptions.clock_advance import Advanced, ClockAdvance, processors_at
+from gateway.subscriptions.clock_advance import Advanced, ClockAdvance
 
 _log = structlog.get_logger("gateway.cli")
 
@@ -84,19 +81,12 @@ def advance(clock_id: str, target: datetime, as_json: bool) -> None:
 
 
 async def _advance(settings: Settings, clock_id: str, target: datetime) -> Advanced:
-    assert settings.database.url is not None
-    assert settings.redis.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    redis = create_redis(settings.redis, url=settings.redis.url)
-    try:
+    async with command_process(settings) as process:
         service = ClockAdvance(
-            create_session_factory(engine),
-            wall=SystemClock(),
-            processors=processors_at(settings, engine=engine, redis=redis),
-            crypto=field_crypto(settings),
+            process.session_factory,
+            wall=process.clock,
+            processors=process.processors_at,
+            crypto=process.crypto,
             settings=settings,
         )
         return await service.advance(None, clock_id, target)
-    finally:
-        await redis.aclose()
-        await engine.dispose()

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.composition.process import command_sessions
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.db import create_engine, create_session_factory
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.embedded import embedded_servers
 from gateway.core.errors import GatewayError, NotFound
@@ -66,18 +66,6 @@ def running_servers(settings: Settings, *, redis: bool = True) -> Iterator[Setti
             assert ready.database.url is not None
             upgrade_to_head(ready.database.url)
         yield ready
-
-
-@contextlib.asynccontextmanager
-async def command_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on an engine of the command's own (no pool: one short event loop),
-    disposed when the command's work ends."""
-    assert settings.database.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession, Clock], Awaitable[T]]) -> T:

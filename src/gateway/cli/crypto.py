@@ -21,9 +21,9 @@ from gateway.cli.common import (
     running_servers,
     table,
 )
+from gateway.composition.process import command_sessions
+from gateway.composition.resources import MissingServerError, field_crypto
 from gateway.core.crypto import KeyRing, generate_key
-from gateway.core.db import create_engine, create_session_factory
-from gateway.core.resources import MissingServerError, field_crypto
 from gateway.core.rotation import (
     DEFAULT_BATCH_SIZE,
     KeyRotation,
@@ -116,17 +116,12 @@ def rotate(batch_size: int, as_json: bool) -> None:
 async def _rotate(
     settings: Settings, keyring: KeyRing, batch_size: int, display: _ProgressDisplay
 ) -> tuple[RotationReport, dict[tuple[str, str], int]]:
-    assert settings.database.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    try:
-        sessions = create_session_factory(engine)
+    async with command_sessions(settings) as sessions:
         report = await KeyRotation(sessions, keyring, batch_size=batch_size).run(progress=display)
         display.close()
         async with sessions() as session:
             by_key = await count_by_key(session)
         return report, by_key
-    finally:
-        await engine.dispose()
 
 
 class _ProgressDisplay:

@@ -21,8 +21,8 @@ from gateway.cli.common import (
     running_servers,
     table,
 )
+from gateway.composition.process import command_engine
 from gateway.core.crypto import KeyRing
-from gateway.core.db import create_engine
 from gateway.core.settings import Settings
 from gateway.vault.pci_scan import (
     MAX_HITS_KEPT,
@@ -91,13 +91,9 @@ def pci_scan(log_files: tuple[Path, ...], patterns: tuple[str, ...], as_json: bo
 async def _scan_database(
     settings: Settings, report: ScanReport, patterns: list[re.Pattern[str]]
 ) -> None:
-    assert settings.database.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
     keys = settings.secrets.encryption_keys
-    try:
+    async with command_engine(settings) as engine:
         await scan_database(engine, report, patterns, keyring=KeyRing.parse(keys) if keys else None)
-    finally:
-        await engine.dispose()
 
 
 _INDENT = " " * 12

@@ -9,18 +9,17 @@ import structlog
 
 from gateway.cli.common import (
     EXIT_FAILED,
-    command_sessions,
     emit,
     fail,
     json_option,
     load_settings_or_exit,
     running_servers,
 )
+from gateway.composition.process import command_sessions, open_processors
+from gateway.composition.resources import field_crypto
 from gateway.core.clock import SystemClock
-from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.payments.reconciliation import ReconcileSummary, reconcile_pass
-from gateway.processors.standalone import open_processors
 
 _log = structlog.get_logger("gateway.cli")
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
@@ -21,12 +20,11 @@ from gateway.cli.common import (
     run_in_session,
     running_servers,
 )
+from gateway.composition.process import command_simulator, open_redis
+from gateway.composition.resources import field_crypto
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.db import create_engine
 from gateway.core.errors import NotFound, ValidationFailed
 from gateway.core.ids import is_id
-from gateway.core.redis import create_redis
-from gateway.core.resources import field_crypto
 from gateway.core.settings import Settings
 from gateway.payments.settlement import SettlementService, SettlementSummary
 from gateway.processors.port import ProcessorTransaction
@@ -43,21 +41,6 @@ from gateway.vault.service import PaymentMethodService
 T = TypeVar("T")
 
 
-@contextlib.asynccontextmanager
-async def _open_simulator(settings: Settings, clock: Clock) -> AsyncIterator[Simulator]:
-    """The simulator on an engine of its own, as every process builds it: its
-    commits never ride on the command's session."""
-    assert settings.database.url is not None
-    assert settings.redis.url is not None
-    engine = create_engine(settings.database, url=settings.database.url, pooled=False)
-    redis = create_redis(settings.redis, url=settings.redis.url)
-    try:
-        yield Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)
-    finally:
-        await redis.aclose()
-        await engine.dispose()
-
-
 def _with_simulator(
     settings: Settings, work: Callable[[AsyncSession, Simulator], Awaitable[T]]
 ) -> T:
@@ -66,7 +49,7 @@ def _with_simulator(
     with running_servers(settings) as ready:
 
         async def in_session(session: AsyncSession, clock: Clock) -> T:
-            async with _open_simulator(ready, clock) as simulator:
+            async with command_simulator(ready, clock) as simulator:
                 try:
                     return await work(session, simulator)
                 except SimulatorError as error:
@@ -201,9 +184,5 @@ def outage(state: str, as_json: bool) -> None:
 
 
 async def _turn_outage(settings: Settings, *, on: bool) -> None:
-    assert settings.redis.url is not None
-    redis = create_redis(settings.redis, url=settings.redis.url)
-    try:
+    async with open_redis(settings) as redis:
         await OutageSwitch(redis).turn(on=on)
-    finally:
-        await redis.aclose()

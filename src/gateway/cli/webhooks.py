@@ -14,7 +14,6 @@ from gateway.audit.service import Actor
 from gateway.cli.common import (
     EXIT_FAILED,
     EXIT_USAGE,
-    command_sessions,
     database_work,
     emit,
     fail,
@@ -23,6 +22,7 @@ from gateway.cli.common import (
     running_servers,
     table,
 )
+from gateway.composition.process import command_sessions
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.queues import nudge_relay
 from gateway.core.settings import Settings

@@ -11,8 +11,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-from gateway.core.resources import Resources
-from gateway.processors.breaker import BreakerState
+from gateway.core.handles import BreakerState, ProcessHandles
 
 _log = structlog.get_logger("gateway.health")
 
@@ -34,7 +33,7 @@ class Health(msgspec.Struct):
     checks: HealthChecks
 
 
-async def database_state(resources: Resources, timeout_s: float) -> CheckState:
+async def database_state(resources: ProcessHandles, timeout_s: float) -> CheckState:
     try:
         async with asyncio.timeout(timeout_s), resources.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -44,7 +43,7 @@ async def database_state(resources: Resources, timeout_s: float) -> CheckState:
     return "ok"
 
 
-async def redis_state(resources: Resources, timeout_s: float) -> CheckState:
+async def redis_state(resources: ProcessHandles, timeout_s: float) -> CheckState:
     try:
         async with asyncio.timeout(timeout_s):
             await resources.redis.ping()
@@ -54,13 +53,12 @@ async def redis_state(resources: Resources, timeout_s: float) -> CheckState:
     return "ok"
 
 
-async def check_health(resources: Resources, timeout_s: float) -> Health:
+async def check_health(resources: ProcessHandles, timeout_s: float) -> Health:
     database, redis = await asyncio.gather(
         database_state(resources, timeout_s), redis_state(resources, timeout_s)
     )
-    checks = HealthChecks(
-        database=database, redis=redis, processor=await resources.processors.breaker_state()
-    )
+    processor = BreakerState(await resources.processors.breaker_state())
+    checks = HealthChecks(database=database, redis=redis, processor=processor)
     if database == "down":
         return Health(status="unavailable", checks=checks)
     if redis == "down":

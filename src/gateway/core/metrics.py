@@ -50,13 +50,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.clock import Clock, SystemClock
+from gateway.core.handles import BreakerState
 from gateway.core.health import database_state, redis_state
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.rotation import count_by_key, sealed_tables
-from gateway.processors.breaker import BreakerState
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.core.handles import ProcessHandles
 
 METRICS_PATH = "/api/v1/metrics"
 ENCRYPTED_ROWS_TTL: Final = timedelta(seconds=60)
@@ -130,7 +130,7 @@ class MetricsController(PrometheusController):
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-GaugeSource = Callable[[AsyncSession, "Resources"], Awaitable[list[Metric]]]
+GaugeSource = Callable[[AsyncSession, "ProcessHandles"], Awaitable[list[Metric]]]
 
 
 class DatabaseGauges:
@@ -144,7 +144,7 @@ class DatabaseGauges:
         self._refreshed_at: datetime | None = None
         self._lock = asyncio.Lock()
 
-    async def refresh_if_stale(self, resources: Resources) -> None:
+    async def refresh_if_stale(self, resources: ProcessHandles) -> None:
         async with self._lock:  # concurrent scrapes share one refresh
             now = resources.clock.now()
             if self._refreshed_at is not None and now - self._refreshed_at < self._ttl:
@@ -162,7 +162,7 @@ class DatabaseGauges:
         return iter(self._families)
 
 
-async def encrypted_rows(session: AsyncSession, resources: Resources) -> list[Metric]:
+async def encrypted_rows(session: AsyncSession, resources: ProcessHandles) -> list[Metric]:
     """gateway_encrypted_rows: rows per sealed table and key id. Every key of the
     ring is shown for every table, 0 when no row uses it, so "nothing left under
     the old key" is a sample and not a gap."""
@@ -190,7 +190,7 @@ def dependency_family(up: Mapping[str, bool]) -> GaugeMetricFamily:
     return family
 
 
-def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
+def breaker_family(states: Mapping[str, str]) -> GaugeMetricFamily:
     """gateway_processor_circuit_state{processor, state}: 1 for the current state."""
     family = GaugeMetricFamily(
         "gateway_processor_circuit_state",
@@ -199,7 +199,7 @@ def breaker_family(states: Mapping[str, BreakerState]) -> GaugeMetricFamily:
     )
     for processor, current in sorted(states.items()):
         for state in BreakerState:
-            family.add_metric([processor, state.value], 1 if state is current else 0)
+            family.add_metric([processor, state.value], 1 if state == current else 0)
     return family
 
 

@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.composition.resources import Resources
 from gateway.core.relay_nudge import RelayNudge
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.key_claim import KeyAnswers, KeyClaim, Outcome, Reservation

@@ -7,9 +7,9 @@ from typing import Any
 
 from litestar import Request, Response
 
+from gateway.composition.resources import Resources
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.relay_nudge import RelayNudge, after_response_nudge
-from gateway.core.resources import Resources
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
 from gateway.idempotency.key_claim import Outcome
 from gateway.idempotency.keys import HEADER, parse_key, request_fingerprint, stored_key

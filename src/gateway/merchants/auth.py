@@ -17,8 +17,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from gateway.audit.service import Actor
+from gateway.composition.resources import Resources
 from gateway.core.errors import Forbidden, Unauthorized
-from gateway.core.resources import Resources
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
 from gateway.idempotency.key_claim import Outcome

@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import api_actor, provide_principal
 from gateway.payments.commands import PaymentCommands

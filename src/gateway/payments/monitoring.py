@@ -12,14 +12,14 @@ from gateway.payments.repository import TransactionRepository
 from gateway.payments.states import ParentStatus, PendingReason
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.core.handles import ProcessHandles
 
 # A pending transaction without a reason is between its request's phases: its call
 # is running, or its process died and reconciliation will ask.
 IN_FLIGHT = "in_flight"
 
 
-async def payment_backlog(session: AsyncSession, resources: Resources) -> list[Metric]:
+async def payment_backlog(session: AsyncSession, resources: ProcessHandles) -> list[Metric]:
     repository = TransactionRepository(session)
     found = await repository.pending_by_reason()
     now = resources.clock.now()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 
 import structlog
 from redis.asyncio import Redis
@@ -31,14 +30,11 @@ from redis.exceptions import RedisError
 
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
+from gateway.core.handles import BreakerState
+
+__all__ = ["BreakerState", "CircuitBreaker", "Permit", "ProcessorUnavailable"]
 
 _log = structlog.get_logger("gateway.breaker")
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
 
 
 class ProcessorUnavailable(GatewayError):

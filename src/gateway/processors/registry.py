@@ -4,6 +4,9 @@ Both come behind their circuit breaker and safe retries."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from gateway.core.clock import Clock
 from gateway.processors.breaker import BreakerState, ProcessorUnavailable
 from gateway.processors.resilient import ResilientProcessor
 
@@ -32,3 +35,7 @@ class ProcessorRegistry:
         if self.live is not None:
             processors[self.live.name] = self.live
         return {name: await processor.state() for name, processor in processors.items()}
+
+
+# The processors on a given clock's time (a test clock's advance); test mode only.
+ProcessorsAt = Callable[[Clock], ProcessorRegistry]

@@ -19,25 +19,21 @@ every postponement to the target.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 import structlog
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core.clock import Clock, FrozenClock, SystemClock
+from gateway.core.clock import Clock, FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import GatewayError, ValidationFailed
-from gateway.core.resources import resilient
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.payments.reconciliation import ReconciliationService
 from gateway.processors.breaker import ProcessorUnavailable
-from gateway.processors.registry import ProcessorRegistry
-from gateway.processors.simulator import Simulator
+from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
 from gateway.subscriptions.billing import billing_pass
 from gateway.subscriptions.clock_repository import TestClockRepository
 from gateway.subscriptions.clocks import TestClockService
@@ -49,22 +45,6 @@ _log = structlog.get_logger("gateway.billing")
 # Passes at one moment before we call it a loop: work due "now" that a pass does
 # not clear (a bug) must not spin forever inside a request.
 MAX_PASSES_AT_ONE_TIME: Final = 20
-
-# Processors whose time is the given clock's.
-ProcessorsAt = Callable[[Clock], ProcessorRegistry]
-
-
-def processors_at(settings: Settings, *, engine: AsyncEngine, redis: Redis) -> ProcessorsAt:
-    """The simulator on a test clock's time (its ledger's dates are the clock's).
-    The breaker keeps the wall clock: its state is shared with every process."""
-
-    def build(clock: Clock) -> ProcessorRegistry:
-        simulator = Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)
-        return ProcessorRegistry(
-            test=resilient(simulator, settings, redis, SystemClock()), live=None
-        )
-
-    return build
 
 
 class AdvanceStoppedError(GatewayError):

@@ -9,11 +9,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import api_actor
 from gateway.merchants.principal import Principal
-from gateway.subscriptions.clock_advance import ClockAdvance, processors_at
+from gateway.subscriptions.clock_advance import ClockAdvance
 from gateway.subscriptions.clocks import TestClockService
 from gateway.subscriptions.lifecycle import SubscriptionChanges
 from gateway.subscriptions.models import TestClock
@@ -38,12 +38,10 @@ def provide_test_clocks(
 def provide_clock_advance(request: Request[Any, Any, Any]) -> ClockAdvance:
     settings: Settings = request.app.state.settings
     resources: Resources = request.app.state.resources
-    # The simulator commits on its own connections: on its own engine when it has one.
-    engine = resources.processor_engines[0] if resources.processor_engines else resources.engine
     return ClockAdvance(
         resources.session_factory,
         wall=resources.clock,
-        processors=processors_at(settings, engine=engine, redis=resources.redis),
+        processors=resources.processors_at,
         crypto=resources.crypto,
         settings=settings,
     )

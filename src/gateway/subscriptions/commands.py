@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
+from gateway.composition.resources import Resources
 from gateway.core.errors import NotFound
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.resources import Resources
+from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import api_actor, provide_principal
 from gateway.subscriptions.commands import SubscriptionCommands

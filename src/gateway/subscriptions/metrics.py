@@ -20,7 +20,7 @@ from gateway.subscriptions.repository import SubscriptionRepository
 from gateway.subscriptions.states import SubscriptionStatus
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.core.handles import ProcessHandles
 
 RENEWALS: Final = Counter(
     "gateway_billing_renewals_total",
@@ -40,7 +40,7 @@ def count_charge(outcome: str, *, retry: bool) -> None:
     (DUNNING_ATTEMPTS if retry else RENEWALS).labels(outcome=outcome).inc()
 
 
-async def billing_gauges(session: AsyncSession, resources: Resources) -> list[Metric]:
+async def billing_gauges(session: AsyncSession, resources: ProcessHandles) -> list[Metric]:
     """gateway_subscriptions{status, livemode} and gateway_billing_lag_seconds: now
     minus the oldest next billing date that has come and not been billed yet
     (wall-clock subscriptions only; test clocks keep their own time)."""

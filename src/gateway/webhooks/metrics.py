@@ -20,7 +20,7 @@ from gateway.webhooks.repository import WebhookEventRepository
 from gateway.webhooks.schemas import EVENT_STATUSES
 
 if TYPE_CHECKING:
-    from gateway.core.resources import Resources
+    from gateway.core.handles import ProcessHandles
 
 RECEIVED = Counter(
     "gateway_webhooks_received_total",
@@ -97,7 +97,7 @@ def event_type_label(event_type: str | None) -> str:
     return event_type if event_type in KNOWN_EVENT_TYPES else "other"
 
 
-async def webhook_backlog(session: AsyncSession, resources: Resources) -> list[Metric]:
+async def webhook_backlog(session: AsyncSession, resources: ProcessHandles) -> list[Metric]:
     """gateway_webhook_events{status}: stored events by status, dead letters included."""
     counts = await WebhookEventRepository(session).count_by_status()
     family = GaugeMetricFamily(

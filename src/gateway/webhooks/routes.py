@@ -13,11 +13,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.composition.resources import Resources
 from gateway.core.errors import ValidationFailed
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
 from gateway.core.relay_nudge import after_response_nudge
-from gateway.core.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal

@@ -1,0 +1,108 @@
+"""The processors a process uses, and the registry that picks one by mode and setting.
+
+Test keys always get the simulator. Live keys get the kind GATEWAY_PROCESSOR
+names, built by `LIVE_PROCESSORS`: the single place a new kind (the Authorize.Net
+connector next) is added. Every processor comes behind its circuit breaker
+(shared through Redis) and safe retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.core.clock import Clock, SystemClock
+from gateway.core.settings import ProcessorName, Settings
+from gateway.processors.breaker import CircuitBreaker
+from gateway.processors.port import Processor
+from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
+from gateway.processors.resilient import ResilientProcessor
+from gateway.processors.simulator import Simulator
+
+
+@dataclass(frozen=True)
+class ProcessorParts:
+    """What building a live processor may draw on."""
+
+    settings: Settings
+    simulator: Simulator
+    redis: Redis
+    clock: Clock
+
+
+# Builds the live processor of one kind; None leaves live payments unavailable.
+LiveProcessor = Callable[[ProcessorParts], Processor | None]
+
+
+def _simulator(parts: ProcessorParts) -> Processor:
+    return parts.simulator
+
+
+def _authorize_net_not_built(parts: ProcessorParts) -> None:
+    # The connector is not built yet: live keys answer 503 processor_unavailable.
+    return None
+
+
+# One entry per GATEWAY_PROCESSOR value (a test checks none is missing).
+LIVE_PROCESSORS: Final[Mapping[ProcessorName, LiveProcessor]] = {
+    "simulator": _simulator,
+    "authorize_net": _authorize_net_not_built,
+}
+
+
+def simulator(settings: Settings, *, engine: AsyncEngine, redis: Redis, clock: Clock) -> Simulator:
+    """The simulator commits its ledger on `engine`'s connections, never on a
+    caller's session: give it an engine of its own."""
+    return Simulator.from_settings(settings, engine=engine, redis=redis, clock=clock)
+
+
+def resilient(
+    processor: Processor, settings: Settings, redis: Redis, clock: Clock
+) -> ResilientProcessor:
+    """A processor behind its breaker (shared through Redis) and safe retries."""
+    config = settings.processor
+    breaker = CircuitBreaker(
+        processor.name,
+        redis,
+        clock,
+        fail_max=config.breaker_fail_max,
+        reset_s=config.breaker_reset_s,
+        # The longest a trial call can take; past it, its caller is gone.
+        trial_timeout_s=config.processor_connect_timeout_s
+        + config.processor_read_timeout_s
+        + config.processor_retry_deadline_s,
+    )
+    return ResilientProcessor(
+        processor, breaker, deadline_s=settings.processor.processor_retry_deadline_s
+    )
+
+
+def processor_registry(
+    settings: Settings, simulator: Simulator, redis: Redis, clock: Clock
+) -> ProcessorRegistry:
+    """Test keys: the simulator. Live keys: the kind GATEWAY_PROCESSOR names."""
+    test = resilient(simulator, settings, redis, clock)
+    parts = ProcessorParts(settings=settings, simulator=simulator, redis=redis, clock=clock)
+    live_processor = LIVE_PROCESSORS[settings.processor.processor](parts)
+    if live_processor is None:
+        live = None
+    elif live_processor is simulator:
+        live = test  # one processor, one breaker, whichever mode calls it
+    else:
+        live = resilient(live_processor, settings, redis, clock)
+    return ProcessorRegistry(test=test, live=live)
+
+
+def processors_at(settings: Settings, *, engine: AsyncEngine, redis: Redis) -> ProcessorsAt:
+    """The simulator on a test clock's time (its ledger's dates are the clock's).
+    The breaker keeps the wall clock: its state is shared with every process."""
+
+    def build(clock: Clock) -> ProcessorRegistry:
+        at = simulator(settings, engine=engine, redis=redis, clock=clock)
+        return ProcessorRegistry(test=resilient(at, settings, redis, SystemClock()), live=None)
+
+    return build

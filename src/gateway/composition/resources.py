@@ -1,0 +1,95 @@
+"""What a process holds (engines, sessions, Redis, clock, crypto, processors) and
+the only constructors of its engines and Redis clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.core.clock import Clock
+from gateway.core.crypto import FieldCrypto
+from gateway.core.db import create_engine
+from gateway.core.faults import FaultPoints
+from gateway.core.redis import create_redis
+from gateway.core.relay_nudge import RelayNudge
+from gateway.core.settings import Settings
+from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
+
+
+class MissingServerError(RuntimeError):
+    """A database or Redis URL, or a secret, is needed but none was given or made."""
+
+
+@dataclass
+class Resources:
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    clock: Clock
+    crypto: FieldCrypto
+    processors: ProcessorRegistry
+    # The processors on another clock's time (a test clock's advance).
+    processors_at: ProcessorsAt
+    # Engines the processors own (the simulator commits on its own connections).
+    processor_engines: tuple[AsyncEngine, ...] = ()
+    owned: bool = True
+    # Chaos testing only (GATEWAY_FAULT_INJECTION); none by default.
+    faults: FaultPoints = field(default_factory=FaultPoints.none)
+    # Nudges the outbox relay after money requests; None: cron alone relays.
+    relay: RelayNudge | None = None
+
+    async def aclose(self) -> None:
+        """Release what this object created; borrowed resources stay open."""
+        if not self.owned:
+            return
+        if self.relay is not None:
+            self.relay.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+        for engine in self.processor_engines:
+            await engine.dispose()
+
+
+def require_servers(settings: Settings) -> tuple[str, str]:
+    """The database and Redis URLs, both of which a process needs."""
+    if settings.database.url is None or settings.redis.url is None:
+        raise MissingServerError(
+            "DATABASE_URL and REDIS_URL must be set, or the embedded servers started first"
+        )
+    return settings.database.url, settings.redis.url
+
+
+def database_engine(settings: Settings, *, pooled: bool) -> AsyncEngine:
+    """An engine on the deployment's database. Pooled for a long-lived loop (the
+    API) or a block that opens many sessions (a job); not pooled for one short
+    event loop (a command), where nothing may outlive it."""
+    if settings.database.url is None:
+        raise MissingServerError("DATABASE_URL must be set, or the embedded server started first")
+    return create_engine(settings.database, url=settings.database.url, pooled=pooled)
+
+
+def redis_client(settings: Settings) -> Redis:
+    if settings.redis.url is None:
+        raise MissingServerError("REDIS_URL must be set, or the embedded server started first")
+    return create_redis(settings.redis, url=settings.redis.url)
+
+
+def relay_nudge(settings: Settings) -> RelayNudge | None:
+    """The process's one pool for nudging the relay (built once, used by every
+    request, off the event loop)."""
+    url = settings.redis.url
+    return None if url is None else RelayNudge.from_url(url)
+
+
+def field_crypto(settings: Settings) -> FieldCrypto:
+    """The key ring and HMAC keys; development secrets must have been filled in."""
+    secrets = settings.secrets
+    if not (secrets.encryption_keys and secrets.fingerprint_key and secrets.blind_index_key):
+        raise MissingServerError("encryption and HMAC keys are not set (see .env.example)")
+    return FieldCrypto.from_settings(
+        encryption_keys=secrets.encryption_keys,
+        fingerprint_key=secrets.fingerprint_key,
+        blind_index_key=secrets.blind_index_key,
+    )
