@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from gateway.core.queues import nudge_relay
-from gateway.subscriptions.billing import InvoiceCharger
-from gateway.subscriptions.tick import BillingTick
+from gateway.subscriptions.billing.renewal import InvoiceCharger
+from gateway.subscriptions.billing.tick import BillingTick
 from jobs.context import job_context, job_processors, take_tick_lock
 
 SKIPPED = {"skipped": 1}

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.composition.process import StandaloneProcessors
-from gateway.payments.compensation import CompensationService
-from gateway.payments.expiry import ExpiryService
 from gateway.payments.reconciliation import reconcile_pass
 from gateway.payments.settlement import SettlementService
+from gateway.payments.sweeps.compensation import CompensationService
+from gateway.payments.sweeps.expiry import ExpiryService
 from jobs.context import JobContext, job_context, job_processors, take_tick_lock
 
 SKIPPED = {"skipped": 1}

@@ -47,16 +47,16 @@ COMMIT_ALLOWED: Mapping[str, str] = {
         "the answer to a key already stored (a replay, a conflict) is the runner's own"
         " short transaction, holding the key's row lock"
     ),
-    "src/gateway/payments/compensation.py": (
+    "src/gateway/payments/sweeps/compensation.py": (
         "a batch's bookkeeping that needs no processor (clearing charges that are no"
         " longer orphans, recording the settled ones) commits before its voids run,"
         " each through the money runner"
     ),
-    "src/gateway/subscriptions/tick.py": (
+    "src/gateway/subscriptions/billing/tick.py": (
         "the billing tick's batch boundaries: each claimed batch commits, so a crash"
         " loses one batch's claims and never holds rows across processor calls"
     ),
-    "src/gateway/subscriptions/clock_advance.py": (
+    "src/gateway/subscriptions/clocks/advance.py": (
         "the clock advance's boundaries: the clock row's lock holder and each step's"
         " reconciliation commit on their own, as the billing tick's batches do"
     ),

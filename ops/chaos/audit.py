@@ -46,11 +46,11 @@ _LATER = {
 }
 _APPROVED = ("authorized", "captured", "partially_refunded", "refunded", "voided", "expired")
 # The expiry sweep voids an authorization at the processor and ends it `expired`,
-# not `voided` (payments/expiry.py): legitimate when a void of it succeeded.
+# not `voided` (payments/sweeps/expiry.py): legitimate when a void of it succeeded.
 _VOIDED = {"voided": "expired"}
 # A compensation void that lost the race with settlement (or that the processor
 # refused) leaves the charge standing at the processor and `requires_review`
-# here: a person decides (payments/compensation.py). Legitimate only when such a
+# here: a person decides (payments/sweeps/compensation.py). Legitimate only when such a
 # void was refused and the processor still holds the captured charge.
 _VOID_REFUSED = {"capturedPendingSettlement", "settledSuccessfully"}
 

@@ -41,7 +41,7 @@ from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.monitoring import payment_backlog
 from gateway.payments.routes import PaymentController
-from gateway.subscriptions.clock_routes import TestClockController
+from gateway.subscriptions.clocks.routes import TestClockController
 from gateway.subscriptions.dependencies import (
     provide_subscription_changes,
     provide_subscription_service,

@@ -37,9 +37,9 @@ from gateway.core.settings import Settings
 from gateway.payments.reconciliation import reconcile_pass
 from gateway.processors.simulator import Simulator
 from gateway.processors.simulator.models import SimulatorRequest
-from gateway.subscriptions.billing import billing_pass
+from gateway.subscriptions.billing.passes import billing_pass
+from gateway.subscriptions.billing.tick import BillingTick
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
-from gateway.subscriptions.tick import BillingTick
 from jobs.billing import billing_tick, charge_invoices
 from jobs.outbox import relay_outbox
 from tests.subscriptions.conftest import subscribe_committed

@@ -20,11 +20,11 @@ from gateway.core.settings import PaymentSettings, Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.keys import stored_key
 from gateway.idempotency.models import IdempotencyRecord
-from gateway.payments.compensation import CompensationService, CompensationSummary
-from gateway.payments.expiry import ExpiryService, ExpirySummary
 from gateway.payments.models import Transaction
 from gateway.payments.operations import Context, Reserved
 from gateway.payments.reconciliation import ReconcileSummary, reconcile_pass
+from gateway.payments.sweeps.compensation import CompensationService, CompensationSummary
+from gateway.payments.sweeps.expiry import ExpiryService, ExpirySummary
 from gateway.processors.registry import ProcessorRegistry
 
 

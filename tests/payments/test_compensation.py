@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.core.clock import FrozenClock
-from gateway.payments.compensation import RECORDED
 from gateway.payments.settlement import SettlementService
+from gateway.payments.sweeps.compensation import RECORDED
 from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 from tests.payments.conftest import Sweeps

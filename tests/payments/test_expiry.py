@@ -12,10 +12,10 @@ from sqlalchemy import update
 from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.merchants.models import Merchant
-from gateway.payments.expiry import ExpiryVoid
 from gateway.payments.models import Transaction
 from gateway.payments.operations import CaptureOperation
 from gateway.payments.schemas import CancelIn, CaptureIn
+from gateway.payments.sweeps.expiry import ExpiryVoid
 from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import Post, charge_body
 from tests.payments.conftest import Sweeps

@@ -15,10 +15,10 @@ from gateway.audit.outbox import Dispatch, OutboxRelay
 from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.merchants.models import Merchant
-from gateway.payments.compensation import CompensationVoid
 from gateway.payments.operations import ChargeOperation
 from gateway.payments.schemas import CancelIn, ChargeIn
 from gateway.payments.states import TransactionType
+from gateway.payments.sweeps.compensation import CompensationVoid
 from tests.fixtures.payments import Post, charge_body
 from tests.payments.conftest import Sweeps
 

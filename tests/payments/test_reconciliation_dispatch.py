@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.payments.compensation import CompensationVoid
-from gateway.payments.expiry import ExpiryVoid
 from gateway.payments.models import Transaction
 from gateway.payments.operations import (
     CancelOperation,
@@ -23,6 +21,8 @@ from gateway.payments.reconciliation import (
     void_origin,
 )
 from gateway.payments.states import TransactionType, is_parent
+from gateway.payments.sweeps.compensation import CompensationVoid
+from gateway.payments.sweeps.expiry import ExpiryVoid
 from gateway.processors.port import Outcome, ProcessorTransaction
 from tests.payments.conftest import Sweeps
 

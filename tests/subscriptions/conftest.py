@@ -31,7 +31,7 @@ from gateway.payments.reconciliation import ReconcileSummary, reconcile_pass
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.simulator import Simulator, parse_script
 from gateway.processors.simulator.models import SimulatorRequest
-from gateway.subscriptions.billing import BillingRun, billing_pass
+from gateway.subscriptions.billing.passes import BillingRun, billing_pass
 from gateway.subscriptions.commands import SubscriptionCommands
 from gateway.subscriptions.schemas import NewSubscription
 from gateway.vault.commands import VaultCommands

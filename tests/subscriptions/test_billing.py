@@ -12,8 +12,8 @@ from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.faults import FaultPoint, FaultPoints
 from gateway.processors.simulator import Simulator
-from gateway.subscriptions.billing import InvoiceCharger
-from gateway.subscriptions.tick import BillingTick
+from gateway.subscriptions.billing.renewal import InvoiceCharger
+from gateway.subscriptions.billing.tick import BillingTick
 from tests.subscriptions.conftest import Api, Billing
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.core.crypto import FieldCrypto
 from gateway.payments.models import Transaction
-from gateway.subscriptions.dunning import jitter
+from gateway.subscriptions.billing.dunning import jitter
 from tests.subscriptions.conftest import Api, Billing, Clocks
 
 

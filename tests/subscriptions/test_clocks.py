@@ -17,7 +17,7 @@ from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.settings import Settings
 from gateway.merchants.service import MerchantService
-from gateway.subscriptions.clocks import MAX_SUBSCRIPTIONS
+from gateway.subscriptions.clocks.service import MAX_SUBSCRIPTIONS
 from gateway.subscriptions.models import Subscription
 from tests.fixtures.merchants import KeyFactory
 from tests.subscriptions.conftest import ALL_SCOPES, START, Api, Billing, Clocks, new_subscription

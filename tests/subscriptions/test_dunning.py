@@ -12,14 +12,14 @@ import pytest
 from gateway.core.crypto import Fingerprinter
 from gateway.payments.models import Transaction
 from gateway.payments.states import FailureKind
-from gateway.subscriptions.dunning import (
+from gateway.subscriptions.billing.dunning import (
     HARD_DECLINE_CODES,
     DunningPolicy,
     Verdict,
     counts_toward_dunning,
     jitter,
 )
-from gateway.subscriptions.outcomes import never_sent
+from gateway.subscriptions.billing.outcomes import never_sent
 
 DUE = datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
 POLICY = DunningPolicy(schedule_days=(1, 3, 5, 7), final_action="cancel")

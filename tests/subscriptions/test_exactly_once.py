@@ -26,10 +26,11 @@ from gateway.core.ids import new_id
 from gateway.core.settings import Settings
 from gateway.processors.simulator import Simulator, SimulatorConfig
 from gateway.processors.simulator.models import SimulatorRequest
-from gateway.subscriptions.billing import InvoiceCharger, billing_pass
+from gateway.subscriptions.billing.passes import billing_pass
+from gateway.subscriptions.billing.renewal import InvoiceCharger
+from gateway.subscriptions.billing.tick import BillingTick
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.subscriptions.service import SubscriptionService
-from gateway.subscriptions.tick import BillingTick
 from tests.subscriptions.conftest import subscribe_committed
 
 COPIES = 5

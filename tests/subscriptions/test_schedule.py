@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.subscriptions.schedule import (
+from gateway.subscriptions.billing.schedule import (
     Interval,
     Schedule,
     resume_billing_at,

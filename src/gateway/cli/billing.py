@@ -22,7 +22,7 @@ from gateway.composition.process import command_sessions, open_processors
 from gateway.composition.resources import field_crypto
 from gateway.core.clock import SystemClock
 from gateway.core.settings import Settings
-from gateway.subscriptions.billing import BillingRun, billing_pass
+from gateway.subscriptions.billing.passes import BillingRun, billing_pass
 
 _log = structlog.get_logger("gateway.cli")
 

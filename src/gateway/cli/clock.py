@@ -22,7 +22,7 @@ from gateway.composition.process import command_process
 from gateway.core.errors import GatewayError, NotFound, ValidationFailed
 from gateway.core.ids import is_id
 from gateway.core.settings import Settings
-from gateway.subscriptions.clock_advance import Advanced, ClockAdvance
+from gateway.subscriptions.clocks.advance import Advanced, ClockAdvance
 
 _log = structlog.get_logger("gateway.cli")
 

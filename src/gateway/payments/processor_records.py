@@ -61,7 +61,7 @@ from gateway.payments.states import (
     TransactionType,
     is_parent,
 )
-from gateway.payments.sweeps import SweepRepository
+from gateway.payments.sweeps.claims import SweepRepository
 from gateway.processors.port import ProcessorTransaction
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor

@@ -41,8 +41,6 @@ from gateway.core.tenancy import Owner
 from gateway.idempotency.key_claim import is_stored
 from gateway.idempotency.runner import MoneyRunner
 from gateway.idempotency.store import IdempotencyStore, StoredResponse
-from gateway.payments.compensation import CompensationVoid
-from gateway.payments.expiry import ExpiryVoid
 from gateway.payments.models import Transaction
 from gateway.payments.operations import (
     CallResult,
@@ -64,7 +62,10 @@ from gateway.payments.states import (
     approved_status,
     is_parent,
 )
-from gateway.payments.sweeps import Cursor, SweepRepository, context_for
+from gateway.payments.sweeps.claims import Cursor, SweepRepository
+from gateway.payments.sweeps.compensation import CompensationVoid
+from gateway.payments.sweeps.expiry import ExpiryVoid
+from gateway.payments.sweeps.service import context_for
 from gateway.processors.breaker import ProcessorUnavailable
 from gateway.processors.port import (
     NotSentError,

@@ -39,12 +39,12 @@ from gateway.payments.responses import response_for
 from gateway.payments.service import TransactionService
 from gateway.payments.states import ParentStatus
 from gateway.processors.resilient import ResilientProcessor
-from gateway.subscriptions.charging import AttemptCharges, StartedAttempt
-from gateway.subscriptions.clocks import TestClockService
+from gateway.subscriptions.billing.attempt import AttemptCharges, StartedAttempt
+from gateway.subscriptions.billing.outcomes import is_approved
+from gateway.subscriptions.billing.schedule import MAX_COUNT, Interval, Schedule, trial_end, utc
+from gateway.subscriptions.clocks.service import TestClockService
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
-from gateway.subscriptions.outcomes import is_approved
 from gateway.subscriptions.responses import created
-from gateway.subscriptions.schedule import MAX_COUNT, Interval, Schedule, trial_end, utc
 from gateway.subscriptions.schemas import NewSubscription
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import (

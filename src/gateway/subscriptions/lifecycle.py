@@ -23,10 +23,10 @@ import structlog
 from gateway.audit.service import Actor
 from gateway.core.errors import ValidationFailed
 from gateway.core.tenancy import Owner
-from gateway.subscriptions.clock_repository import TestClockRepository
-from gateway.subscriptions.clock_time import time_of
+from gateway.subscriptions.billing.schedule import resume_billing_at
+from gateway.subscriptions.clocks.repository import TestClockRepository
+from gateway.subscriptions.clocks.time_of import time_of
 from gateway.subscriptions.models import Subscription
-from gateway.subscriptions.schedule import resume_billing_at
 from gateway.subscriptions.schemas import SubscriptionUpdate
 from gateway.subscriptions.service import SubscriptionEdit, SubscriptionService, schedule_of
 from gateway.subscriptions.states import (

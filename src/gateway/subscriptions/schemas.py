@@ -14,7 +14,7 @@ import msgspec
 from gateway.core.money import Amount, CurrencyCode
 from gateway.core.schemas import RequestBody
 from gateway.payments.schemas import Metadata, ShortText
-from gateway.subscriptions.schedule import Interval
+from gateway.subscriptions.billing.schedule import Interval
 from gateway.vault.schemas import CustomerIn, CustomerOut
 
 PaymentMethodId = Annotated[str, msgspec.Meta(pattern=r"^pm_[0-9A-Z]{16}$")]

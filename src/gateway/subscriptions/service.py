@@ -19,9 +19,9 @@ from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.errors import NotFound
 from gateway.core.tenancy import Owner
+from gateway.subscriptions.billing.schedule import Interval, Schedule
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from gateway.subscriptions.repository import SubscriptionFilters, SubscriptionRepository
-from gateway.subscriptions.schedule import Interval, Schedule
 from gateway.subscriptions.states import (
     CancellationReason,
     InvoiceStatus,

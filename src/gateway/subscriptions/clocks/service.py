@@ -2,7 +2,7 @@
 
 A subscription created with `test_clock_id` takes the clock's time as its "now"
 for everything (its dates, its charges, its changes); the wall-clock billing
-never touches it, and only advancing the clock (clock_advance.py) moves it on.
+never touches it, and only advancing the clock (`advance.py`) moves it on.
 Refused on live keys (403) and when GATEWAY_ENV=production (403).
 """
 
@@ -18,11 +18,11 @@ from gateway.core.clock import Clock, FrozenClock
 from gateway.core.errors import Forbidden, NotFound, ValidationFailed
 from gateway.core.ids import new_id
 from gateway.core.tenancy import Owner
-from gateway.subscriptions.clock_repository import TestClockRepository
-from gateway.subscriptions.clock_time import time_of
+from gateway.subscriptions.billing.schedule import utc
+from gateway.subscriptions.clocks.repository import TestClockRepository
+from gateway.subscriptions.clocks.time_of import time_of
 from gateway.subscriptions.lifecycle import SubscriptionChanges
 from gateway.subscriptions.models import TestClock
-from gateway.subscriptions.schedule import utc
 
 MAX_SUBSCRIPTIONS: Final = 100
 READY: Final = "ready"

@@ -44,7 +44,8 @@ from gateway.payments.rules import apply_cancel, apply_status
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import TransactionService, snapshot, subject_of
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType, approved_status
-from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally
+from gateway.payments.sweeps.claims import Cursor, SweepRepository
+from gateway.payments.sweeps.service import SweepService, Tally
 from gateway.processors.port import Outcome
 
 _log = structlog.get_logger("gateway.compensation")

@@ -17,7 +17,7 @@ import structlog
 from gateway.audit.service import Actor
 from gateway.payments.models import Transaction
 from gateway.payments.states import FailureKind, ParentStatus
-from gateway.subscriptions.dunning import (
+from gateway.subscriptions.billing.dunning import (
     HARD_DECLINE_CODES,
     POSTPONE_DELAY,
     DunningPolicy,

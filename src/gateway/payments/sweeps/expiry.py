@@ -30,7 +30,8 @@ from gateway.payments.rules import apply_expiry
 from gateway.payments.schemas import CancelIn
 from gateway.payments.service import snapshot
 from gateway.payments.states import ChildStatus, ParentStatus
-from gateway.payments.sweeps import Cursor, SweepRepository, SweepService, Tally
+from gateway.payments.sweeps.claims import Cursor, SweepRepository
+from gateway.payments.sweeps.service import SweepService, Tally
 from gateway.processors.port import Outcome
 
 _log = structlog.get_logger("gateway.expiry")

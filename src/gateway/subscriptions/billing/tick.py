@@ -31,8 +31,8 @@ from gateway.core.ids import new_id
 from gateway.core.settings import BillingSettings
 from gateway.core.tenancy import Owner
 from gateway.payments.service import TransactionService
-from gateway.payments.sweeps import Tally
-from gateway.subscriptions.charging import BILLING_ACTOR, outcome_recorder
+from gateway.payments.sweeps.service import Tally
+from gateway.subscriptions.billing.attempt import BILLING_ACTOR, outcome_recorder
 from gateway.subscriptions.models import Invoice, Subscription
 from gateway.subscriptions.repository import Cursor
 from gateway.subscriptions.service import SubscriptionService, schedule_of

@@ -34,11 +34,11 @@ from gateway.core.tenancy import Owner
 from gateway.payments.reconciliation import ReconciliationService
 from gateway.processors.breaker import ProcessorUnavailable
 from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
-from gateway.subscriptions.billing import billing_pass
-from gateway.subscriptions.clock_repository import TestClockRepository
-from gateway.subscriptions.clocks import TestClockService
+from gateway.subscriptions.billing.passes import billing_pass
+from gateway.subscriptions.billing.schedule import utc
+from gateway.subscriptions.clocks.repository import TestClockRepository
+from gateway.subscriptions.clocks.service import TestClockService
 from gateway.subscriptions.models import TestClock
-from gateway.subscriptions.schedule import utc
 
 _log = structlog.get_logger("gateway.billing")
 

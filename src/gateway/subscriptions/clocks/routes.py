@@ -13,8 +13,8 @@ from gateway.composition.resources import Resources
 from gateway.core.settings import Settings
 from gateway.merchants.auth import api_actor
 from gateway.merchants.principal import Principal
-from gateway.subscriptions.clock_advance import ClockAdvance
-from gateway.subscriptions.clocks import TestClockService
+from gateway.subscriptions.clocks.advance import ClockAdvance
+from gateway.subscriptions.clocks.service import TestClockService
 from gateway.subscriptions.lifecycle import SubscriptionChanges
 from gateway.subscriptions.models import TestClock
 from gateway.subscriptions.routes import READ, WRITE

@@ -32,9 +32,9 @@ from gateway.payments.operations import (
 )
 from gateway.payments.service import TransactionService
 from gateway.processors.resilient import ResilientProcessor
-from gateway.subscriptions.dunning import DunningPolicy, Verdict
+from gateway.subscriptions.billing.dunning import DunningPolicy, Verdict
+from gateway.subscriptions.billing.outcomes import OutcomeRecorder
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
-from gateway.subscriptions.outcomes import OutcomeRecorder
 from gateway.subscriptions.repository import SubscriptionRepository
 from gateway.subscriptions.service import SubscriptionService
 from gateway.subscriptions.states import AttemptStatus
