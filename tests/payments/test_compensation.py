@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from gateway.core.clock import FrozenClock
+from gateway.core.faults import FaultPoint, FaultPoints
 from gateway.payments.settlement import SettlementService
-from gateway.payments.sweeps.compensation import RECORDED
+from gateway.payments.sweeps.compensation import RECORDED, CompensationService
 from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 from tests.payments.conftest import Sweeps
@@ -174,5 +177,38 @@ async def test_a_void_that_never_reached_the_processor_is_tried_again(
     assert (unreachable.retry_later, unreachable.requires_review) == (1, 0)
     assert (await details(get, charge))["status"] == "captured"
 
+    assert (await voiding.compensate()).voided == 1
+    assert (await details(get, charge))["status"] == "voided"
+
+
+class _WorkerDied(Exception):
+    """SIGKILL of the sweep's job, without ending the test process."""
+
+
+def _die() -> None:
+    raise _WorkerDied
+
+
+async def test_a_void_whose_worker_died_before_the_processor_is_voided_again_not_referred(
+    post: Post, get: Any, sweeps: Sweeps
+) -> None:
+    voiding = sweeps.configured(orphan_policy="void")
+    charge = await orphan(post, voiding)
+    after_the_window(voiding)
+    dying = CompensationService(
+        voiding.sessions,
+        clock=voiding.clock,
+        processors=voiding.processors,
+        crypto=voiding.crypto,
+        settings=voiding.settings,
+        faults=FaultPoints({FaultPoint.AFTER_RESERVE: 1.0}, kill=_die),
+    )
+    with pytest.raises(_WorkerDied):
+        await dying.compensate()
+    # The void is nowhere at the processor: once that is final, it failed, never sent.
+    voiding.clock.advance(timedelta(minutes=voiding.settings.reconcile_not_found_after_minutes))
+    assert (await voiding.reconcile(now=True)).failed_not_found == 1
+
+    assert (await details(get, charge))["status"] == "captured", "no person needed"
     assert (await voiding.compensate()).voided == 1
     assert (await details(get, charge))["status"] == "voided"

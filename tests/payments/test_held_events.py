@@ -5,6 +5,7 @@ that never came, reconciliation's; sweeps' voids are held the same way."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import msgspec
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from gateway.payments.operations import ChargeOperation
 from gateway.payments.schemas import CancelIn, ChargeIn
 from gateway.payments.states import TransactionType
 from gateway.payments.sweeps.compensation import CompensationVoid
-from tests.fixtures.payments import Post, charge_body
+from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 from tests.payments.conftest import Sweeps
 
 
@@ -80,7 +81,13 @@ async def test_invariant_4_reconciliation_releases_what_a_dead_request_held(
 async def test_invariant_4_a_compensation_void_is_held_until_it_finishes(
     sweeps: Sweeps, merchant: Merchant, post: Post
 ) -> None:
-    authorized = (await post("authorize", charge_body(1500))).json()["id"]
+    # An orphan: the processor took it while its client got 202 and never came back.
+    lost = await post("authorize", charge_body(90100, number=TRIGGER_CARD))
+    assert lost.status_code == 202
+    authorized = lost.json()["id"]
+    sweeps.past_the_lock()
+    assert (await sweeps.reconcile()).resolved
+    sweeps.clock.advance(timedelta(minutes=sweeps.settings.orphan_after_minutes))
     await relayed_objects(sweeps.sessions, sweeps.clock)  # the authorization's own events
     context = replace(sweeps.context(merchant.id), actor=Actor(kind="reconciliation"))
     void = CompensationVoid(CancelIn(transaction_id=authorized), context, sweeps.clock)

@@ -20,7 +20,15 @@ from gateway.merchants.service import MerchantService
 from gateway.subscriptions.clocks.service import MAX_SUBSCRIPTIONS
 from gateway.subscriptions.models import Subscription
 from tests.fixtures.merchants import KeyFactory
-from tests.subscriptions.conftest import ALL_SCOPES, START, Api, Billing, Clocks, new_subscription
+from tests.subscriptions.conftest import (
+    ALL_SCOPES,
+    START,
+    TRIGGER_CARD,
+    Api,
+    Billing,
+    Clocks,
+    new_subscription,
+)
 from tests.support import http_client
 
 
@@ -150,6 +158,26 @@ async def test_a_subscription_lives_in_its_clocks_time_and_the_wall_clock_never_
     assert second["attempts"][0]["attempted_at"] == "2026-04-01T10:00:00Z"
     charge = await api.transaction(second["attempts"][0]["transaction_id"])
     assert charge["created_at"] == "2026-04-01T10:00:00Z"
+
+
+async def test_a_clocks_charge_in_doubt_is_reconciled_on_its_clock_never_by_the_wall_clock(
+    clocks: Clocks, api: Api, billing: Billing, clock: FrozenClock
+) -> None:
+    # The clock stands months behind the wall clock: judged by wall time, its first
+    # charge would look long abandoned while its own request still calls the
+    # processor (the chaos suite caught the wall-clock sweep failing it mid-call).
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    clock_id = await clocks.create()
+    method = await api.payment_method(TRIGGER_CARD)
+    response = await api.create(new_subscription(method, amount=90100, test_clock_id=clock_id))
+    assert response.status_code == 202, response.text  # the processor's answer was lost
+    created = response.json()
+
+    assert (await billing.reconcile()).claimed == 0, "the wall clock leaves it alone"
+    assert (await api.one(created["id"]))["status"] == "incomplete"
+
+    await clocks.to(clock_id, "2026-03-02T10:00:00Z")
+    assert (await api.one(created["id"]))["status"] == "active", "its clock reconciled it"
 
 
 async def test_changes_to_a_clocks_subscription_happen_at_its_time(

@@ -124,6 +124,8 @@ class Transaction(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     subscription_id: Mapped[str | None] = mapped_column(String(24))
     invoice_id: Mapped[str | None] = mapped_column(String(24))
+    # Made on a test clock's time: its clock's advance reconciles it, never the wall clock.
+    test_clock_id: Mapped[str | None] = mapped_column(String(24))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -107,6 +107,8 @@ class Links:
 
     subscription_id: str | None = None
     invoice_id: str | None = None
+    # A charge on a test clock's time (its dates are the clock's).
+    test_clock_id: str | None = None
 
 
 class ChargeOperation(ChargeFinalizer):
@@ -206,6 +208,7 @@ class ChargeOperation(ChargeFinalizer):
             processor=self.context.processor.name,
             subscription_id=self.links.subscription_id,
             invoice_id=self.links.invoice_id,
+            test_clock_id=self.links.test_clock_id,
         )
         seal(transaction, personal, self.context.crypto, table=Transaction.__tablename__)
         service = TransactionService(session, self.clock)

@@ -52,6 +52,15 @@ class Reserved:
     # The breaker's permit for phase 2, taken as phase 1's last step.
     permit: Permit | None = None
 
+    @property
+    def never_reached_processor(self) -> bool:
+        """The call provably never reached the processor: not sent, or reconciliation
+        found no trace of it there. A job's void in that state is simply due again."""
+        return (
+            self.call is CallResult.NOT_SENT
+            or self.failure_kind is FailureKind.NOT_FOUND_AT_PROCESSOR
+        )
+
 
 @dataclass(frozen=True)
 class Context:

@@ -79,6 +79,9 @@ class SweepRepository:
         conditions = [
             Transaction.status == ParentStatus.PENDING,
             Transaction.created_at <= created_before,
+            # Dated by a test clock: its advance reconciles it at the clock's time
+            # (the wall clock never touches a clock's subscriptions, API.md).
+            Transaction.test_clock_id.is_(None),
         ]
         if due_at is not None:
             conditions.append(

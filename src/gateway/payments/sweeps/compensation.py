@@ -77,7 +77,7 @@ class CompensationVoid(CancelOperation):
             await service.apply(
                 parent, apply_cancel(snapshot(parent)), actor, reason="orphan voided"
             )
-        elif child.status != ChildStatus.PENDING and reserved.call is not CallResult.NOT_SENT:
+        elif child.status != ChildStatus.PENDING and not reserved.never_reached_processor:
             why = child.decline_reason or str(child.status)
             review = apply_status(snapshot(parent), ParentStatus.REQUIRES_REVIEW)
             await service.clear_orphan(parent)

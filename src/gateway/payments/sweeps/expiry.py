@@ -58,7 +58,7 @@ class ExpiryVoid(CancelOperation):
         service, parent, child, succeeded = await self._settle_child(session, reserved)
         if succeeded:
             await self._succeed(service, child, reserved.result, reason=self.child_reason)
-        answered = child.status != ChildStatus.PENDING and reserved.call is not CallResult.NOT_SENT
+        answered = child.status != ChildStatus.PENDING and not reserved.never_reached_processor
         if answered:
             expired = apply_expiry(
                 snapshot(parent), in_flight=await service.in_flight(parent), now=self.clock.now()

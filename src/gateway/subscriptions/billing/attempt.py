@@ -126,7 +126,11 @@ class AttemptCharges:
             payment_method_id=subscription.payment_method_id,
             amount=invoice.amount,
             currency=invoice.currency,
-            links=Links(subscription_id=subscription.id, invoice_id=invoice.id),
+            links=Links(
+                subscription_id=subscription.id,
+                invoice_id=invoice.id,
+                test_clock_id=subscription.test_clock_id,
+            ),
             order_id=invoice.id,
             description=(
                 f"Subscription {subscription.id}, {invoice.period_start:%Y-%m-%d}"
