@@ -30,6 +30,7 @@ _PAYMENTS = "/api/v1/payments"
 # run has that work happen under its kills.
 _BACKGROUND_KINDS = 4
 _BACKGROUND_FIRST = 2 * _BACKGROUND_KINDS
+_BACKGROUND_UNTIL = 0.6  # share of the operations
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Traffic:
     # Charges captured during the run, for later refunds.
     captured: list[str] = field(default_factory=list)
     subscribers: Subscribers = field(init=False)
+    target: int = 0  # the operations `drive` was asked for
 
     def __post_init__(self) -> None:
         self.subscribers = Subscribers(self.merchant, self.rng)
@@ -163,10 +165,15 @@ class Traffic:
         self.tally.flows += 1
         if self.tally.flows <= _BACKGROUND_FIRST:
             return flows[(self.tally.flows - 1) % _BACKGROUND_KINDS]
-        return self.rng.choices(flows, weights=(0.08, 0.04, 0.08, 0.05, 0.25, 0.25, 0.25))[0]
+        weights = [0.08, 0.04, 0.08, 0.05, 0.25, 0.25, 0.25]
+        if self.operations > _BACKGROUND_UNTIL * self.target:
+            # Late in the run, work seconds away would only lengthen the wait for it.
+            weights[:_BACKGROUND_KINDS] = [0.0] * _BACKGROUND_KINDS
+        return self.rng.choices(flows, weights=weights)[0]
 
     async def drive(self, operations: int, concurrency: int) -> None:
         """Run flows `concurrency` at a time until `operations` requests were started."""
+        self.target = operations
         running: set[asyncio.Task[None]] = set()
         while self.operations < operations or running:
             while self.operations < operations and len(running) < concurrency:
