@@ -6,7 +6,7 @@ subscriptions due now (bulk inserts: the setup is not measured), starts RQ's
 worker pool of non-forking workers (ops/bench/pool.py) and enqueues the billing
 tick as cron would; the tick opens each due period's invoice, the outbox relay
 (nudged as cron would) hands them to `billing` jobs in batches, and the workers
-charge them through the phase runner against the simulator, its webhooks off.
+charge them through the money runner against the simulator, its webhooks off.
 The clock stops when every invoice is paid. Then it prints subscriptions/s, the
 total time, the per-charge latency (phase 1 to phase 3 of each attempt) p50 and
 p99, and the ratio to a raw-SQL baseline that inserts the same rows the pass

@@ -1,4 +1,4 @@
-"""A request killed at each of the phase runner's fault points (the hook the
+"""A request killed at each of the money runner's fault points (the hook the
 chaos suite uses) leaves a state that reconciliation and a replay of the same
 Idempotency-Key finish: never a second charge, never a lost one."""
 

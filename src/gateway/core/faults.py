@@ -1,6 +1,6 @@
 """Fault injection for the chaos suite (`ops/chaos/`): never in production.
 
-`GATEWAY_FAULT_INJECTION` names points of the phase runner and a probability for
+`GATEWAY_FAULT_INJECTION` names points of the money runner and a probability for
 each, e.g. `after_processor_call=0.03,before_final_commit=0.02`. A process that
 reaches a named point kills itself with SIGKILL at that rate: no cleanup, no
 `finally`, exactly what a power cut or an OOM kill does to a request between its

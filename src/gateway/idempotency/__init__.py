@@ -1,1 +1,2 @@
-"""Idempotency-Key: the key and response store, and the phase runner of money moves."""
+"""Idempotency-Key (the key and response store) and the money runner every money
+movement goes through."""

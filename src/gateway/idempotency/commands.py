@@ -1,5 +1,5 @@
 """The base of every set of Idempotency-Key commands (payments, payment methods,
-subscriptions): the key store, the phase runner, and the answer an existing key
+subscriptions): the key store, the money runner, and the answer an existing key
 already has. Subclasses say how a transaction or object answers now."""
 
 from __future__ import annotations

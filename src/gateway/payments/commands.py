@@ -1,4 +1,4 @@
-"""Carrying out one payment request: its operation under the phase runner, and
+"""Carrying out one payment request: its operation under the money runner, and
 the answers a replayed or refused key gets. Everything from the HTTP request
 arrives already extracted (who, which key, which fingerprint), so this module
 never sees a `Request`."""

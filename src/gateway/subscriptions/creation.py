@@ -1,4 +1,4 @@
-"""POST /subscriptions under the phase runner (API.md "Subscriptions", "Creation").
+"""POST /subscriptions under the money runner (API.md "Subscriptions", "Creation").
 
 With a trial or a future start nothing is charged: the subscription is written
 `trialing` or `active` and answered 201. Starting now, the first period is

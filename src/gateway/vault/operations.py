@@ -1,4 +1,4 @@
-"""POST /payment-methods under the phase runner: the row is reserved in phase 1,
+"""POST /payment-methods under the money runner: the row is reserved in phase 1,
 the card tokenized at the processor in phase 2 (no session open), and the token
 sealed, or the row removed, in phase 3. The card number lives only in memory."""
 

@@ -9,7 +9,7 @@ ANET.md §8.
 How we know the client did not come back: a replay of the original
 Idempotency-Key rebuilds the stored 202 from the transaction's current state
 and, once that state is final, stores the final answer in its place
-(`PhaseRunner.replay`). So a key whose stored answer is still the 202 (or none
+(`KeyAnswers.replay`). So a key whose stored answer is still the 202 (or none
 at all, its request having died) after GATEWAY_ORPHAN_AFTER_MINUTES counted from
 reconciliation's approval (`orphan_since`) was never replayed since the outcome
 was known. A charge its merchant acted on (captured, cancelled, refunded) or

@@ -34,7 +34,7 @@ def context_for(
     crypto: FieldCrypto,
     settings: PaymentSettings,
 ) -> Context:
-    """The context the phase runner's operations expect, for a job acting on a
+    """The context the money runner's operations expect, for a job acting on a
     transaction of its own merchant and mode (invariant 6 holds for jobs too)."""
     return Context(
         owner=Owner(transaction.merchant_id, transaction.livemode),

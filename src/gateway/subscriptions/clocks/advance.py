@@ -5,7 +5,7 @@ The clock steps from one due moment to the next (clock_repository.next_due) and
 at each runs the very billing pass `gateway billing run` runs (billing.py), on
 this clock's subscriptions only, with the step's time as its `now`: there is no
 second copy of the billing rules. Charges go through the simulator (test mode)
-and the phase runner like any other. A charge whose outcome is unknown is looked
+and the money runner like any other. A charge whose outcome is unknown is looked
 up at once by reconciliation's own code, at the clock's time, and its next look
 is one more due moment; so a scenario gives the same invoices and attempts every
 time it runs.
