@@ -221,7 +221,9 @@ async def test_a_half_open_trial_never_resolved_frees_its_slot_after_its_timeout
 
 
 async def test_without_redis_an_unresolved_trial_frees_its_slot_too(clock: FrozenClock) -> None:
-    unreachable = Redis(port=closed_port(), socket_connect_timeout=0.2)
+    unreachable = Redis.from_url(
+        f"redis://127.0.0.1:{closed_port()}", socket_connect_timeout=0.2, socket_timeout=0.2
+    )
     await _a_trial_never_resolved_frees_its_slot(
         breaker_with_trial_timeout(unreachable, clock), clock
     )
