@@ -16,7 +16,9 @@ from gateway.processors.authorize_net.messages import (
     CreateCustomerProfileResponse,
     CreateTransactionResponse,
     DeleteCustomerProfileResponse,
+    GetSettledBatchListResponse,
     GetTransactionDetailsResponse,
+    TransactionListResponse,
 )
 from gateway.processors.authorize_net.wire import decode
 from gateway.processors.port import NotSentError, Outcome, RequestRejectedError
@@ -161,7 +163,7 @@ def unavailable(body: dict[str, Any], response_type: type[Any]) -> AuthorizeNetU
         DeleteCustomerProfileResponse,
     ],
 )
-@pytest.mark.parametrize("code", ["E00007", "E00013"])
+@pytest.mark.parametrize("code", ["E00007", "E00011", "E00013"])
 def test_credentials_and_invalid_fields_are_unavailable_for_the_operator(
     code: str, response_type: type[Any]
 ) -> None:
@@ -331,3 +333,51 @@ def test_deleting_a_profile_that_is_gone_is_done() -> None:
     answers.profile_deleted(decode(msgspec.json.encode(gone), DeleteCustomerProfileResponse))
     with pytest.raises(RequestRejectedError):
         answers.profile_deleted(decode(msgspec.json.encode(refused), DeleteCustomerProfileResponse))
+
+
+def summary(trans_id: str, invoice: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "transId": trans_id,
+        "submitTimeUTC": "2026-12-01T17:36:50Z",
+        "submitTimeLocal": "2026-12-01T09:36:50",
+        "transactionStatus": "capturedPendingSettlement",
+        "accountType": "Visa",
+        "accountNumber": "XXXX1111",
+        "settleAmount": 15.00,
+    }
+    if invoice is not None:
+        row["invoiceNumber"] = invoice
+    return row
+
+
+def test_a_timed_out_call_is_found_by_its_invoice_number_page_by_page() -> None:
+    page = {
+        "transactions": [
+            summary("80000000003", "txn_other"),
+            summary("80000000002", "txn_mine"),
+            summary("80000000001", None),
+        ],
+        "totalNumInResultSet": 5,
+        "messages": OK,
+    }
+    listed = decode(msgspec.json.encode(page), TransactionListResponse)
+
+    assert [row.trans_id for row in answers.with_reference(listed, "txn_mine")] == ["80000000002"]
+    assert answers.with_reference(listed, "txn_absent") == []
+    assert answers.has_more_pages(listed, page=1, limit=3)
+    assert not answers.has_more_pages(listed, page=2, limit=3)
+
+
+def test_empty_lists_are_empty_not_errors() -> None:
+    none_found = {
+        "messages": {
+            "resultCode": "Ok",
+            "message": [{"code": "I00004", "text": "No records found."}],
+        }
+    }
+    listed = decode(msgspec.json.encode(none_found), TransactionListResponse)
+    batches = decode(msgspec.json.encode(none_found), GetSettledBatchListResponse)
+
+    assert answers.with_reference(listed, "txn_mine") == []
+    assert not answers.has_more_pages(listed, page=1, limit=1000)
+    assert answers.settled_batches(batches) == []

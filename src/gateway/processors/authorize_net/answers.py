@@ -8,8 +8,9 @@
   processor errors whatever the response code; 11's text says so by name.
 - 310/311 (already voided / captured) repeat something done: approved, with
   `already_done`, never new money.
-- E00007 / reason 13 (credentials, environment) and E00013 raise
-  `AuthorizeNetUnavailableError`: a breaker failure and an operator's error.
+- E00007 / reason 13 (credentials, environment), E00011 (a reporting API not
+  enabled) and E00013 raise `AuthorizeNetUnavailableError`: a breaker failure
+  and an operator's error.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import structlog
 
 from gateway.processors.authorize_net.errors import AuthorizeNetUnavailableError
 from gateway.processors.authorize_net.messages import (
+    Batch,
     CreateCustomerProfileResponse,
     CreateTransactionResponse,
     DeleteCustomerProfileResponse,
+    GetSettledBatchListResponse,
     GetTransactionDetailsResponse,
     Response,
     TransactionDetails,
+    TransactionListResponse,
     TransactionResponse,
+    TransactionSummary,
 )
 from gateway.processors.authorize_net.wire import MalformedResponseError, amount_from_wire
 from gateway.processors.port import (
@@ -55,9 +60,13 @@ HELD_REASONS: Final = frozenset({"193", "252", "253"})
 CARD_FAULTS: Final = frozenset({"6", "7", "8", "17", "27", "44", "45", "65"})
 
 AUTHENTICATION_FAILED: Final = "E00007"
+# The Transaction Details API is off on the account: reading it as "not found"
+# would make reconciliation fail a charge that landed.
+ACCESS_DENIED: Final = "E00011"
 INVALID_FIELD: Final = "E00013"
-UNAVAILABLE_CODES: Final = frozenset({AUTHENTICATION_FAILED, INVALID_FIELD})
+UNAVAILABLE_CODES: Final = frozenset({AUTHENTICATION_FAILED, ACCESS_DENIED, INVALID_FIELD})
 NOT_FOUND: Final = "E00040"
+NO_RECORDS: Final = "I00004"
 
 FRAUD_REVIEW_STATUSES: Final = frozenset(
     {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview"}
@@ -127,7 +136,7 @@ def transaction_details(
     raise_if_unavailable(response)
     details = response.transaction
     if details is None:
-        if response.ok or NOT_FOUND in response.codes or "E00011" in response.codes:
+        if response.ok or NOT_FOUND in response.codes:
             return None
         first = response.messages.message[0] if response.messages.message else None
         raise MalformedResponseError(
@@ -153,6 +162,31 @@ def transaction_details(
         settled_at=settled_at,
         parent_processor_transaction_id=details.ref_trans_id or None,
     )
+
+
+def with_reference(response: TransactionListResponse, reference: str) -> list[TransactionSummary]:
+    """The transactions of one list page made with our reference (the invoice
+    number: the lists do not show the refId). A refund shares none with its
+    charge, so this is how a timed-out call is found before anything is decided."""
+    _require_list(response)
+    return [row for row in response.transactions if row.invoice_number == reference]
+
+
+def has_more_pages(response: TransactionListResponse, *, page: int, limit: int) -> bool:
+    _require_list(response)
+    total = response.total_num_in_result_set
+    if total is None:
+        return len(response.transactions) >= limit
+    return page * limit < total
+
+
+def settled_batches(response: GetSettledBatchListResponse) -> list[Batch]:
+    """The batches of the span; none is an empty list, not an error (I00004)."""
+    raise_if_unavailable(response)
+    if not response.ok and NO_RECORDS not in response.codes:
+        code, text = _first_message(response)
+        raise MalformedResponseError(f"getSettledBatchList refused: {code} {text}")
+    return response.batch_list
 
 
 def is_held(status: str) -> bool:
@@ -228,6 +262,13 @@ def _details_reason(details: TransactionDetails) -> str | None:
 def _settled_amount(details: TransactionDetails, currency: str) -> int:
     settled = details.batch is not None and details.batch.settlement_state == "settledSuccessfully"
     return amount_from_wire(details.settle_amount, currency) if settled else 0
+
+
+def _require_list(response: TransactionListResponse) -> None:
+    raise_if_unavailable(response)
+    if not response.ok and NO_RECORDS not in response.codes:
+        code, text = _first_message(response)
+        raise MalformedResponseError(f"transaction list refused: {code} {text}")
 
 
 def _first_message(response: Response) -> tuple[str | None, str]:
