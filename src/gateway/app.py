@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -17,6 +18,7 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 from gateway import __version__
 from gateway.audit.monitoring import outbox_backlog
 from gateway.composition.process import api_resources
+from gateway.composition.processors import live_mode_notice
 from gateway.composition.resources import Resources
 from gateway.core.db import provide_db_session
 from gateway.core.health import HealthController
@@ -54,6 +56,8 @@ from gateway.vault.routes import PaymentMethodController
 from gateway.webhooks.dependencies import provide_webhook_event_service
 from gateway.webhooks.metrics import webhook_backlog
 from gateway.webhooks.routes import InboundWebhookController, WebhookEventController
+
+_log = structlog.get_logger("gateway.app")
 
 API_DESCRIPTION = (
     "Card payments, stored cards and subscriptions over Authorize.Net or the built-in "
@@ -117,6 +121,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         own = resources is None
         app.state.resources = api_resources(settings) if own else resources
+        notice = live_mode_notice(settings)
+        if notice is not None:
+            # An operator must see at once that live keys are refused, not find out
+            # from merchants' 403s.
+            _log.warning("api.live_mode_disabled", detail=notice)
         try:
             yield
         finally:

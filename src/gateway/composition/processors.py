@@ -4,6 +4,9 @@ Test keys always get the simulator. Live keys get the kind GATEWAY_PROCESSOR
 names, built by `LIVE_PROCESSORS`: the single place a new kind (the Authorize.Net
 connector next) is added. Every processor comes behind its circuit breaker
 (shared through Redis) and safe retries.
+
+Production fails closed: the simulator moves no money, so a production deployment
+on it runs test keys only and refuses live keys (403) rather than pretend to charge.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.core.settings import ProcessorName, Settings
 from gateway.processors.breaker import CircuitBreaker
 from gateway.processors.port import Processor
-from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
+from gateway.processors.registry import LIVE_MODE_DISABLED, ProcessorRegistry, ProcessorsAt
 from gateway.processors.resilient import ResilientProcessor
 from gateway.processors.simulator import Simulator
 
@@ -81,13 +84,33 @@ def resilient(
     )
 
 
+def live_mode_enabled(settings: Settings) -> bool:
+    """Whether live keys may be served: never on the simulator in production."""
+    return not (settings.is_production and settings.processor.processor == "simulator")
+
+
+def live_mode_notice(settings: Settings) -> str | None:
+    """The start-up line of a deployment that refuses live keys; None otherwise."""
+    if live_mode_enabled(settings):
+        return None
+    return f"{LIVE_MODE_DISABLED}: GATEWAY_PROCESSOR=simulator in production, live keys get 403"
+
+
 def processor_registry(
-    settings: Settings, simulator: Simulator, redis: Redis, clock: Clock
+    settings: Settings,
+    simulator: Simulator,
+    redis: Redis,
+    clock: Clock,
+    *,
+    builders: Mapping[ProcessorName, LiveProcessor] = LIVE_PROCESSORS,
 ) -> ProcessorRegistry:
-    """Test keys: the simulator. Live keys: the kind GATEWAY_PROCESSOR names."""
+    """Test keys: the simulator. Live keys: the kind GATEWAY_PROCESSOR names, built
+    by `builders` (tests give a stand-in for a kind not built here)."""
     test = resilient(simulator, settings, redis, clock)
+    if not live_mode_enabled(settings):
+        return ProcessorRegistry(test=test, live=None, live_enabled=False)
     parts = ProcessorParts(settings=settings, simulator=simulator, redis=redis, clock=clock)
-    live_processor = LIVE_PROCESSORS[settings.processor.processor](parts)
+    live_processor = builders[settings.processor.processor](parts)
     if live_processor is None:
         live = None
     elif live_processor is simulator:

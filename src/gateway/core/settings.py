@@ -30,6 +30,8 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 DEFAULT_DATA_DIR = ".gateway-data"
+# The path of Authorize.Net's one endpoint, which an environment given as a URL names.
+AUTHORIZE_NET_PATH = "/xml/v1/request.api"
 
 
 class SettingsError(ValueError):
@@ -113,7 +115,9 @@ class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"
     processor: ProcessorName = "simulator"
     authorize_net_login_id: str = ""
     authorize_net_transaction_key: str = ""
-    authorize_net_environment: Literal["sandbox", "production"] = "sandbox"
+    # "sandbox" (Authorize.Net's public sandbox), "production", or a URL ending in
+    # /xml/v1/request.api (our own `gateway sandbox serve`, say).
+    authorize_net_environment: str = "sandbox"
     # Comma-separated 128-hex-char Signature Keys; None: a development key.
     authorize_net_signature_keys: tuple[str, ...] | None = None
     processor_connect_timeout_s: PositiveFloat = 3.0
@@ -130,13 +134,23 @@ class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"
                     "each key must be 128 hexadecimal characters"
                     " - at `$.GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS`"
                 )
-        if self.processor == "authorize_net" and not (
-            self.authorize_net_login_id and self.authorize_net_transaction_key
+        environment = self.authorize_net_environment
+        if environment not in ("sandbox", "production") and not re.fullmatch(
+            rf"https?://[^/\s]+(?:/\S*)?{re.escape(AUTHORIZE_NET_PATH)}", environment
         ):
             raise ValueError(
-                "GATEWAY_PROCESSOR=authorize_net needs GATEWAY_AUTHORIZE_NET_TRANSACTION_KEY too"
-                " - at `$.GATEWAY_AUTHORIZE_NET_LOGIN_ID`"
+                f"expected sandbox, production or a URL ending in {AUTHORIZE_NET_PATH}"
+                " - at `$.GATEWAY_AUTHORIZE_NET_ENVIRONMENT`"
             )
+        if self.processor != "authorize_net":
+            return
+        credentials = {
+            "GATEWAY_AUTHORIZE_NET_LOGIN_ID": self.authorize_net_login_id,
+            "GATEWAY_AUTHORIZE_NET_TRANSACTION_KEY": self.authorize_net_transaction_key,
+        }
+        for name, value in credentials.items():
+            if not value:
+                raise ValueError(f"required when GATEWAY_PROCESSOR=authorize_net - at `$.{name}`")
 
 
 class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
@@ -296,7 +310,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     _check_faults(settings)
     _check_production(settings)
-    return settings
+    return _production_overrides(settings)
 
 
 def _check_faults(settings: Settings) -> None:
@@ -330,6 +344,39 @@ def _check_production(settings: Settings) -> None:
                 f"{name}: required when GATEWAY_ENV=production"
                 " (embedded servers and generated secrets are for development only)"
             )
+    _check_live_processor(settings)
+
+
+def _check_live_processor(settings: Settings) -> None:
+    """Production refuses a live processor that could not move real money: a
+    sandbox, a plain-HTTP URL, or no credentials."""
+    processor = settings.processor
+    if processor.processor != "authorize_net":
+        return
+    environment = processor.authorize_net_environment
+    if environment != "production" and not environment.startswith("https://"):
+        raise SettingsError(
+            "GATEWAY_AUTHORIZE_NET_ENVIRONMENT: must be production or an https:// URL when"
+            f" GATEWAY_ENV=production and GATEWAY_PROCESSOR=authorize_net (got {environment!r})"
+        )
+    required = {
+        "GATEWAY_AUTHORIZE_NET_LOGIN_ID": processor.authorize_net_login_id,
+        "GATEWAY_AUTHORIZE_NET_TRANSACTION_KEY": processor.authorize_net_transaction_key,
+    }  # the signature keys are required of every production deployment above
+    for name, value in required.items():
+        if not value:
+            raise SettingsError(
+                f"{name}: required when GATEWAY_ENV=production and GATEWAY_PROCESSOR=authorize_net"
+            )
+
+
+def _production_overrides(settings: Settings) -> Settings:
+    """In production the simulator serves test keys only and posts no webhooks:
+    nothing of it may look like a processor's word on real money."""
+    if not settings.is_production:
+        return settings
+    replace = msgspec.structs.replace
+    return replace(settings, webhooks=replace(settings.webhooks, simulator_webhook_url=""))
 
 
 def parse_cutoff(text: str) -> tuple[time, ZoneInfo]:

@@ -27,7 +27,7 @@ def payment_commands(request: Request[Any, Any, Any]) -> PaymentCommands:
         Context(
             owner=principal.owner,
             actor=api_actor(request),
-            processor=resources.processors.for_mode(principal.livemode),
+            processor=resources.processors.for_key(principal.livemode),
             crypto=resources.crypto,
             max_amount=principal.max_amount or settings.payments.max_amount,
             auth_expiry_days=settings.payments.auth_expiry_days,

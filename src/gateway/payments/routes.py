@@ -53,6 +53,7 @@ MONEY_RESPONSES: dict[int, ResponseSpec] = {
     ),
     400: _problem("validation_error or idempotency_key_missing."),
     402: _problem("card_declined, with transaction_id, decline_code and decline_reason."),
+    403: _problem("forbidden: the key lacks the scope, or live mode is not enabled here."),
     404: _problem("not_found: no such transaction for this key."),
     409: _problem("invalid_state, or idempotency_key_in_use."),
     422: _problem("amount_exceeds_capturable/refundable, or idempotency_key_reused."),

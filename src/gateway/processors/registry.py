@@ -7,16 +7,42 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.core.clock import Clock
+from gateway.core.errors import Forbidden
 from gateway.processors.breaker import BreakerState, ProcessorUnavailable
 from gateway.processors.resilient import ResilientProcessor
 
+LIVE_MODE_DISABLED = "live mode is not enabled on this deployment"
+
+
+class LiveModeDisabled(Forbidden):
+    """A deployment that runs test keys only refuses live keys. No retry could
+    change that, so it is a 403, never a retryable 503."""
+
 
 class ProcessorRegistry:
-    def __init__(self, *, test: ResilientProcessor, live: ResilientProcessor | None) -> None:
+    def __init__(
+        self,
+        *,
+        test: ResilientProcessor,
+        live: ResilientProcessor | None,
+        live_enabled: bool = True,
+    ) -> None:
         self.test = test
         self.live = live
+        # False: live keys are refused outright (production on the simulator).
+        self.live_enabled = live_enabled
+
+    def for_key(self, livemode: bool) -> ResilientProcessor:
+        """The processor for a request made with an API key of that mode. Called
+        before anything is written, so a refused live key leaves no row."""
+        if livemode and not self.live_enabled:
+            raise LiveModeDisabled(LIVE_MODE_DISABLED)
+        return self.for_mode(livemode)
 
     def for_mode(self, livemode: bool) -> ResilientProcessor:
+        """The processor for work on an existing row (reconciliation, sweeps,
+        renewals): without a live processor it is unavailable, which those jobs
+        take as "ask again later" and which never moves money elsewhere."""
         if not livemode:
             return self.test
         if self.live is None:
@@ -26,7 +52,8 @@ class ProcessorRegistry:
         return self.live
 
     async def breaker_state(self) -> BreakerState:
-        """The deployment's processor, as /health reports it (information only)."""
+        """The live processor's breaker, as /health reports it (information only);
+        the simulator's only on a deployment without one."""
         return await (self.live or self.test).state()
 
     async def breaker_states(self) -> dict[str, BreakerState]:

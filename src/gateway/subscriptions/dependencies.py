@@ -31,7 +31,7 @@ def subscription_commands(request: Request[Any, Any, Any]) -> SubscriptionComman
         request.app.state.settings,
         owner=principal.owner,
         actor=api_actor(request),
-        processor=resources.processors.for_mode(principal.livemode),
+        processor=resources.processors.for_key(principal.livemode),
         max_amount=_max_amount(request),
     )
 

@@ -23,7 +23,7 @@ def vault_commands(request: Request[Any, Any, Any]) -> VaultCommands:
         request.app.state.settings,
         owner=principal.owner,
         actor=api_actor(request),
-        processor=resources.processors.for_mode(principal.livemode),
+        processor=resources.processors.for_key(principal.livemode),
     )
 
 

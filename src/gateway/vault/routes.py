@@ -81,5 +81,5 @@ class PaymentMethodController(Controller):
         payment_methods: NamedDependency[PaymentMethodService],
         request: Request[Any, Any, Any],
     ) -> None:
-        processor = request.app.state.resources.processors.for_mode(principal.livemode)
+        processor = request.app.state.resources.processors.for_key(principal.livemode)
         await payment_methods.delete(principal.owner, method_id, processor, api_actor(request))
