@@ -27,6 +27,7 @@ def counts_of(report: str) -> dict[str, int]:
 
 @pytest.mark.slow
 @pytest.mark.chaos
+@pytest.mark.timeout(600)  # the run's own hang detector (540 s) speaks first
 def test_a_short_chaos_run_leaves_both_ledgers_in_agreement(services: Services) -> None:
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
         [

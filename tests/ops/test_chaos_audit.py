@@ -212,3 +212,20 @@ async def test_what_the_merchant_was_told_is_held_against_the_ledger(
             "the gateway answered a 5xx: POST /api/v1/payments/purchase -> 500 internal_error",
         ]
     )
+
+
+async def test_a_key_whose_answers_name_its_movement_and_the_parent_moved_money_once(
+    ledger: Ledger, connection: asyncpg.Connection[Any], clock: FrozenClock
+) -> None:
+    # A cancel answers 202 with its void while pending, then 200 with what it
+    # cancelled; a refusal names the parent. The parent is no second movement.
+    refund = await connection.fetchval(
+        "SELECT id FROM transactions WHERE parent_id = $1 AND type = 'refund'", ledger.refunded
+    )
+    told = ClientLedger()
+    told.keys["refund-key"] = {refund, ledger.refunded}
+    assert (await run_audit(connection, clock, told)).mismatches == []
+    told.keys["two-charges"] = {ledger.purchase, ledger.refunded}
+    assert (await run_audit(connection, clock, told)).mismatches == [
+        "one Idempotency-Key (two-charges) moved money 2 times"
+    ]
