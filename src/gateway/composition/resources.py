@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.db import create_engine
 from gateway.core.faults import FaultPoints
 from gateway.core.redis import create_redis
 from gateway.core.relay_nudge import RelayNudge
@@ -65,9 +70,26 @@ def database_engine(settings: Settings, *, pooled: bool) -> AsyncEngine:
     """An engine on the deployment's database. Pooled for a long-lived loop (the
     API) or a block that opens many sessions (a job); not pooled for one short
     event loop (a command), where nothing may outlive it."""
-    if settings.database.url is None:
+    url = settings.database.url
+    if url is None:
         raise MissingServerError("DATABASE_URL must be set, or the embedded server started first")
-    return create_engine(settings.database, url=settings.database.url, pooled=pooled)
+    database = settings.database
+    connect_args = {
+        "timeout": database.connect_timeout_s,
+        "server_settings": {
+            "application_name": "gateway",
+            "statement_timeout": str(database.statement_timeout_ms),
+        },
+    }
+    if not pooled:
+        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    return create_async_engine(
+        url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
 
 
 def redis_client(settings: Settings) -> Redis:

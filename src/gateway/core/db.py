@@ -10,12 +10,8 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
-
-from gateway.core.settings import DatabaseSettings
 
 # Stable constraint names, so Alembic can drop and alter what it created.
 NAMING_CONVENTION = {
@@ -29,26 +25,6 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def create_engine(settings: DatabaseSettings, *, url: str, pooled: bool = True) -> AsyncEngine:
-    """An asyncpg engine; `pooled=False` for short-lived event loops (RQ jobs, CLI)."""
-    connect_args = {
-        "timeout": settings.connect_timeout_s,
-        "server_settings": {
-            "application_name": "gateway",
-            "statement_timeout": str(settings.statement_timeout_ms),
-        },
-    }
-    if not pooled:
-        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
-    return create_async_engine(
-        url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
-        connect_args=connect_args,
-    )
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

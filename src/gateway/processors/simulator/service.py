@@ -14,8 +14,6 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 import httpx
@@ -59,6 +57,7 @@ from gateway.processors.simulator.ledger import SimulatorLedger
 from gateway.processors.simulator.models import SimulatorPaymentMethod, SimulatorTransaction
 from gateway.processors.simulator.outage import OutageSwitch
 from gateway.processors.simulator.rules import Kind, Status, status_at
+from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import (
     EXPIRED_CARD,
     GENERAL_DECLINE,
@@ -69,15 +68,6 @@ from gateway.processors.simulator.triggers import (
 ReviewDecision = Literal["approve", "decline"]
 
 _log = structlog.get_logger("gateway.simulator")
-
-
-@dataclass(frozen=True)
-class SettlementReport:
-    batch_id: str | None  # None when nothing settled
-    cutoff: datetime | None  # None for `settle --now`
-    settled_at: datetime
-    settled: tuple[str, ...]  # processor transaction ids
-    expired: tuple[str, ...]  # authorizations that expired in this run
 
 
 class Simulator:

@@ -23,11 +23,9 @@ pass, `--now` included, skips those rows rather than asking twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Protocol, assert_never
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,15 +42,18 @@ from gateway.idempotency.store import IdempotencyStore, StoredResponse
 from gateway.payments.models import Transaction
 from gateway.payments.operations import (
     CallResult,
-    CancelOperation,
-    CaptureOperation,
-    ChargeFinalizer,
     Context,
-    RefundOperation,
     Reserved,
 )
+from gateway.payments.reconciliation.dispatch import (
+    ACTOR,
+    BATCH_SIZE,
+    NOT_FOUND_REASON,
+    backoff,
+    finalizer_for,
+    processor_result,
+)
 from gateway.payments.responses import response_for
-from gateway.payments.schemas import CancelIn, CaptureIn, RefundIn
 from gateway.payments.service import TransactionService
 from gateway.payments.states import (
     FailureKind,
@@ -63,8 +64,6 @@ from gateway.payments.states import (
     is_parent,
 )
 from gateway.payments.sweeps.claims import Cursor, SweepRepository
-from gateway.payments.sweeps.compensation import CompensationVoid
-from gateway.payments.sweeps.expiry import ExpiryVoid
 from gateway.payments.sweeps.service import context_for
 from gateway.processors.breaker import ProcessorUnavailable
 from gateway.processors.port import (
@@ -78,179 +77,6 @@ from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
 
 _log = structlog.get_logger("gateway.reconciliation")
-
-ACTOR = Actor(kind="reconciliation")
-NOT_FOUND_REASON = "not found at processor"
-BATCH_SIZE = 100
-
-_BACKOFF_FIRST = timedelta(minutes=1)
-_BACKOFF_CAP = timedelta(minutes=30)
-
-# ANET.md §4 transactionStatus values, by what they make of a charge we hold pending.
-_CHARGE_OUTCOMES: Mapping[str, Outcome] = {
-    "authorizedPendingCapture": Outcome.APPROVED,
-    "capturedPendingSettlement": Outcome.APPROVED,
-    "settledSuccessfully": Outcome.APPROVED,
-    "approvedReview": Outcome.APPROVED,
-    "pendingFinalSettlement": Outcome.APPROVED,
-    "pendingSettlement": Outcome.APPROVED,
-    "updatingSettlement": Outcome.APPROVED,
-    "FDSPendingReview": Outcome.HELD,
-    "FDSAuthorizedPendingReview": Outcome.HELD,
-    "underReview": Outcome.HELD,
-    "declined": Outcome.DECLINED,
-    "failedReview": Outcome.DECLINED,
-    "generalError": Outcome.ERROR,
-    "communicationError": Outcome.ERROR,
-}
-# An authorization the processor approved and then let lapse: it is recorded as
-# authorized from the processor's time, already past its lifetime, and the expiry
-# sweep ends it like any other.
-_LAPSED = "expired"
-CAPTURED_STATUSES = frozenset(
-    {
-        "capturedPendingSettlement",
-        "settledSuccessfully",
-        "pendingFinalSettlement",
-        "pendingSettlement",
-        "updatingSettlement",
-        "returnedItem",
-        "chargeback",
-        "chargebackReversal",
-    }
-)
-REFUNDED_STATUSES = frozenset({"refundPendingSettlement", "refundSettledSuccessfully"})
-VOIDED_STATUSES = frozenset({"voided"})
-_FAILED = frozenset(
-    status for status, outcome in _CHARGE_OUTCOMES.items() if outcome is Outcome.ERROR
-)
-_REASON_TEXTS = {
-    Outcome.DECLINED: "declined at the processor",
-    Outcome.ERROR: "error at the processor",
-}
-
-
-def backoff(attempts: int) -> timedelta:
-    """How long to wait after the `attempts`-th inconclusive look."""
-    exponent = min(max(attempts - 1, 0), 16)  # past the cap anyway; keeps the number small
-    return min(_BACKOFF_FIRST * (1 << exponent), _BACKOFF_CAP)
-
-
-class _Finalizer(Protocol):
-    async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse: ...
-
-
-class VoidOrigin(StrEnum):
-    """Who started a void, so a lost answer is finished that one's way."""
-
-    MERCHANT = "merchant"  # a cancel request
-    EXPIRY = "expiry"
-    COMPENSATION = "compensation"
-
-
-# The jobs that void write their own `reason` on the void row (client-visible,
-# API.md), so that text is what tells them apart: read once, here.
-_VOID_ORIGINS: Mapping[str | None, VoidOrigin] = {
-    None: VoidOrigin.MERCHANT,
-    ExpiryVoid.child_reason: VoidOrigin.EXPIRY,
-    CompensationVoid.child_reason: VoidOrigin.COMPENSATION,
-}
-
-
-def void_origin(void: Transaction) -> VoidOrigin:
-    # Any other text is a void no job of ours started: finish it as a cancel, as
-    # the API would.
-    return _VOID_ORIGINS.get(void.reason, VoidOrigin.MERCHANT)
-
-
-def _void_operation(origin: VoidOrigin) -> Callable[[CancelIn, Context, Clock], CancelOperation]:
-    match origin:
-        case VoidOrigin.MERCHANT:
-            return CancelOperation
-        case VoidOrigin.EXPIRY:
-            return ExpiryVoid
-        case VoidOrigin.COMPENSATION:
-            return CompensationVoid
-        case _:
-            assert_never(origin)
-
-
-def _parent_id(child: Transaction) -> str:
-    assert child.parent_id is not None  # a child always has its parent
-    return child.parent_id
-
-
-def finalizer_for(transaction: Transaction, context: Context, clock: Clock) -> _Finalizer:
-    """The phase-3 code the API would have run for this transaction."""
-    kind = TransactionType(transaction.type)
-    match kind:
-        case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
-            return ChargeFinalizer(kind, context, clock)
-        case TransactionType.CAPTURE:
-            capture = CaptureIn(transaction_id=_parent_id(transaction))
-            return CaptureOperation(capture, context, clock)
-        case TransactionType.REFUND:
-            refund = RefundIn(transaction_id=_parent_id(transaction))
-            return RefundOperation(refund, context, clock)
-        case TransactionType.VOID:
-            void = _void_operation(void_origin(transaction))
-            return void(CancelIn(transaction_id=_parent_id(transaction)), context, clock)
-        case _:
-            assert_never(kind)
-
-
-def _result(found: ProcessorTransaction, outcome: Outcome) -> ProcessorResult:
-    return ProcessorResult(
-        outcome=outcome,
-        processor_transaction_id=found.processor_transaction_id,
-        reason_code=found.reason_code if outcome is not Outcome.APPROVED else None,
-        reason_text=_REASON_TEXTS.get(outcome),
-        auth_code=found.auth_code,
-    )
-
-
-def charge_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
-    """The processor's record of a charge as the answer phase 2 would have had;
-    None when it is in a state no answer gives (voided, refunded, charged back...)."""
-    if kind is TransactionType.AUTHORIZATION and found.status == _LAPSED:
-        return _result(found, Outcome.APPROVED)
-    outcome = _CHARGE_OUTCOMES.get(found.status)
-    return None if outcome is None else _result(found, outcome)
-
-
-def _landed(kind: TransactionType, found: ProcessorTransaction) -> frozenset[str]:
-    """The processor's statuses that show a call of `kind` went through."""
-    match kind:
-        case TransactionType.CAPTURE:
-            return CAPTURED_STATUSES
-        case TransactionType.REFUND:
-            # A full refund before settlement is sent as a void.
-            return VOIDED_STATUSES if found.kind == "void" else REFUNDED_STATUSES
-        case TransactionType.VOID:
-            return VOIDED_STATUSES
-        case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
-            raise ValueError(f"a {kind} is not a child transaction: see charge_result")
-        case _:
-            assert_never(kind)
-
-
-def processor_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
-    """The processor's record as the answer phase 2 would have had, for any type."""
-    if is_parent(kind):
-        return charge_result(kind, found)
-    return child_result(kind, found)
-
-
-def child_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
-    """The processor's record of a capture, refund or void call; None when the call
-    did not land (the record shows the target unchanged)."""
-    if found.status in _landed(kind, found):
-        return _result(found, Outcome.APPROVED)
-    if found.status == "declined":
-        return _result(found, Outcome.DECLINED)
-    if found.status in _FAILED:
-        return _result(found, Outcome.ERROR)
-    return None
 
 
 @dataclass
