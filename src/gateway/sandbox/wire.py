@@ -41,5 +41,6 @@ def read_request(body: bytes, content_type: str | None) -> tuple[Format, str, di
 
 
 def write_response(format_: Format, root: str, body: dict[str, Any]) -> bytes:
-    """An answer in the request's format, BOM first."""
-    return BOM + json.dumps({root: body}, separators=(",", ":")).encode()
+    """An answer in the request's format, BOM first. Authorize.Net's JSON answer
+    is the content alone (no root object); its XML answer is the root element."""
+    return BOM + json.dumps(body, separators=(",", ":")).encode()
