@@ -175,6 +175,28 @@ class ProcessorTransaction:
     parent_processor_transaction_id: str | None = None
 
 
+@dataclass(frozen=True)
+class SettledTransaction:
+    """One transaction of a settled batch (getSettledBatchList + getTransactionList)."""
+
+    processor_transaction_id: str
+    batch_id: str
+    settled_at: datetime
+
+
+@runtime_checkable
+class SettlementReports(Protocol):
+    """What a processor says it settled: the gateway learns settlement only from
+    the processor's settled batches, never from its own guess."""
+
+    async def settled_transactions(
+        self, first: datetime, last: datetime
+    ) -> list[SettledTransaction]:
+        """Every transaction of the batches settled between `first` and `last`
+        (aware datetimes, at most 31 days apart)."""
+        ...
+
+
 @runtime_checkable
 class Processor(Protocol):
     """Every implementation answers each call, or raises NotSentError or
