@@ -39,6 +39,10 @@ class _Object(list[tuple[str, Any]]):
     """A JSON object as its (key, value) pairs, duplicates and order kept."""
 
 
+def _is_array(value: Any) -> bool:
+    return isinstance(value, list) and not isinstance(value, _Object)
+
+
 def _reject_constant(name: str) -> Any:
     raise UnreadableDocumentError(f"{name} is not JSON")
 
@@ -81,12 +85,12 @@ def _answer_children(pairs: _Object, type_name: str) -> list[Node]:
         element = schema.child(type_name, key)
         if element is None or element.scalar or element.type == schema.ANY:
             nodes += _json_nodes(key, value)
-        elif schema.is_array(element.type) and isinstance(value, list):
+        elif schema.is_array(element.type) and _is_array(value):
             item = schema.item(element.type)
             items = [node for one in value for node in _answer_nodes(item.name, item.type, one)]
             nodes.append(Node(key, children=items))
         else:
-            values = value if isinstance(value, list) else [value]
+            values = value if _is_array(value) else [value]
             nodes += [node for one in values for node in _answer_nodes(key, element.type, one)]
     return nodes
 
@@ -101,7 +105,7 @@ def _json_nodes(name: str, value: Any) -> list[Node]:
     if isinstance(value, _Object):
         return [Node(name, children=[n for key, v in value for n in _json_nodes(key, v)])]
     if isinstance(value, list):  # an array: the element repeated
-        if any(isinstance(item, list) and not isinstance(item, _Object) for item in value):
+        if any(_is_array(item) for item in value):
             raise UnreadableDocumentError(f"'{name}' holds an array of arrays")
         return [node for item in value for node in _json_nodes(name, item)]
     if isinstance(value, bool):

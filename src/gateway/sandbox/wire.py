@@ -77,7 +77,7 @@ def read_request(body: bytes, content_type: str | None) -> tuple[Format, str, di
 
 def _root(body: bytes, format_: Format) -> documents.Node:
     if format_ is Format.XML:
-        return documents.xml_root(body.removeprefix(BOM))
+        return documents.xml_root(body.removeprefix(BOM).lstrip())
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
