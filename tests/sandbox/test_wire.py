@@ -265,3 +265,18 @@ def test_the_format_comes_from_the_body_then_the_content_type() -> None:
     assert as_xml.value.format_ is Format.XML
     assert as_json.value.format_ is Format.JSON
     assert by_body.value.format_ is Format.XML
+
+
+def test_attributes_such_as_pyxbs_xsi_types_are_ignored() -> None:
+    body = (
+        f'<ns1:authenticateTestRequest xmlns:ns1="{NS}"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        '<ns1:merchantAuthentication><ns1:name xsi:type="xs:string">n</ns1:name>'
+        "<ns1:transactionKey>k</ns1:transactionKey></ns1:merchantAuthentication>"
+        "<ns1:clientId>sdk-python-1.1.4</ns1:clientId></ns1:authenticateTestRequest>"
+    ).encode()
+
+    assert read_request(body, "application/xml")[2] == {
+        "merchantAuthentication": {"name": "n", "transactionKey": "k"},
+        "clientId": "sdk-python-1.1.4",
+    }
