@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gateway.processors.authorize_net import schema
 from gateway.processors.authorize_net.messages import MerchantAuthentication, Request
 from gateway.processors.authorize_net.wire import encode
 from gateway.processors.port import Address, Card, ChargeRequest
-from tests.processors.authorize_net.xsd import ORDER, PROFILE_TYPE_BY_PARENT, TYPE_OF
 
 AUTH = MerchantAuthentication(name="login1234", transaction_key="0123456789abcdef")
 USD = frozenset({"USD"})
@@ -43,21 +43,22 @@ def body(request: Request) -> dict[str, Any]:
 
 
 def assert_xsd_order(node: dict[str, Any], xsd_type: str) -> None:
-    """Every object's keys are known to its XSD type and come in its order, all
-    the way down; no key is null."""
-    expected = ORDER[xsd_type]
+    """Every object's keys are elements of its XSD type (`schema`) and come in
+    its order, all the way down; no key is null."""
+    expected = schema.order(xsd_type)
     keys = list(node)
     unknown = [key for key in keys if key not in expected]
     assert not unknown, f"{xsd_type}: {unknown} are not elements of the type"
     assert keys == sorted(keys, key=expected.index), f"{xsd_type}: {keys} out of XSD order"
     for key, value in node.items():
         assert value is not None, f"{xsd_type}.{key} is null: absent fields must be omitted"
-        child_type = PROFILE_TYPE_BY_PARENT.get(xsd_type) if key == "profile" else TYPE_OF.get(key)
+        element = schema.child(xsd_type, key)
+        assert element is not None
         children = value if isinstance(value, list) else [value]
         for child in children:
             if isinstance(child, dict):
-                assert child_type, f"{xsd_type}.{key}: no XSD type known to check"
-                assert_xsd_order(child, child_type)
+                assert not element.scalar, f"{xsd_type}.{key} is text in the XSD"
+                assert_xsd_order(child, element.type)
 
 
 def assert_request_order(request: Request) -> dict[str, Any]:
