@@ -22,6 +22,10 @@ ORDER: Final[dict[str, tuple[str, ...]]] = {
     ),
     "getTransactionListRequest": (*API_REQUEST, "batchId", "sorting", "paging"),
     "createCustomerProfileRequest": (*API_REQUEST, "profile", "validationMode"),
+    "getCustomerProfileRequest": (
+        *API_REQUEST, "customerProfileId", "merchantCustomerId", "email", "unmaskExpirationDate",
+        "includeIssuerInfo",
+    ),
     "deleteCustomerProfileRequest": (*API_REQUEST, "customerProfileId"),
     "transactionRequestType": (
         "transactionType", "amount", "currencyCode", "payment", "profile", "solution",
