@@ -103,6 +103,10 @@ class AuthorizeNetConnector:
     def account_currency(self) -> str:
         return self.currencies[0]
 
+    @property
+    def closed(self) -> bool:
+        return self._client.closed
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
