@@ -75,7 +75,7 @@ ENGINE_FUNCTIONS = frozenset({"create_engine", "create_async_engine"})
 # What builds processors (and the registry that picks one): the composition root only.
 PROCESSOR_BUILDING_CALLS = frozenset(
     {"Simulator", "Simulator.from_settings", "CircuitBreaker", "ResilientProcessor",
-     "ProcessorRegistry"}
+     "ProcessorRegistry", "AuthorizeNetConnector", "AuthorizeNetConnector.from_settings"}
 )  # fmt: skip
 
 # The root's builders (`composition.resources` is only the Resources type and the

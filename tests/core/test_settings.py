@@ -42,6 +42,7 @@ def test_defaults_follow_api_md() -> None:
     assert settings.webhooks.webhook_retry_schedule_s == (10, 60, 300, 1800, 7200)
     assert settings.payments.settlement_cutoff == "16:00 America/Los_Angeles"
     assert settings.processor.cvv_filter is True
+    assert settings.processor.live_currencies == ("USD",)
 
 
 def test_values_are_typed_and_lists_split_on_commas() -> None:
@@ -52,8 +53,10 @@ def test_values_are_typed_and_lists_split_on_commas() -> None:
             "GATEWAY_CVV_FILTER": "false",
             "GATEWAY_DUNNING_SCHEDULE_DAYS": "2, 4",
             "GATEWAY_SIMULATOR_DECLINE_RATE": "0.25",
+            "GATEWAY_LIVE_CURRENCIES": "CAD, USD",
         }
     )
+    assert settings.processor.live_currencies == ("CAD", "USD")
     assert settings.http.port == 9000
     assert settings.processor.breaker_reset_s == 0.5
     assert settings.processor.cvv_filter is False
@@ -78,6 +81,7 @@ def test_values_are_typed_and_lists_split_on_commas() -> None:
         ({"GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": "abc"}, "128 hexadecimal characters"),
         ({"GATEWAY_IDEMPOTENCY_RETENTION_HOURS": "1"}, "expected int >= 24"),
         ({"GATEWAY_CVV_FILTER": "perhaps"}, "GATEWAY_CVV_FILTER: expected bool"),
+        ({"GATEWAY_LIVE_CURRENCIES": "USD,XYZ"}, "GATEWAY_LIVE_CURRENCIES: unsupported currency"),
     ],
 )
 def test_a_bad_value_names_the_variable(environ: dict[str, str], message: str) -> None:

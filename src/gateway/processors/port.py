@@ -8,6 +8,7 @@ timed out landed (STYLE.md 11).
 Failures are told apart by what they mean for a retry:
 - `NotSentError`: the request provably never reached the processor (connection
   refused, DNS, TLS handshake): safe to retry.
+  An `OperatorError` is not sent either, but no retry can help it.
 - `OutcomeUnknownError`: the request may have been processed (read timeout after
   sending): never resend; ask the processor (`get_transaction`,
   `find_by_reference`) what happened.
@@ -34,6 +35,12 @@ class ProcessorError(Exception):
 
 class NotSentError(ProcessorError):
     """The request never reached the processor: retrying is safe."""
+
+
+class OperatorError(NotSentError):
+    """Nothing was processed, because the processor refused this deployment as a
+    whole (its credentials, its environment): a failure of the processor for the
+    breaker, but one that no retry can fix, so it is never retried."""
 
 
 class OutcomeUnknownError(ProcessorError):

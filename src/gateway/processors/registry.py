@@ -4,7 +4,7 @@ Both come behind their circuit breaker and safe retries."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.core.clock import Clock
 from gateway.core.errors import Forbidden
@@ -26,11 +26,18 @@ class ProcessorRegistry:
         test: ResilientProcessor,
         live: ResilientProcessor | None,
         live_enabled: bool = True,
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.test = test
         self.live = live
         # False: live keys are refused outright (production on the simulator).
         self.live_enabled = live_enabled
+        self._closers = tuple(closers)
+
+    async def aclose(self) -> None:
+        """Release what the processors hold (a connector's connection pool)."""
+        for close in self._closers:
+            await close()
 
     def for_key(self, livemode: bool) -> ResilientProcessor:
         """The processor for a request made with an API key of that mode. Called

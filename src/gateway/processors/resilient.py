@@ -5,6 +5,8 @@
   total deadline. A read timeout after sending (`OutcomeUnknownError`) is never
   retried: the transaction stays pending and reconciliation asks.
 - Read-only lookups are retried on both, since asking twice changes nothing.
+- An `OperatorError` (the processor refused our credentials or environment) is
+  never retried, but counts for the breaker like any unreachable processor.
 - The breaker counts a call that ends unreachable (not sent after the retries,
   or unknown) as one failure; any answer, a decline included, is a success.
 - Every call holds a breaker `Permit`: the API's operations take theirs before
@@ -20,6 +22,7 @@ from typing import TypeVar
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_delay,
     wait_exponential_jitter,
 )
@@ -29,6 +32,7 @@ from gateway.processors.port import (
     CaptureRequest,
     ChargeRequest,
     NotSentError,
+    OperatorError,
     OutcomeUnknownError,
     Processor,
     ProcessorResult,
@@ -61,7 +65,8 @@ class ResilientProcessor:
 
     def _retrying(self, *retry_on: type[BaseException]) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception_type(retry_on),
+            # The operator's error (credentials, environment) stays until they fix it.
+            retry=retry_if_exception_type(retry_on) & retry_if_not_exception_type(OperatorError),
             stop=stop_after_delay(self.deadline_s),
             wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
             reraise=True,

@@ -16,12 +16,13 @@ from gateway.processors.authorize_net.messages import (
     CreateCustomerProfileResponse,
     CreateTransactionResponse,
     DeleteCustomerProfileResponse,
+    GetCustomerProfileResponse,
     GetSettledBatchListResponse,
     GetTransactionDetailsResponse,
     TransactionListResponse,
 )
 from gateway.processors.authorize_net.wire import decode
-from gateway.processors.port import NotSentError, Outcome, RequestRejectedError
+from gateway.processors.port import NotSentError, OperatorError, Outcome, RequestRejectedError
 
 OK = {"resultCode": "Ok", "message": [{"code": "I00001", "text": "Successful."}]}
 UNSUCCESSFUL = {
@@ -141,6 +142,9 @@ READERS: dict[type[Any], Callable[[Any], object]] = {
     GetTransactionDetailsResponse: lambda answer: answers.transaction_details(answer, "USD"),
     CreateCustomerProfileResponse: answers.customer_profile_ids,
     DeleteCustomerProfileResponse: answers.profile_deleted,
+    GetCustomerProfileResponse: lambda answer: answers.payment_profile_of(
+        answer, merchant_customer_id="pm_1", last4="1111"
+    ),
 }
 
 
@@ -161,6 +165,7 @@ def unavailable(body: dict[str, Any], response_type: type[Any]) -> AuthorizeNetU
         GetTransactionDetailsResponse,
         CreateCustomerProfileResponse,
         DeleteCustomerProfileResponse,
+        GetCustomerProfileResponse,
     ],
 )
 @pytest.mark.parametrize("code", ["E00007", "E00011", "E00013"])
@@ -171,8 +176,10 @@ def test_credentials_and_invalid_fields_are_unavailable_for_the_operator(
     error = unavailable(body, response_type)
 
     assert error.code == code
-    # Counted by the breaker and answered 503, as an unreachable processor is.
+    # Counted by the breaker and answered 503, as an unreachable processor is,
+    # but never retried: only the operator can fix it.
     assert isinstance(error, NotSentError)
+    assert isinstance(error, OperatorError)
 
 
 def test_reason_13_wrong_environment_is_unavailable_for_the_operator() -> None:

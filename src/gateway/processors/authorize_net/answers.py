@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Final
 
@@ -26,6 +27,7 @@ from gateway.processors.authorize_net.messages import (
     CreateCustomerProfileResponse,
     CreateTransactionResponse,
     DeleteCustomerProfileResponse,
+    GetCustomerProfileResponse,
     GetSettledBatchListResponse,
     GetTransactionDetailsResponse,
     Response,
@@ -65,6 +67,7 @@ AUTHENTICATION_FAILED: Final = "E00007"
 ACCESS_DENIED: Final = "E00011"
 INVALID_FIELD: Final = "E00013"
 UNAVAILABLE_CODES: Final = frozenset({AUTHENTICATION_FAILED, ACCESS_DENIED, INVALID_FIELD})
+DUPLICATE_PROFILE: Final = "E00039"
 NOT_FOUND: Final = "E00040"
 NO_RECORDS: Final = "I00004"
 
@@ -202,6 +205,52 @@ def customer_profile_ids(response: CreateCustomerProfileResponse) -> tuple[str, 
         code, text = _first_message(response)
         raise RequestRejectedError(f"Authorize.Net refused the card: {text}", reason_code=code)
     return response.customer_profile_id, ids[0]
+
+
+def is_duplicate_profile(response: CreateCustomerProfileResponse) -> bool:
+    """E00039: a profile with our merchantCustomerId (the pm_ id) exists, so an
+    earlier call for this payment method landed; never make a second."""
+    raise_if_unavailable(response)
+    return not response.ok and DUPLICATE_PROFILE in response.codes
+
+
+# "A duplicate record with ID 1505813512 already exists."
+_DUPLICATE_ID: Final = re.compile(r"\bID\s+(\d+)")
+
+
+def duplicate_profile_id(response: CreateCustomerProfileResponse) -> str | None:
+    """The existing customer profile's id, when the E00039 answer tells it (in
+    its own element, or in the message's text as Authorize.Net writes it)."""
+    if response.customer_profile_id:
+        return response.customer_profile_id
+    for message in response.messages.message:
+        if message.code == DUPLICATE_PROFILE and (found := _DUPLICATE_ID.search(message.text)):
+            return found.group(1)
+    return None
+
+
+def payment_profile_of(
+    response: GetCustomerProfileResponse, *, merchant_customer_id: str, last4: str
+) -> str:
+    """The payment profile holding our card in an existing customer profile: it
+    must be ours (our pm_ id) and hold a card ending in these 4 digits."""
+    raise_if_unavailable(response)
+    profile = response.profile
+    if profile is None or profile.merchant_customer_id != merchant_customer_id:
+        code, text = _first_message(response)
+        raise RequestRejectedError(
+            f"Authorize.Net reported a duplicate profile that is not {merchant_customer_id}'s"
+            f" ({code}: {text})",
+            reason_code=DUPLICATE_PROFILE,
+        )
+    for payment_profile in profile.payment_profiles:
+        card = payment_profile.payment.credit_card if payment_profile.payment else None
+        if card is not None and card.card_number.endswith(last4):
+            return payment_profile.customer_payment_profile_id
+    raise RequestRejectedError(
+        f"{merchant_customer_id}'s Authorize.Net profile holds another card",
+        reason_code=DUPLICATE_PROFILE,
+    )
 
 
 def profile_deleted(response: DeleteCustomerProfileResponse) -> None:

@@ -26,6 +26,7 @@ from gateway.processors.authorize_net.messages import (
     CustomerPaymentProfile,
     CustomerProfile,
     DeleteCustomerProfileRequest,
+    GetCustomerProfileRequest,
     GetSettledBatchListRequest,
     GetTransactionDetailsRequest,
     GetTransactionListRequest,
@@ -197,6 +198,15 @@ def delete_customer_profile(
 ) -> DeleteCustomerProfileRequest:
     customer_profile_id, _ = parse_profile_token(token)
     return DeleteCustomerProfileRequest(
+        merchant_authentication=auth, customer_profile_id=customer_profile_id
+    )
+
+
+def customer_profile(
+    auth: MerchantAuthentication, customer_profile_id: str
+) -> GetCustomerProfileRequest:
+    limits.check_transaction_id(customer_profile_id, "customer_profile_id")
+    return GetCustomerProfileRequest(
         merchant_authentication=auth, customer_profile_id=customer_profile_id
     )
 

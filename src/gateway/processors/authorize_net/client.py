@@ -81,6 +81,10 @@ class AuthorizeNetClient:
             raise OutcomeUnknownError(f"{request.root}: HTTP {answer.status_code} from {self.url}")
         return wire.decode(answer.content, response_type)
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

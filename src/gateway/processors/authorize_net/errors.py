@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from gateway.processors.port import NotSentError
+from gateway.processors.port import OperatorError
 
 
-class AuthorizeNetUnavailableError(NotSentError):
+class AuthorizeNetUnavailableError(OperatorError):
     """Authorize.Net refused the call as a whole: our credentials or environment
     (E00007, reason 13: sandbox keys on production, or the reverse) or a field
     it would not take (E00013). No transaction was made and no merchant can fix
     it, so it is the operator's error.
 
-    It is a `NotSentError` on purpose: nothing was processed, so the resilient
-    layer counts it as one breaker failure and the API answers 503
-    `processor_unavailable`, exactly as for a processor that cannot be reached.
+    It is an `OperatorError` (a `NotSentError`) on purpose: nothing was
+    processed, so the resilient layer counts it as one breaker failure, without
+    retrying it, and the API answers 503 `processor_unavailable`, exactly as for
+    a processor that cannot be reached.
     `answers.raise_if_unavailable` logs `authorize_net.operator_error` once, at
     the point it is recognised.
     """

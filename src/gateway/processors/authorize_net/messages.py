@@ -187,6 +187,12 @@ class CreateCustomerProfileRequest(Request, kw_only=True, frozen=True):
     validation_mode: Literal["none", "testMode", "liveMode"] | None = None
 
 
+class GetCustomerProfileRequest(Request, kw_only=True, frozen=True):
+    root: ClassVar[str] = "getCustomerProfileRequest"
+
+    customer_profile_id: str
+
+
 class DeleteCustomerProfileRequest(Request, kw_only=True, frozen=True):
     root: ClassVar[str] = "deleteCustomerProfileRequest"
 
@@ -321,6 +327,21 @@ class GetSettledBatchListResponse(Response, kw_only=True, frozen=True):
 class CreateCustomerProfileResponse(Response, kw_only=True, frozen=True):
     customer_profile_id: str | None = None
     customer_payment_profile_id_list: list[str] = []
+
+
+class MaskedPaymentProfile(_Wire, kw_only=True, frozen=True):  # customerPaymentProfileMaskedType
+    customer_payment_profile_id: str
+    payment: MaskedPayment | None = None
+
+
+class MaskedCustomerProfile(_Wire, kw_only=True, frozen=True):  # customerProfileMaskedType
+    merchant_customer_id: str | None = None
+    customer_profile_id: str | None = None
+    payment_profiles: list[MaskedPaymentProfile] = []
+
+
+class GetCustomerProfileResponse(Response, kw_only=True, frozen=True):
+    profile: MaskedCustomerProfile | None = None  # absent when not found (E00040)
 
 
 class DeleteCustomerProfileResponse(Response, kw_only=True, frozen=True):

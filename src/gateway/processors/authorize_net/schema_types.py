@@ -44,6 +44,10 @@ REQUESTS: Final[dict[str, str]] = {
     ),
     "getTransactionListRequest": f"{_REQUEST} batchId sorting:TransactionListSorting paging:Paging",
     "createCustomerProfileRequest": f"{_REQUEST} profile:customerProfileType! validationMode",
+    "getCustomerProfileRequest": (
+        f"{_REQUEST} customerProfileId merchantCustomerId email unmaskExpirationDate:boolean"
+        " includeIssuerInfo:boolean"
+    ),
     "deleteCustomerProfileRequest": f"{_REQUEST} customerProfileId!",
 }
 
@@ -64,6 +68,9 @@ RESPONSES: Final[dict[str, str]] = {
         f"{_RESPONSE} customerProfileId customerPaymentProfileIdList:ArrayOfNumericString!"
         " customerShippingAddressIdList:ArrayOfNumericString!"
         " validationDirectResponseList:ArrayOfString!"
+    ),
+    "getCustomerProfileResponse": (
+        f"{_RESPONSE} profile:customerProfileMaskedType subscriptionIds:SubscriptionIdList"
     ),
     "deleteCustomerProfileResponse": _RESPONSE,
 }
@@ -188,6 +195,19 @@ TYPES: Final[dict[str, str]] = {
         "messages:messagesType! customerProfileId customerPaymentProfileIdList:ArrayOfNumericString"
         " customerShippingAddressIdList:ArrayOfNumericString"
     ),
+    "customerProfileMaskedType": (
+        "merchantCustomerId description email customerProfileId"
+        " paymentProfiles:customerPaymentProfileMaskedType* shipToList:customerAddressExType*"
+        " profileType"
+    ),
+    "customerPaymentProfileMaskedType": (
+        "customerType billTo:customerAddressType customerProfileId customerPaymentProfileId!"
+        " defaultPaymentProfile:boolean payment:paymentMaskedType driversLicense:any taxId"
+        " subscriptionIds:SubscriptionIdList originalNetworkTransId originalAuthAmount:decimal"
+        " excludeFromAccountUpdater:boolean"
+    ),
+    "customerAddressExType": f"{_NAME_AND_ADDRESS} phoneNumber faxNumber email customerAddressId",
+    "SubscriptionIdList": "subscriptionId*",
     "ArrayOfNumericString": "numericString*",
     "ArrayOfString": "string*",
     "transactionDetailsType": (
