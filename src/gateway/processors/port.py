@@ -204,12 +204,23 @@ class SettlementReports(Protocol):
         ...
 
 
+# Every request the port sends.
+PortRequest = ChargeRequest | CaptureRequest | RefundRequest | VoidRequest | TokenizeRequest
+
+
 @runtime_checkable
 class Processor(Protocol):
     """Every implementation answers each call, or raises NotSentError or
     OutcomeUnknownError; declines and processor errors are results, not exceptions."""
 
     name: str
+
+    def check(self, request: PortRequest) -> None:
+        """Raise `ValidationFailed` (a 400 naming the field) for a request this
+        processor would refuse before sending it (a field over its limit, a
+        currency its account does not take). Called while the movement is still
+        being decided, so such a request leaves nothing behind."""
+        ...
 
     async def authorize(self, request: ChargeRequest) -> ProcessorResult: ...
 

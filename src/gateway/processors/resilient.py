@@ -34,6 +34,7 @@ from gateway.processors.port import (
     NotSentError,
     OperatorError,
     OutcomeUnknownError,
+    PortRequest,
     Processor,
     ProcessorResult,
     ProcessorTransaction,
@@ -99,6 +100,9 @@ class ResilientProcessor:
 
     async def _look_up(self, attempt: Callable[[], Awaitable[T]]) -> T:
         return await self._call(attempt, *_UNREACHABLE, permit=None)
+
+    def check(self, request: PortRequest) -> None:
+        self.inner.check(request)
 
     async def authorize(
         self, request: ChargeRequest, *, permit: Permit | None = None

@@ -88,6 +88,8 @@ class TokenizeOperation:
         self.clock = clock
 
     async def admit(self, reserved: TokenizeReserved) -> None:
+        assert reserved.request is not None
+        self.processor.check(reserved.request)  # a 400 before anything is kept
         reserved.permit = await self.processor.admit()
 
     async def reserve(self, session: AsyncSession) -> TokenizeReserved:

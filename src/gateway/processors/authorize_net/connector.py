@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, assert_never
 
 from gateway.core.clock import Clock
 from gateway.core.settings import Settings
-from gateway.processors.authorize_net import answers, build, endpoint, reports
+from gateway.processors.authorize_net import answers, build, endpoint, limits, reports
 from gateway.processors.authorize_net.client import AuthorizeNetClient
 from gateway.processors.authorize_net.messages import (
     AuthenticateTestResponse,
@@ -32,6 +32,7 @@ from gateway.processors.authorize_net.messages import (
 from gateway.processors.port import (
     CaptureRequest,
     ChargeRequest,
+    PortRequest,
     ProcessorResult,
     ProcessorTransaction,
     RefundRequest,
@@ -149,6 +150,22 @@ class AuthorizeNetConnector:
 
     async def void(self, request: VoidRequest) -> ProcessorResult:
         return await self._transact(build.void(self._auth, request))
+
+    def check(self, request: PortRequest) -> None:
+        """Authorize.Net's field limits and the account's currencies, before sending."""
+        match request:
+            case ChargeRequest():
+                limits.check_charge(request, accepted_currencies=self.currencies)
+            case CaptureRequest():
+                limits.check_capture(request, accepted_currencies=self.currencies)
+            case RefundRequest():
+                limits.check_refund(request, accepted_currencies=self.currencies)
+            case VoidRequest():
+                limits.check_void(request)
+            case TokenizeRequest():
+                limits.check_tokenize(request)
+            case _:
+                assert_never(request)
 
     async def _transact(self, message: CreateTransactionRequest) -> ProcessorResult:
         answer = await self._client.post(message, CreateTransactionResponse)

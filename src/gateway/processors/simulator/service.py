@@ -29,6 +29,7 @@ from gateway.processors.port import (
     NotSentError,
     Outcome,
     OutcomeUnknownError,
+    PortRequest,
     ProcessorResult,
     ProcessorTransaction,
     RefundRequest,
@@ -95,6 +96,9 @@ class Simulator:
         return cls(engine, redis, clock, SimulatorConfig.from_settings(settings))
 
     # -- the port: every call may meet an outage and the configured latency -----
+
+    def check(self, request: PortRequest) -> None:
+        """The simulator takes whatever the API's own validation let through."""
 
     async def purchase(self, request: ChargeRequest) -> ProcessorResult:
         return await self._charge(request, Kind.PURCHASE)
