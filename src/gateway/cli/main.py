@@ -12,6 +12,7 @@ from gateway.cli.jobs import jobs
 from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.reconcile import reconcile
+from gateway.cli.sandbox import sandbox
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
 from gateway.cli.webhooks import webhooks
@@ -47,6 +48,7 @@ for command in (
     billing,
     clock,
     simulator,
+    sandbox,
     pci_scan,
     webhooks,
     jobs,

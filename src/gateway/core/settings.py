@@ -19,6 +19,7 @@ import msgspec.inspect
 
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
 from gateway.core.faults import FaultPoints
+from gateway.core.sandbox_settings import SandboxSettings
 
 Environment = Literal["development", "test", "production"]
 ProcessorName = Literal["simulator", "authorize_net"]
@@ -200,6 +201,7 @@ class Settings(msgspec.Struct, frozen=True):
     payments: PaymentSettings
     billing: BillingSettings
     webhooks: WebhookSettings
+    sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -226,7 +228,7 @@ _LIST_VARIABLES = frozenset(
 )
 
 # Settings where an empty value means something other than the default.
-_EMPTY_IS_A_VALUE = frozenset({"GATEWAY_SIMULATOR_WEBHOOK_URL"})
+_EMPTY_IS_A_VALUE = frozenset({"GATEWAY_SIMULATOR_WEBHOOK_URL", "GATEWAY_SANDBOX_WEBHOOK_URL"})
 
 _ERROR_PATH = re.compile(r"^(?P<what>.*?)(?: - at `\$\.(?P<name>[A-Z0-9_]+)[^`]*`)?$", re.S)
 
@@ -307,6 +309,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payments=_load_group(PaymentSettings, values),
         billing=_load_group(BillingSettings, values),
         webhooks=_load_group(WebhookSettings, values),
+        sandbox=_load_group(SandboxSettings, values),
     )
     _check_faults(settings)
     _check_production(settings)

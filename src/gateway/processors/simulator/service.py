@@ -55,7 +55,7 @@ from gateway.processors.simulator.instruments import (
 )
 from gateway.processors.simulator.ledger import SimulatorLedger
 from gateway.processors.simulator.models import SimulatorPaymentMethod, SimulatorTransaction
-from gateway.processors.simulator.outage import OutageSwitch
+from gateway.processors.simulator.outage import Outage, OutageSwitch
 from gateway.processors.simulator.rules import Kind, Status, status_at
 from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import (
@@ -79,13 +79,18 @@ class Simulator:
     def __init__(
         self,
         engine: AsyncEngine,
-        redis: Redis,
+        redis: Redis | None,
         clock: Clock,
         config: SimulatorConfig | None = None,
+        *,
+        outage: Outage | None = None,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
-        self.outage = OutageSwitch(redis)
+        if outage is None:
+            assert redis is not None, "the outage flag is in Redis unless one is given"
+            outage = OutageSwitch(redis)
+        self.outage = outage
         self.config = config or SimulatorConfig()
 
     @classmethod
