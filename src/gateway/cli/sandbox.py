@@ -89,12 +89,11 @@ async def _serve(settings: Settings, config: SandboxConfig) -> None:
 def _control(action: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_sandbox/<action> to the running sandbox, with its credentials."""
     _refuse_production()
-    config = _config(load_settings_or_exit())
-    url = f"http://127.0.0.1:{config.port}/_sandbox/{action}"
+    sandbox_settings = load_settings_or_exit().sandbox  # the credentials filled in
+    url = f"http://127.0.0.1:{sandbox_settings.port}/_sandbox/{action}"
+    auth = (sandbox_settings.login_id, sandbox_settings.transaction_key)
     try:
-        response = httpx.post(
-            url, json=body, auth=(config.login_id, config.transaction_key), timeout=30
-        )
+        response = httpx.post(url, json=body, auth=auth, timeout=30)
     except httpx.HTTPError as error:
         fail(f"sandbox: no sandbox answers at {url} ({type(error).__name__})", code=EXIT_FAILED)
     answer: dict[str, Any] = response.json()

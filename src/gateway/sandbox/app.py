@@ -10,6 +10,7 @@ Nothing of a request body is logged: it may hold a card number.
 from __future__ import annotations
 
 import hmac
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -43,7 +44,7 @@ class SandboxApp:
         self._transaction_key = transaction_key
         self._control = Control(parts, login_id=login_id, transaction_key=transaction_key)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
@@ -60,7 +61,7 @@ class SandboxApp:
         else:
             await respond(send, 404, b"Not Found", b"text/plain")
 
-    async def _api(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _api(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if await self._parts.simulator.outage.is_on():
             _log.info("sandbox.refused", reason="outage")
             await drop(send)
