@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -65,14 +66,7 @@ def serve(port: int | None) -> None:
     with terminate_on_signals(), _database_server(settings) as ready:
         config = _config(ready)
         if port is not None:
-            config = SandboxConfig(
-                port=port,
-                login_id=config.login_id,
-                transaction_key=config.transaction_key,
-                database_url=config.database_url,
-                webhook_url=config.webhook_url,
-                signature_key=config.signature_key,
-            )
+            config = dataclasses.replace(config, port=port)
         click.echo(f"sandbox: {config.url} (login id {config.login_id})")
         asyncio.run(_serve(ready, config))
 
