@@ -13,6 +13,7 @@ from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.processors import processors
 from gateway.cli.reconcile import reconcile
+from gateway.cli.sandbox import sandbox
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
 from gateway.cli.webhooks import webhooks
@@ -49,6 +50,7 @@ for command in (
     clock,
     simulator,
     processors,
+    sandbox,
     pci_scan,
     webhooks,
     jobs,

@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.clock import Clock, SystemClock
-from gateway.core.settings import ProcessorName, Settings
+from gateway.core.processor_settings import ProcessorName
+from gateway.core.settings import Settings
 from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.breaker import CircuitBreaker
 from gateway.processors.port import Processor

@@ -26,6 +26,9 @@ def _generate() -> dict[str, str]:
         "blind_index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "signature_key": secrets.token_hex(64).upper(),
         "dashboard_password": secrets.token_urlsafe(18),
+        # Authorize.Net's shapes: an API Login ID of 8-25 characters, a 16-character key.
+        "sandbox_login_id": "sbx" + secrets.token_hex(5),
+        "sandbox_transaction_key": secrets.token_hex(8),
     }
 
 
@@ -70,5 +73,10 @@ def with_development_secrets(settings: Settings) -> Settings:
         dashboard=replace(
             settings.dashboard,
             password=settings.dashboard.password or values["dashboard_password"],
+        ),
+        sandbox=replace(
+            settings.sandbox,
+            login_id=settings.sandbox.login_id or values["sandbox_login_id"],
+            transaction_key=settings.sandbox.transaction_key or values["sandbox_transaction_key"],
         ),
     )

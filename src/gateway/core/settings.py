@@ -19,10 +19,10 @@ import msgspec.inspect
 
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
 from gateway.core.faults import FaultPoints
-from gateway.core.money import is_supported
+from gateway.core.processor_settings import ProcessorSettings
+from gateway.core.sandbox_settings import SandboxSettings
 
 Environment = Literal["development", "test", "production"]
-ProcessorName = Literal["simulator", "authorize_net"]
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
@@ -32,7 +32,6 @@ Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 DEFAULT_DATA_DIR = ".gateway-data"
 # The path of Authorize.Net's one endpoint, which an environment given as a URL names.
-AUTHORIZE_NET_PATH = "/xml/v1/request.api"
 
 
 class SettingsError(ValueError):
@@ -112,52 +111,6 @@ class SecretSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
                 raise ValueError(f"{error} - at `$.{name}`") from None
 
 
-class ProcessorSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
-    processor: ProcessorName = "simulator"
-    authorize_net_login_id: str = ""
-    authorize_net_transaction_key: str = ""
-    # "sandbox" (Authorize.Net's public sandbox), "production", or a URL ending in
-    # /xml/v1/request.api (our own `gateway sandbox serve`, say).
-    authorize_net_environment: str = "sandbox"
-    # Comma-separated 128-hex-char Signature Keys; None: a development key.
-    authorize_net_signature_keys: tuple[str, ...] | None = None
-    # What the live account settles in (an Authorize.Net account has one currency).
-    live_currencies: tuple[str, ...] = ("USD",)
-    processor_connect_timeout_s: PositiveFloat = 3.0
-    processor_read_timeout_s: PositiveFloat = 20.0
-    processor_retry_deadline_s: PositiveFloat = 5.0
-    breaker_fail_max: PositiveInt = 5
-    breaker_reset_s: PositiveFloat = 30.0
-    cvv_filter: bool = True
-
-    def __post_init__(self) -> None:
-        for key in self.authorize_net_signature_keys or ():
-            if not re.fullmatch(r"[0-9A-Fa-f]{128}", key):
-                raise ValueError(
-                    "each key must be 128 hexadecimal characters"
-                    " - at `$.GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS`"
-                )
-        if unsupported := [c for c in self.live_currencies if not is_supported(c)]:
-            raise ValueError(f"unsupported currency {unsupported} - at `$.GATEWAY_LIVE_CURRENCIES`")
-        environment = self.authorize_net_environment
-        if environment not in ("sandbox", "production") and not re.fullmatch(
-            rf"https?://[^/\s]+(?:/\S*)?{re.escape(AUTHORIZE_NET_PATH)}", environment
-        ):
-            raise ValueError(
-                f"expected sandbox, production or a URL ending in {AUTHORIZE_NET_PATH}"
-                " - at `$.GATEWAY_AUTHORIZE_NET_ENVIRONMENT`"
-            )
-        if self.processor != "authorize_net":
-            return
-        credentials = {
-            "GATEWAY_AUTHORIZE_NET_LOGIN_ID": self.authorize_net_login_id,
-            "GATEWAY_AUTHORIZE_NET_TRANSACTION_KEY": self.authorize_net_transaction_key,
-        }
-        for name, value in credentials.items():
-            if not value:
-                raise ValueError(f"required when GATEWAY_PROCESSOR=authorize_net - at `$.{name}`")
-
-
 class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     max_amount: PositiveInt = 99_999_999
     # Floats so that a chaos run can let authorizations expire (and orphans be
@@ -205,6 +158,7 @@ class Settings(msgspec.Struct, frozen=True):
     payments: PaymentSettings
     billing: BillingSettings
     webhooks: WebhookSettings
+    sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -232,7 +186,7 @@ _LIST_VARIABLES = frozenset(
 )
 
 # Settings where an empty value means something other than the default.
-_EMPTY_IS_A_VALUE = frozenset({"GATEWAY_SIMULATOR_WEBHOOK_URL"})
+_EMPTY_IS_A_VALUE = frozenset({"GATEWAY_SIMULATOR_WEBHOOK_URL", "GATEWAY_SANDBOX_WEBHOOK_URL"})
 
 _ERROR_PATH = re.compile(r"^(?P<what>.*?)(?: - at `\$\.(?P<name>[A-Z0-9_]+)[^`]*`)?$", re.S)
 
@@ -313,6 +267,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payments=_load_group(PaymentSettings, values),
         billing=_load_group(BillingSettings, values),
         webhooks=_load_group(WebhookSettings, values),
+        sandbox=_load_group(SandboxSettings, values),
     )
     _check_faults(settings)
     _check_production(settings)

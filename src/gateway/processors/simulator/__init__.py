@@ -9,13 +9,15 @@ from gateway.processors.simulator.errors import (
     UnknownPaymentMethod,
     UnknownReference,
 )
-from gateway.processors.simulator.outage import OutageSwitch
+from gateway.processors.simulator.outage import LocalOutage, Outage, OutageSwitch
 from gateway.processors.simulator.service import ReviewDecision, Simulator
 from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import ScriptStep, parse_script
 
 __all__ = [
+    "LocalOutage",
     "NotHeld",
+    "Outage",
     "OutageSwitch",
     "ReviewDecision",
     "ScriptStep",

@@ -1,12 +1,14 @@
-"""`gateway simulator outage on|off`: a flag in Redis every simulator call reads.
+"""`gateway simulator outage on|off`: a flag every simulator call reads.
 
-Shared by every process through Redis, so a breaker test can switch the
-processor off under running API and worker processes.
+The in-process simulator keeps it in Redis, shared by every process, so a
+breaker test can switch the processor off under running API and worker
+processes. `gateway sandbox serve` is one process with a database of its own
+and no business with the gateway's Redis: it keeps its flag in memory.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Protocol
 
 import structlog
 from redis.asyncio import Redis
@@ -15,6 +17,12 @@ from redis.exceptions import RedisError
 OUTAGE_KEY: Final = "gateway:simulator:outage"
 
 _log = structlog.get_logger("gateway.simulator")
+
+
+class Outage(Protocol):
+    async def is_on(self) -> bool: ...
+
+    async def turn(self, *, on: bool) -> None: ...
 
 
 class OutageSwitch:
@@ -36,3 +44,16 @@ class OutageSwitch:
             await self._redis.set(OUTAGE_KEY, "1")
         else:
             await self._redis.delete(OUTAGE_KEY)
+
+
+class LocalOutage:
+    """The flag of a single process (the sandbox server's)."""
+
+    def __init__(self) -> None:
+        self._on = False
+
+    async def is_on(self) -> bool:
+        return self._on
+
+    async def turn(self, *, on: bool) -> None:
+        self._on = on

@@ -55,9 +55,9 @@ from gateway.processors.simulator.instruments import (
     card_instrument,
 )
 from gateway.processors.simulator.ledger import SimulatorLedger
-from gateway.processors.simulator.models import SimulatorPaymentMethod, SimulatorTransaction
-from gateway.processors.simulator.outage import OutageSwitch
-from gateway.processors.simulator.rules import Kind, Status, status_at
+from gateway.processors.simulator.models import SimulatorPaymentMethod
+from gateway.processors.simulator.outage import Outage, OutageSwitch
+from gateway.processors.simulator.rules import Kind, Status
 from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import (
     EXPIRED_CARD,
@@ -65,6 +65,7 @@ from gateway.processors.simulator.triggers import (
     ScriptStep,
     reason_text,
 )
+from gateway.processors.simulator.views import transaction_view
 
 ReviewDecision = Literal["approve", "decline"]
 
@@ -80,13 +81,18 @@ class Simulator:
     def __init__(
         self,
         engine: AsyncEngine,
-        redis: Redis,
+        redis: Redis | None,
         clock: Clock,
         config: SimulatorConfig | None = None,
+        *,
+        outage: Outage | None = None,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
-        self.outage = OutageSwitch(redis)
+        if outage is None:
+            assert redis is not None, "the outage flag is in Redis unless one is given"
+            outage = OutageSwitch(redis)
+        self.outage = outage
         self.config = config or SimulatorConfig()
 
     @classmethod
@@ -136,7 +142,13 @@ class Simulator:
             return None
         async with self._ledger() as ledger:
             row = await ledger.transaction(transaction_id)
-        return None if row is None else self._view(row, kind=row.kind, reference=row.reference)
+        return (
+            None
+            if row is None
+            else transaction_view(
+                row, kind=row.kind, reference=row.reference, now=self._clock.now()
+            )
+        )
 
     async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
         """The transaction the last call with this reference made or acted on: for a
@@ -147,7 +159,9 @@ class Simulator:
         if found is None:
             return None
         call, row = found
-        return self._view(row, kind=call.operation, reference=reference)
+        return transaction_view(
+            row, kind=call.operation, reference=reference, now=self._clock.now()
+        )
 
     async def tokenize(self, request: TokenizeRequest) -> StoredCard:
         """A customer payment profile; a repeat with the same reference (our pm_ id)
@@ -255,7 +269,7 @@ class Simulator:
                     now=self._clock.now(),
                 )
         _log.info("simulator.reviewed", reference=reference, decision=decision)
-        return self._view(row, kind=row.kind, reference=row.reference)
+        return transaction_view(row, kind=row.kind, reference=row.reference, now=self._clock.now())
 
     async def post_webhook(
         self, notification_id: str, *, url: str, key: str, client: httpx.AsyncClient
@@ -378,21 +392,3 @@ class Simulator:
         if ids is None:
             return None
         return await ledger.payment_method(*ids, for_update=for_update)
-
-    def _view(
-        self, row: SimulatorTransaction, *, kind: str, reference: str
-    ) -> ProcessorTransaction:
-        return ProcessorTransaction(
-            processor_transaction_id=str(row.id),
-            reference=reference,
-            kind=kind,
-            status=status_at(row, self._clock.now()),
-            amount=row.amount,
-            settled_amount=row.settle_amount,
-            currency=row.currency,
-            reason_code=row.reason_code,
-            auth_code=row.auth_code,
-            submitted_at=row.submitted_at,
-            settled_at=row.settled_at,
-            parent_processor_transaction_id=None if row.parent_id is None else str(row.parent_id),
-        )
