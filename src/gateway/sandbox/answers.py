@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from gateway.core.money import to_decimal
 
@@ -87,6 +88,12 @@ def account_type(brand: str | None) -> str:
 def money(amount_minor: int, currency: str) -> str:
     """A decimal string by the currency's exponent ("10.00"), as amounts are sent."""
     return str(to_decimal(amount_minor, currency))
+
+
+def local(moment: datetime, zone: ZoneInfo) -> str:
+    """xs:dateTime in the account's own time zone, without an offset, as
+    Authorize.Net writes submitTimeLocal and settlementTimeLocal."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 def utc(moment: datetime) -> str:

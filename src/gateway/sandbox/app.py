@@ -75,7 +75,7 @@ class SandboxApp:
             format_, root, content = read_request(body, header(scope, b"content-type"))
         except SchemaError as error:
             answer = answers.envelope((answers.SCHEMA, str(error)), ok=False, ref_id=None)
-            await self._answer(send, Format.JSON, "ErrorResponse", answer)
+            await self._answer(send, error.format_, "ErrorResponse", answer)
             return
         ref_id = text(content, "refId")
         try:

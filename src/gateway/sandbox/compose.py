@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 from xml.sax.saxutils import escape
 
 from gateway.processors.authorize_net import schema
 from gateway.processors.authorize_net.schema import ANY, Element
+from gateway.processors.authorize_net.schema_types import REQUESTS, RESPONSES
+
+_ROOTS: Final = frozenset(REQUESTS) | frozenset(RESPONSES)
 
 
 def _items(
@@ -31,6 +34,10 @@ def _items(
             # Authorize.Net writes a required list even when it is empty.
             if arrays and element.required and schema.is_array(element.type):
                 yield element, []
+            elif element.required and type_name not in _ROOTS:
+                # Only a failed call's top-level result may be missing (the real API
+                # leaves it out too); anywhere below, the SDKs' bindings refuse it.
+                raise ValueError(f"{type_name} needs its element {element.name}")
             continue
         yield element, value
 

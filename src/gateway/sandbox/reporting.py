@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from gateway.processors.port import Outcome
 from gateway.processors.simulator.identifiers import parse_transaction_id
@@ -44,6 +45,7 @@ async def transaction_details(
         "transId": str(row.id),
         "refTransId": None if row.parent_id is None else str(row.parent_id),
         "submitTimeUTC": answers.utc(row.submitted_at),
+        "submitTimeLocal": answers.local(row.submitted_at, _zone(parts)),
         "transactionType": TRANSACTION_TYPES[Kind(row.kind)],
         "transactionStatus": str(status),
         "responseCode": response_code,
@@ -75,7 +77,7 @@ async def transaction_details(
 
 async def unsettled_list(parts: Parts, body: dict[str, Any], ref_id: str | None) -> dict[str, Any]:
     rows, total = await parts.reads.unsettled(_page(body))
-    return _transaction_list(rows, total, ref_id)
+    return _transaction_list(rows, total, ref_id, _zone(parts))
 
 
 async def transaction_list(
@@ -85,7 +87,7 @@ async def transaction_list(
     if batch_id is None:
         raise invalid("batchId", "not a batch id")
     rows, total = await parts.reads.in_batch(batch_id, _page(body))
-    return _transaction_list(rows, total, ref_id)
+    return _transaction_list(rows, total, ref_id, _zone(parts))
 
 
 async def settled_batch_list(
@@ -102,12 +104,15 @@ async def settled_batch_list(
     if not batches:
         return answers.envelope(answers.NO_RECORDS, ok=True, ref_id=ref_id)
     return answers.envelope(
-        answers.OK, ok=True, ref_id=ref_id, batchList=[_batch_of(batch) for batch in batches]
+        answers.OK,
+        ok=True,
+        ref_id=ref_id,
+        batchList=[_batch_of(batch, _zone(parts)) for batch in batches],
     )
 
 
 def _transaction_list(
-    rows: Sequence[SimulatorTransaction], total: int, ref_id: str | None
+    rows: Sequence[SimulatorTransaction], total: int, ref_id: str | None, zone: ZoneInfo
 ) -> dict[str, Any]:
     if not rows:
         return answers.envelope(
@@ -117,15 +122,21 @@ def _transaction_list(
         answers.OK,
         ok=True,
         ref_id=ref_id,
-        transactions=[_summary(row) for row in rows],
+        transactions=[_summary(row, zone) for row in rows],
         totalNumInResultSet=total,
     )
 
 
-def _summary(row: SimulatorTransaction) -> dict[str, Any]:
+def _zone(parts: Parts) -> ZoneInfo:
+    """The account's time zone: its daily cut-off's."""
+    return parts.simulator.config.settlement_cutoff[1]
+
+
+def _summary(row: SimulatorTransaction, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "transId": str(row.id),
         "submitTimeUTC": answers.utc(row.submitted_at),
+        "submitTimeLocal": answers.local(row.submitted_at, zone),
         "transactionStatus": row.status,
         "invoiceNumber": row.reference,
         "accountType": answers.account_type(row.card_brand),
@@ -154,13 +165,14 @@ def _page(body: dict[str, Any]) -> Page:
 
 async def _batch(parts: Parts, batch_id: int) -> dict[str, Any] | None:
     batch = await parts.reads.batch(batch_id)
-    return None if batch is None else _batch_of(batch)
+    return None if batch is None else _batch_of(batch, _zone(parts))
 
 
-def _batch_of(batch: SimulatorBatch) -> dict[str, Any]:
+def _batch_of(batch: SimulatorBatch, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "batchId": str(batch.id),
         "settlementTimeUTC": answers.utc(batch.settled_at),
+        "settlementTimeLocal": answers.local(batch.settled_at, zone),
         "settlementState": "settledSuccessfully",
         "paymentMethod": "creditCard",
     }
