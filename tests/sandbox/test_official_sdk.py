@@ -14,7 +14,6 @@ thread or process.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -37,10 +36,9 @@ DECLINE_ZIP = "46282"
 
 
 @pytest.fixture(autouse=True)
-def local_sdk(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def local_sdk(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "SANDBOX", sandbox.api_url)
     monkeypatch.setattr(constants, "PRODUCTION", sandbox.api_url)
-    yield
 
 
 def _auth(sandbox: RunningSandbox) -> Any:
@@ -150,7 +148,7 @@ def test_authenticate_test_request(sandbox: RunningSandbox) -> None:
     assert response.messages.message[0].code == "I00001"
 
 
-def test_wrong_credentials_are_E00007(sandbox: RunningSandbox) -> None:
+def test_wrong_credentials_are_e00007(sandbox: RunningSandbox) -> None:
     request = apicontractsv1.authenticateTestRequest()
     auth = _auth(sandbox)
     auth.transactionKey = "0000000000000000"
@@ -240,7 +238,8 @@ def test_a_customer_profile_is_created_and_charged(sandbox: RunningSandbox) -> N
     assert created.messages.resultCode == "Ok", created.messages.message[0].text
     customer_profile_id = str(created.customerProfileId)
     payment_profile_id = str(created.customerPaymentProfileIdList.numericString[0])
-    assert customer_profile_id.isdigit() and payment_profile_id.isdigit()
+    assert customer_profile_id.isdigit()
+    assert payment_profile_id.isdigit()
 
     charge_profile = apicontractsv1.customerProfilePaymentType()
     charge_profile.customerProfileId = customer_profile_id
