@@ -85,6 +85,15 @@ class TransactionRepository:
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def parent_processor_id(self, child: Transaction) -> str | None:
+        """The processor's id of a child's parent. Only the column is read: the
+        parent's row stays unloaded for whoever locks it next."""
+        assert child.parent_id is not None  # a child always has its parent
+        statement = select(Transaction.processor_transaction_id).where(
+            Transaction.merchant_id == child.merchant_id, Transaction.id == child.parent_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def children(self, parent: Transaction) -> list[Transaction]:
         statement = (
             select(Transaction)

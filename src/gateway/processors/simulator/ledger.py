@@ -113,19 +113,16 @@ class SimulatorLedger:
         )
         return int((await self.session.execute(statement)).scalar_one())
 
-    async def latest_request_with_transaction(
-        self, reference: str
-    ) -> tuple[SimulatorRequest, SimulatorTransaction] | None:
-        """The last call with this reference that made or acted on a transaction."""
+    async def latest_by_reference(self, reference: str) -> SimulatorTransaction | None:
+        """The last transaction made with this reference (a charge's or a refund's
+        invoiceNumber); a capture or a void makes none, so it is never this."""
         statement = (
-            select(SimulatorRequest, SimulatorTransaction)
-            .join(SimulatorTransaction, SimulatorRequest.transaction_id == SimulatorTransaction.id)
-            .where(SimulatorRequest.reference == reference)
-            .order_by(SimulatorRequest.id.desc())
+            select(SimulatorTransaction)
+            .where(SimulatorTransaction.reference == reference)
+            .order_by(SimulatorTransaction.id.desc())
             .limit(1)
         )
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], row[1])
+        return (await self.session.scalars(statement)).one_or_none()
 
     async def transactions_by_reference(self, reference: str) -> Sequence[SimulatorTransaction]:
         statement = (

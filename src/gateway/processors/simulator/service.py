@@ -135,15 +135,13 @@ class Simulator:
         return None if row is None else self._view(row, kind=row.kind, reference=row.reference)
 
     async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
-        """The transaction the last call with this reference made or acted on: for a
-        capture or a void, the authorization's (same id), shown with that `kind`."""
+        """The charge or refund made with this reference, as Authorize.Net's lists
+        match the invoiceNumber: a capture's or a void's own reference finds nothing
+        (their parent's record tells whether they landed)."""
         await self._reach()
         async with self._ledger() as ledger:
-            found = await ledger.latest_request_with_transaction(reference)
-        if found is None:
-            return None
-        call, row = found
-        return self._view(row, kind=call.operation, reference=reference)
+            row = await ledger.latest_by_reference(reference)
+        return None if row is None else self._view(row, kind=row.kind, reference=row.reference)
 
     async def tokenize(self, request: TokenizeRequest) -> StoredCard:
         """A customer payment profile; a repeat with the same reference (our pm_ id)
