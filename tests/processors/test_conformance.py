@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -22,6 +23,7 @@ from gateway.processors.port import (
     ProcessorResult,
     RefundRequest,
     RequestRejectedError,
+    SettlementReports,
     VoidRequest,
 )
 from gateway.processors.simulator import Simulator
@@ -260,6 +262,35 @@ async def test_refunds_of_a_settled_charge_get_new_ids_up_to_the_original(
     )
     assert refund.parent_processor_transaction_id == charge_id
     assert await processor.find_by_reference(first_request.reference) == refund
+
+
+async def test_settled_batches_report_what_settled_and_when(
+    processor: Processor, harness: Harness
+) -> None:
+    assert isinstance(processor, SettlementReports)
+    purchased = await _captured(processor)
+    authorized = await processor.authorize(charge(2000))
+    await harness.settle_everything()
+    assert purchased.processor_transaction_id is not None
+    record = await processor.get_transaction(purchased.processor_transaction_id)
+    assert record is not None
+    assert record.settled_at is not None
+
+    reported = await processor.settled_transactions(
+        record.settled_at - timedelta(days=1), record.settled_at + timedelta(minutes=1)
+    )
+
+    by_id = {row.processor_transaction_id: row for row in reported}
+    ours = by_id[purchased.processor_transaction_id]
+    assert ours.settled_at == record.settled_at
+    assert ours.batch_id
+    assert authorized.processor_transaction_id not in by_id  # nothing of it was captured
+    before = await processor.settled_transactions(
+        record.settled_at - timedelta(days=2), record.settled_at - timedelta(days=1)
+    )
+    assert purchased.processor_transaction_id not in {
+        row.processor_transaction_id for row in before
+    }
 
 
 async def test_a_refund_needs_the_last_4_of_the_original_card(

@@ -21,9 +21,9 @@ Failures are told apart by what they mean for a retry:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 
 class Outcome(StrEnum):
@@ -187,6 +187,10 @@ class SettledTransaction:
     processor_transaction_id: str
     batch_id: str
     settled_at: datetime
+
+
+# The widest window a settled-batch report covers (getSettledBatchList, ANET.md §4).
+MAX_SETTLEMENT_WINDOW: Final = timedelta(days=31)
 
 
 @runtime_checkable
