@@ -1,6 +1,6 @@
 """Payment sweeps (queue `maintenance`), one per cron tick: reconciliation of
 pending transactions, authorization expiry, compensation of orphans, and the
-simulator's daily settlement.
+simulator's daily settlement followed by the settled batches' marks.
 
 Each takes its tick's advisory lock first: a second cron process enqueueing the
 same tick gets `{"skipped": 1}` and touches nothing. The counts returned are the
@@ -65,14 +65,19 @@ async def compensate_orphans() -> dict[str, object]:
 
 async def settle_simulator() -> dict[str, object]:
     """Settle what the simulator took before its last cut-off (GATEWAY_SETTLEMENT_CUTOFF);
-    a tick before the next cut-off finds nothing new and settles nothing."""
+    a tick before the next cut-off finds nothing new and settles nothing. Then mark
+    our rows from the settled batches every processor reports (the live one's too)."""
     async with job_context("settle_simulator") as job:
         if not await take_tick_lock(job.session, "settle_simulator"):
             return dict(SKIPPED)
         async with job_processors(job) as processors:
-            summary = await SettlementService(job.session, processors.simulator).settle()
+            service = SettlementService(
+                job.session, processors.simulator, processors=processors.registry, clock=job.clock
+            )
+            summary = await service.settle()
         return {
             "settled": len(summary.settled),
             "marked": summary.marked,
             "expired": len(summary.expired),
+            "unreachable": list(summary.unreachable),
         }

@@ -72,7 +72,8 @@ async def test_an_expired_authorization_is_voided_at_the_processor_and_expired(
     )
     [void] = await voids_of(get, authorization)
     assert (void["status"], void["reason"]) == ("succeeded", "authorization expired")
-    at_processor = await simulator.find_by_reference(void["id"])
+    # A void keeps its authorization's transId: the authorization's record shows it.
+    at_processor = await simulator.find_by_reference(authorization)
     assert at_processor is not None
     assert at_processor.status == "voided", "the customer's hold is released now"
     refused = await post("capture", {"transaction_id": authorization})

@@ -381,6 +381,66 @@ async def test_a_child_the_processor_never_saw_fails_and_frees_its_parent(
     assert (await post("capture", {"transaction_id": parent})).status_code == 201
 
 
+async def test_a_lost_capture_is_found_through_its_authorizations_record(
+    post: Post, get: Any, sweeps: Sweeps, simulator: Simulator, merchant: Merchant
+) -> None:
+    parent = (await post("authorize", charge_body(1500))).json()["id"]
+    capture = CaptureOperation(
+        CaptureIn(transaction_id=parent, amount=900), sweeps.context(merchant.id), sweeps.clock
+    )
+    reserved = await sweeps.without_phase_3(capture)
+    # As on Authorize.Net: nothing answers to the capture's own reference.
+    assert await simulator.find_by_reference(reserved.object_id) is None
+    sweeps.past_the_lock()
+
+    summary = await sweeps.reconcile()
+
+    assert dict(summary.resolved) == {"succeeded": 1}
+    child = await details(get, reserved.object_id)
+    authorization = await details(get, parent)
+    assert child["status"] == "succeeded"
+    assert child["processor_transaction_id"] == authorization["processor_transaction_id"]
+    assert (authorization["status"], authorization["amount_captured"]) == ("captured", 900)
+
+
+async def test_a_lost_void_is_found_through_its_parents_record(
+    post: Post, get: Any, sweeps: Sweeps, simulator: Simulator, merchant: Merchant
+) -> None:
+    parent = (await post("purchase", charge_body(1500))).json()["id"]
+    cancel = CancelOperation(
+        CancelIn(transaction_id=parent), sweeps.context(merchant.id), sweeps.clock
+    )
+    reserved = await sweeps.without_phase_3(cancel)
+    assert await simulator.find_by_reference(reserved.object_id) is None
+    sweeps.past_the_lock()
+
+    summary = await sweeps.reconcile()
+
+    assert dict(summary.resolved) == {"succeeded": 1}
+    assert (await details(get, reserved.object_id))["status"] == "succeeded"
+    assert (await details(get, parent))["status"] == "voided"
+
+
+async def test_a_void_whose_parent_the_processor_shows_unchanged_waits_then_fails(
+    post: Post, get: Any, sweeps: Sweeps, merchant: Merchant, clock: FrozenClock
+) -> None:
+    parent = (await post("purchase", charge_body(1500))).json()["id"]
+    cancel = CancelOperation(CancelIn(transaction_id=parent), sweeps.context(merchant.id), clock)
+    async with sweeps.sessions() as session:  # phase 1, then the process died
+        reserved = await cancel.reserve(session)
+        await session.commit()
+    sweeps.past_the_lock()
+    # The purchase's record says capturedPendingSettlement: not a void that landed.
+    assert (await sweeps.reconcile()).still_pending == 1
+
+    clock.advance(timedelta(minutes=sweeps.settings.reconcile_not_found_after_minutes))
+    await sweeps.reconcile()
+
+    void = await details(get, reserved.object_id)
+    assert (void["status"], void["decline_reason"]) == ("failed", NOT_FOUND_REASON)
+    assert (await details(get, parent))["status"] == "captured"
+
+
 # -- concurrent passes, on committed data ---------------------------------------------
 
 

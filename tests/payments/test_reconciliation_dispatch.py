@@ -15,8 +15,10 @@ from gateway.payments.operations import (
     RefundOperation,
 )
 from gateway.payments.reconciliation import (
+    Sighting,
     VoidOrigin,
     finalizer_for,
+    parent_result,
     processor_result,
     void_origin,
 )
@@ -113,3 +115,54 @@ def test_every_void_origin_is_reachable() -> None:
     reasons = (None, ExpiryVoid.child_reason, CompensationVoid.child_reason)
     origins = {void_origin(_row(TransactionType.VOID, reason)) for reason in reasons}
     assert origins == set(VoidOrigin)
+
+
+# What the parent's record shows once a call that keeps its transId went through,
+# and what it shows when the call did not land: the parent unchanged, or ended its
+# own way (its own decline is never read as the call's).
+LANDED_ON_THE_PARENT = {
+    TransactionType.CAPTURE: "capturedPendingSettlement",
+    TransactionType.REFUND: "voided",  # a full refund before settlement is sent as a void
+    TransactionType.VOID: "voided",
+}
+NOT_LANDED_ON_THE_PARENT = {
+    TransactionType.CAPTURE: ("authorizedPendingCapture", "declined", "expired", "voided"),
+    TransactionType.REFUND: ("capturedPendingSettlement", "settledSuccessfully", "declined"),
+    TransactionType.VOID: ("authorizedPendingCapture", "settledSuccessfully", "declined"),
+}
+
+
+@pytest.mark.parametrize("kind", list(LANDED_ON_THE_PARENT))
+def test_a_call_that_keeps_its_parents_id_is_read_from_the_parents_record(
+    kind: TransactionType,
+) -> None:
+    parent = _record(TransactionType.AUTHORIZATION, LANDED_ON_THE_PARENT[kind])
+    result = parent_result(kind, parent)
+    assert result is not None
+    assert result.outcome is Outcome.APPROVED
+    assert result.processor_transaction_id == parent.processor_transaction_id
+    for status in NOT_LANDED_ON_THE_PARENT[kind]:
+        assert parent_result(kind, _record(TransactionType.AUTHORIZATION, status)) is None
+
+
+def test_only_a_refund_seen_through_its_parent_landed_as_a_void() -> None:
+    voided = _record(TransactionType.PURCHASE, "voided")
+    through = Sighting(voided, through_parent=True)
+    assert through.as_void(TransactionType.REFUND)
+    assert not Sighting(_record(TransactionType.REFUND, "refundPendingSettlement")).as_void(
+        TransactionType.REFUND
+    )
+    assert not through.as_void(TransactionType.VOID)
+    # A refund's own record that says voided is a refund voided, not one that landed.
+    assert (
+        Sighting(_record(TransactionType.REFUND, "voided")).result(TransactionType.REFUND) is None
+    )
+
+
+def test_a_record_a_webhook_brings_for_a_child_is_its_parents_unless_a_refunds() -> None:
+    purchase = _record(TransactionType.PURCHASE, "voided")
+    refund = _record(TransactionType.REFUND, "refundPendingSettlement")
+    assert Sighting.of_record(TransactionType.VOID, purchase).through_parent
+    assert Sighting.of_record(TransactionType.REFUND, purchase).through_parent
+    assert not Sighting.of_record(TransactionType.REFUND, refund).through_parent
+    assert not Sighting.of_record(TransactionType.PURCHASE, purchase).through_parent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
@@ -22,6 +23,7 @@ from gateway.processors.port import (
     ProcessorResult,
     RefundRequest,
     RequestRejectedError,
+    SettlementReports,
     VoidRequest,
 )
 from gateway.processors.simulator import Simulator
@@ -262,6 +264,35 @@ async def test_refunds_of_a_settled_charge_get_new_ids_up_to_the_original(
     assert await processor.find_by_reference(first_request.reference) == refund
 
 
+async def test_settled_batches_report_what_settled_and_when(
+    processor: Processor, harness: Harness
+) -> None:
+    assert isinstance(processor, SettlementReports)
+    purchased = await _captured(processor)
+    authorized = await processor.authorize(charge(2000))
+    await harness.settle_everything()
+    assert purchased.processor_transaction_id is not None
+    record = await processor.get_transaction(purchased.processor_transaction_id)
+    assert record is not None
+    assert record.settled_at is not None
+
+    reported = await processor.settled_transactions(
+        record.settled_at - timedelta(days=1), record.settled_at + timedelta(minutes=1)
+    )
+
+    by_id = {row.processor_transaction_id: row for row in reported}
+    ours = by_id[purchased.processor_transaction_id]
+    assert ours.settled_at == record.settled_at
+    assert ours.batch_id
+    assert authorized.processor_transaction_id not in by_id  # nothing of it was captured
+    before = await processor.settled_transactions(
+        record.settled_at - timedelta(days=2), record.settled_at - timedelta(days=1)
+    )
+    assert purchased.processor_transaction_id not in {
+        row.processor_transaction_id for row in before
+    }
+
+
 async def test_a_refund_needs_the_last_4_of_the_original_card(
     processor: Processor, harness: Harness
 ) -> None:
@@ -278,30 +309,42 @@ async def test_lookups_of_unknown_ids_and_references_return_none(processor: Proc
     assert await processor.find_by_reference(reference()) is None
 
 
-async def test_captures_and_voids_are_found_by_their_own_reference(processor: Processor) -> None:
-    authorized = await processor.authorize(charge(2000))
-    assert authorized.processor_transaction_id is not None
-    capture = _capture(authorized.processor_transaction_id, 2000)
+async def test_captures_and_voids_are_found_through_their_parent(processor: Processor) -> None:
+    # Authorize.Net gives a priorAuthCapture and a void no transId of their own
+    # and lists nothing by their refId: their parent's record is all there is.
+    request = charge(2000)
+    authorized = await processor.authorize(request)
+    parent_id = authorized.processor_transaction_id
+    assert parent_id is not None
+    capture = _capture(parent_id, 1500)
     await processor.capture(capture)
-    void = _void(authorized.processor_transaction_id)
+
+    assert await processor.find_by_reference(capture.reference) is None
+    captured = await processor.get_transaction(parent_id)
+    assert captured is not None
+    assert (captured.status, captured.settled_amount) == ("capturedPendingSettlement", 1500)
+
+    void = _void(parent_id)
     await processor.void(void)
 
-    by_capture = await processor.find_by_reference(capture.reference)
-    by_void = await processor.find_by_reference(void.reference)
+    assert await processor.find_by_reference(void.reference) is None
+    voided = await processor.get_transaction(parent_id)
+    assert voided is not None
+    assert voided.status == "voided"
+    by_charge = await processor.find_by_reference(request.reference)
+    assert by_charge is not None
+    assert (by_charge.processor_transaction_id, by_charge.status) == (parent_id, "voided")
 
-    assert by_capture is not None
-    assert by_capture.processor_transaction_id == authorized.processor_transaction_id
-    assert (by_capture.kind, by_capture.reference) == ("capture", capture.reference)
-    assert by_void is not None
-    assert (by_void.kind, by_void.status) == ("void", "voided")
 
-
-async def test_a_refused_follow_up_is_not_found_by_its_reference(processor: Processor) -> None:
-    authorized = await processor.authorize(charge(2000))
-    assert authorized.processor_transaction_id is not None
-    capture = _capture(authorized.processor_transaction_id, 9999)
-    assert (await processor.capture(capture)).outcome is Outcome.ERROR
-    assert await processor.find_by_reference(capture.reference) is None
+async def test_a_refused_refund_is_not_found_by_its_reference(
+    processor: Processor, harness: Harness
+) -> None:
+    purchased = await _captured(processor, 1500)
+    assert purchased.processor_transaction_id is not None
+    await harness.settle_everything()
+    refund = _refund(purchased.processor_transaction_id, 1501)
+    assert (await processor.refund(refund)).outcome is Outcome.ERROR
+    assert await processor.find_by_reference(refund.reference) is None
 
 
 async def test_tokenize_charge_the_token_and_delete_it(processor: Processor) -> None:

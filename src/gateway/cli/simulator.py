@@ -20,7 +20,7 @@ from gateway.cli.common import (
     run_in_session,
     running_servers,
 )
-from gateway.composition.process import command_simulator, open_redis
+from gateway.composition.process import command_simulator, open_processors, open_redis
 from gateway.composition.resources import field_crypto
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.errors import NotFound, ValidationFailed
@@ -67,15 +67,21 @@ def settle(everything: bool, as_json: bool) -> None:
     """Settle what the simulator took before the last cut-off.
 
     The cut-off is GATEWAY_SETTLEMENT_CUTOFF (a local time in a zone, e.g. 16:00
-    America/Los_Angeles). Settled transactions get `settled_at`, here and on the
-    gateway's own rows; authorizations past GATEWAY_AUTH_EXPIRY_DAYS expire.
+    America/Los_Angeles); authorizations past GATEWAY_AUTH_EXPIRY_DAYS expire.
+    The gateway's own rows then get `settled_at` from the settled batches each
+    processor reports (the simulator's, and the live processor's when it does).
     """
     settings = load_settings_or_exit()
+    with running_servers(settings) as ready:
 
-    async def work(session: AsyncSession, simulator: Simulator) -> SettlementSummary:
-        return await SettlementService(session, simulator).settle(everything=everything)
+        async def work(session: AsyncSession, clock: Clock) -> SettlementSummary:
+            async with open_processors(ready, clock) as processors:
+                service = SettlementService(
+                    session, processors.simulator, processors=processors.registry, clock=clock
+                )
+                return await service.settle(everything=everything)
 
-    summary = _with_simulator(settings, work)
+        summary = run_in_session(ready, work)
 
     def human() -> str:
         if summary.batch_id is None:
@@ -83,9 +89,12 @@ def settle(everything: bool, as_json: bool) -> None:
         else:
             settled = f"settled {len(summary.settled)} in batch {summary.batch_id}"
         cutoff = "everything (--now)" if summary.cutoff is None else summary.cutoff.isoformat()
+        unreachable = "".join(
+            f"; {name} unreachable, asked again next time" for name in summary.unreachable
+        )
         return (
             f"{settled}; cut-off {cutoff}; {summary.marked} gateway transaction(s) marked;"
-            f" {len(summary.expired)} authorization(s) expired"
+            f" {len(summary.expired)} authorization(s) expired{unreachable}"
         )
 
     emit(summary, as_json=as_json, human=human)

@@ -6,8 +6,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from gateway.core.pagination import newest_first, page_of
 from gateway.payments.models import Transaction
@@ -85,6 +86,15 @@ class TransactionRepository:
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def parent_processor_id(self, child: Transaction) -> str | None:
+        """The processor's id of a child's parent. Only the column is read: the
+        parent's row stays unloaded for whoever locks it next."""
+        assert child.parent_id is not None  # a child always has its parent
+        statement = select(Transaction.processor_transaction_id).where(
+            Transaction.merchant_id == child.merchant_id, Transaction.id == child.parent_id
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def children(self, parent: Transaction) -> list[Transaction]:
         statement = (
             select(Transaction)
@@ -155,3 +165,31 @@ class TransactionRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def oldest_awaiting_settlement(self, processor: str) -> datetime | None:
+        """When the oldest of our transactions whose money `processor` has yet to
+        settle was made: a captured charge, or a refund made as one (not a full
+        refund sent as a void, which keeps its voided charge's id and never settles).
+        A capture settles with its authorization, which stands for it."""
+        parent = aliased(Transaction)
+        sent_as_void = exists().where(
+            parent.id == Transaction.parent_id,
+            parent.processor_transaction_id == Transaction.processor_transaction_id,
+        )
+        statement = select(func.min(Transaction.created_at)).where(
+            Transaction.processor == processor,
+            Transaction.settled_at.is_(None),
+            Transaction.processor_transaction_id.is_not(None),
+            or_(
+                and_(
+                    Transaction.type.in_(("purchase", "authorization")),
+                    Transaction.status.in_(("captured", "partially_refunded")),
+                ),
+                and_(
+                    Transaction.type == "refund",
+                    Transaction.status == "succeeded",
+                    ~sent_as_void,
+                ),
+            ),
+        )
+        return (await self.session.execute(statement)).scalar_one()

@@ -2,8 +2,13 @@
 
 Amounts are integer minor units with their currency; a connector converts them
 at its own wire. Our transaction id travels as the `reference` (Authorize.Net's
-refId and invoiceNumber), so a lookup by reference can tell whether a call that
-timed out landed (STYLE.md 11).
+refId and invoiceNumber), so a lookup by reference can tell whether a charge or
+a refund that timed out landed (STYLE.md 11).
+
+The port exposes only what Authorize.Net does (ANET.md §2, §4): a capture and a
+void make no transaction id of their own, they change their parent's, and no
+list finds them by their own reference. Whether one landed is read from the
+parent's record (`get_transaction` of the parent's id), never by reference.
 
 Failures are told apart by what they mean for a retry:
 - `NotSentError`: the request provably never reached the processor (connection
@@ -17,9 +22,9 @@ Failures are told apart by what they mean for a retry:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 
 class Outcome(StrEnum):
@@ -191,6 +196,10 @@ class SettledTransaction:
     settled_at: datetime
 
 
+# The widest window a settled-batch report covers (getSettledBatchList, ANET.md §4).
+MAX_SETTLEMENT_WINDOW: Final = timedelta(days=31)
+
+
 @runtime_checkable
 class SettlementReports(Protocol):
     """What a processor says it settled: the gateway learns settlement only from
@@ -232,11 +241,16 @@ class Processor(Protocol):
 
     async def void(self, request: VoidRequest) -> ProcessorResult: ...
 
-    async def get_transaction(
-        self, processor_transaction_id: str
-    ) -> ProcessorTransaction | None: ...
+    async def get_transaction(self, processor_transaction_id: str) -> ProcessorTransaction | None:
+        """The processor's record of one transaction id (getTransactionDetails);
+        after a capture or a void, the record of the transaction it acted on."""
+        ...
 
-    async def find_by_reference(self, reference: str) -> ProcessorTransaction | None: ...
+    async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
+        """The charge (purchase, authorization) or refund made with this reference
+        (the invoiceNumber), the latest if several; None otherwise. A capture or
+        a void is never found by its own reference: see `get_transaction`."""
+        ...
 
     async def tokenize(self, request: TokenizeRequest) -> StoredCard: ...
 

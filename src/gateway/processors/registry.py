@@ -58,6 +58,13 @@ class ProcessorRegistry:
             )
         return self.live
 
+    def processors(self) -> list[ResilientProcessor]:
+        """Every processor of the deployment once, test first (live may be the
+        test one itself, when both run on the simulator)."""
+        if self.live is None or self.live is self.test:
+            return [self.test]
+        return [self.test, self.live]
+
     async def breaker_state(self) -> BreakerState:
         """The live processor's breaker, as /health reports it (information only);
         the simulator's only on a deployment without one."""

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from tenacity import (
@@ -39,6 +40,8 @@ from gateway.processors.port import (
     ProcessorResult,
     ProcessorTransaction,
     RefundRequest,
+    SettledTransaction,
+    SettlementReports,
     StoredCard,
     TokenizeRequest,
     VoidRequest,
@@ -141,3 +144,18 @@ class ResilientProcessor:
 
     async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
         return await self._look_up(lambda: self.inner.find_by_reference(reference))
+
+    @property
+    def reports_settlement(self) -> bool:
+        """Whether the processor reports its settled batches (SettlementReports)."""
+        return isinstance(self.inner, SettlementReports)
+
+    async def settled_transactions(
+        self, first: datetime, last: datetime
+    ) -> list[SettledTransaction]:
+        """A read-only look-up like `get_transaction`; raises TypeError when the
+        processor reports no settled batches (ask `reports_settlement` first)."""
+        inner = self.inner
+        if not isinstance(inner, SettlementReports):
+            raise TypeError(f"{self.name} does not report its settled batches")
+        return await self._look_up(lambda: inner.settled_transactions(first, last))

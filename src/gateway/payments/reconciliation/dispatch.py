@@ -1,12 +1,13 @@
 """What reconciliation makes of what the processor reports: the backoff between
 looks, the finisher of each transaction type (exhaustively, by type and by a
-void's origin), and the processor's statuses read as an outcome. Pure: no
-session, no processor call.
+void's origin), and the processor's statuses read as an outcome, from a call's
+own record or from its parent's. Pure: no session, no processor call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, assert_never
@@ -177,14 +178,13 @@ def charge_result(kind: TransactionType, found: ProcessorTransaction) -> Process
     return None if outcome is None else _result(found, outcome)
 
 
-def _landed(kind: TransactionType, found: ProcessorTransaction) -> frozenset[str]:
-    """The processor's statuses that show a call of `kind` went through."""
+def _landed(kind: TransactionType) -> frozenset[str]:
+    """The statuses of a call's own record that show a call of `kind` went through."""
     match kind:
         case TransactionType.CAPTURE:
             return CAPTURED_STATUSES
         case TransactionType.REFUND:
-            # A full refund before settlement is sent as a void.
-            return VOIDED_STATUSES if found.kind == "void" else REFUNDED_STATUSES
+            return REFUNDED_STATUSES
         case TransactionType.VOID:
             return VOIDED_STATUSES
         case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
@@ -203,10 +203,59 @@ def processor_result(kind: TransactionType, found: ProcessorTransaction) -> Proc
 def child_result(kind: TransactionType, found: ProcessorTransaction) -> ProcessorResult | None:
     """The processor's record of a capture, refund or void call; None when the call
     did not land (the record shows the target unchanged)."""
-    if found.status in _landed(kind, found):
+    if found.status in _landed(kind):
         return _result(found, Outcome.APPROVED)
     if found.status == "declined":
         return _result(found, Outcome.DECLINED)
     if found.status in _FAILED:
         return _result(found, Outcome.ERROR)
     return None
+
+
+def parent_result(kind: TransactionType, parent: ProcessorTransaction) -> ProcessorResult | None:
+    """A capture, a void, or a full refund sent as a void keeps its parent's transId
+    (ANET.md §2): the parent's record, read as that call's answer. Approved when
+    the parent's status shows the call went through; None otherwise, as nothing
+    in the parent's record can say the call was declined (a declined parent is
+    the parent's own story)."""
+    match kind:
+        case TransactionType.CAPTURE:
+            landed = CAPTURED_STATUSES
+        case TransactionType.VOID | TransactionType.REFUND:
+            landed = VOIDED_STATUSES
+        case TransactionType.PURCHASE | TransactionType.AUTHORIZATION:
+            raise ValueError(f"a {kind} has no parent: see charge_result")
+        case _:
+            assert_never(kind)
+    return _result(parent, Outcome.APPROVED) if parent.status in landed else None
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What reconciliation found of one transaction at the processor: its own
+    record, or (`through_parent`) the record of the parent whose transId the call
+    kept; `record` None when the processor shows nothing."""
+
+    record: ProcessorTransaction | None
+    through_parent: bool = False
+
+    @classmethod
+    def of_record(cls, kind: TransactionType, record: ProcessorTransaction) -> Sighting:
+        """A record fetched another way (a webhook's) for a transaction of `kind`:
+        a child's record that is not a refund's is its parent's, whose transId the
+        capture, the void or the refund sent as a void kept."""
+        through_parent = not is_parent(kind) and record.kind != TransactionType.REFUND
+        return cls(record, through_parent=through_parent)
+
+    def result(self, kind: TransactionType) -> ProcessorResult | None:
+        """The answer phase 2 would have had; None when the record shows none."""
+        if self.record is None:
+            return None
+        if self.through_parent:
+            return parent_result(kind, self.record)
+        return processor_result(kind, self.record)
+
+    def as_void(self, kind: TransactionType) -> bool:
+        """A refund seen through its parent landed as a void (a full refund before
+        settlement is sent as one): its phase 3 says so."""
+        return kind is TransactionType.REFUND and self.through_parent

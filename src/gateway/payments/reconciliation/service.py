@@ -2,8 +2,9 @@
 
 A transaction stays pending when phase 2 lost the processor's answer (a read
 timeout, a crash) or the processor holds it for review. The sweep claims them
-oldest first, asks the processor by our own reference (`find_by_reference`:
-never re-sending anything, DESIGN.md invariant 4) and hands the answer to the
+oldest first, asks the processor (a charge or a refund by our own reference, a
+capture or a void through its parent's record: `lookup`; never re-sending
+anything, DESIGN.md invariant 4) and hands the answer to the
 same phase-3 code the API runs, so a reconciled transaction ends exactly as if
 the answer had come in time: same statuses, same parent updates, same events,
 with actor `reconciliation`, and the events the movement's phase 1 held are
@@ -49,10 +50,12 @@ from gateway.payments.reconciliation.dispatch import (
     ACTOR,
     BATCH_SIZE,
     NOT_FOUND_REASON,
+    Sighting,
     backoff,
     finalizer_for,
-    processor_result,
 )
+from gateway.payments.reconciliation.lookup import look_up
+from gateway.payments.repository import TransactionRepository
 from gateway.payments.responses import response_for
 from gateway.payments.service import TransactionService
 from gateway.payments.states import (
@@ -160,14 +163,14 @@ class ReconciliationService:
         request would have got when it was resolved."""
         try:
             processor = self.processors.for_mode(transaction.livemode)
-            found = await processor.find_by_reference(transaction.id)
+            sighting = await look_up(transaction, processor, TransactionRepository(self.session))
         except (NotSentError, OutcomeUnknownError, ProcessorUnavailable) as error:
             _log.warning(
                 "reconciliation.unreachable", transaction_id=transaction.id, error=str(error)
             )
             await self._wait(transaction, now, summary)
             return None
-        return await self._resolve(transaction, found, processor, now, summary)
+        return await self._resolve(transaction, sighting, processor, now, summary)
 
     async def reconcile_one(self, transaction: Transaction) -> bool:
         """One look at one pending transaction (locked by the caller), as a pass takes
@@ -187,7 +190,8 @@ class ReconciliationService:
         events, orphan mark and stored answer for a request that died. Whether it
         left `pending`."""
         now = self.clock.now()
-        answer = await self._resolve(transaction, found, processor, now, ReconcileSummary())
+        sighting = Sighting.of_record(TransactionType(transaction.type), found)
+        answer = await self._resolve(transaction, sighting, processor, now, ReconcileSummary())
         if answer is not None:
             await self._store_answers({transaction.id: answer}, now)
         return transaction.status != ParentStatus.PENDING
@@ -195,11 +199,12 @@ class ReconciliationService:
     async def _resolve(
         self,
         transaction: Transaction,
-        found: ProcessorTransaction | None,
+        sighting: Sighting,
         processor: ResilientProcessor,
         now: datetime,
         summary: ReconcileSummary,
     ) -> StoredResponse | None:
+        found = sighting.record
         context = context_for(
             transaction,
             actor=self.actor,
@@ -208,11 +213,9 @@ class ReconciliationService:
             settings=self.settings,
         )
         kind = TransactionType(transaction.type)
-        result = None
-        if found is not None:
-            result = processor_result(kind, found)
-            if result is None and is_parent(kind):
-                return await self._refer(transaction, found, summary)
+        result = sighting.result(kind)
+        if found is not None and result is None and is_parent(kind):
+            return await self._refer(transaction, found, summary)
         failure_kind = None
         if result is None:
             if transaction.created_at > now - self._not_found_after:
@@ -226,6 +229,7 @@ class ReconciliationService:
         return await self._finalize(
             transaction,
             found=found,
+            as_void=sighting.as_void(kind),
             result=result,
             failure_kind=failure_kind,
             context=context,
@@ -242,6 +246,7 @@ class ReconciliationService:
         transaction: Transaction,
         *,
         found: ProcessorTransaction | None,
+        as_void: bool,
         result: ProcessorResult,
         failure_kind: FailureKind | None,
         context: Context,
@@ -252,7 +257,7 @@ class ReconciliationService:
         reserved = Reserved(
             object_id=transaction.id,
             parent_id=transaction.parent_id,
-            as_void=found is not None and found.kind == "void",
+            as_void=as_void,
             call=CallResult.ANSWERED,
             result=result,
             processed_at=found.submitted_at if found is not None else None,

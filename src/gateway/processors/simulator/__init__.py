@@ -10,7 +10,8 @@ from gateway.processors.simulator.errors import (
     UnknownReference,
 )
 from gateway.processors.simulator.outage import LocalOutage, Outage, OutageSwitch
-from gateway.processors.simulator.service import ReviewDecision, Simulator
+from gateway.processors.simulator.review import ReviewDecision
+from gateway.processors.simulator.service import Simulator
 from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import ScriptStep, parse_script
 

@@ -135,8 +135,8 @@ async def _answer(
     verdict: Verdict,
     now: datetime,
 ) -> ProcessorResult:
-    """Record the call and build its result. The transaction it made or acted on
-    is kept only when approved, so `find_by_reference` finds only what landed."""
+    """Record the call and build its result. A refund's transaction is made only
+    when approved, so `find_by_reference` finds only refunds that landed."""
     acted_on = target if verdict.outcome is Outcome.APPROVED else None
     await ledger.record_call(
         reference=call.reference,

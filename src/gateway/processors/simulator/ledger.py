@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.processors.port import Outcome
+from gateway.processors.port import Outcome, SettledTransaction
 from gateway.processors.simulator.models import (
     CUSTOMER_PROFILE_IDS,
     PAYMENT_PROFILE_IDS,
@@ -113,19 +113,16 @@ class SimulatorLedger:
         )
         return int((await self.session.execute(statement)).scalar_one())
 
-    async def latest_request_with_transaction(
-        self, reference: str
-    ) -> tuple[SimulatorRequest, SimulatorTransaction] | None:
-        """The last call with this reference that made or acted on a transaction."""
+    async def latest_by_reference(self, reference: str) -> SimulatorTransaction | None:
+        """The last transaction made with this reference (a charge's or a refund's
+        invoiceNumber); a capture or a void makes none, so it is never this."""
         statement = (
-            select(SimulatorRequest, SimulatorTransaction)
-            .join(SimulatorTransaction, SimulatorRequest.transaction_id == SimulatorTransaction.id)
-            .where(SimulatorRequest.reference == reference)
-            .order_by(SimulatorRequest.id.desc())
+            select(SimulatorTransaction)
+            .where(SimulatorTransaction.reference == reference)
+            .order_by(SimulatorTransaction.id.desc())
             .limit(1)
         )
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], row[1])
+        return (await self.session.scalars(statement)).one_or_none()
 
     async def transactions_by_reference(self, reference: str) -> Sequence[SimulatorTransaction]:
         statement = (
@@ -260,6 +257,24 @@ class SimulatorLedger:
             await self.session.flush()
             return None, []
         return batch.id, settled
+
+    async def settled_between(self, first: datetime, last: datetime) -> list[SettledTransaction]:
+        """Every transaction of the batches settled from `first` to `last`, both
+        included, by batch then id."""
+        statement = (
+            select(SimulatorTransaction.id, SimulatorBatch.id, SimulatorBatch.settled_at)
+            .join(SimulatorBatch, SimulatorTransaction.batch_id == SimulatorBatch.id)
+            .where(SimulatorBatch.settled_at >= first, SimulatorBatch.settled_at <= last)
+            .order_by(SimulatorBatch.id, SimulatorTransaction.id)
+        )
+        return [
+            SettledTransaction(
+                processor_transaction_id=str(transaction_id),
+                batch_id=str(batch_id),
+                settled_at=settled_at,
+            )
+            for transaction_id, batch_id, settled_at in await self.session.execute(statement)
+        ]
 
     async def webhook(self, notification_id: str) -> SimulatorWebhook | None:
         return await self.session.get(SimulatorWebhook, notification_id)

@@ -125,8 +125,10 @@ class SimulatorTransaction(Base):
 class SimulatorRequest(Base):
     """Every money-moving call the simulator answered (or lost after recording).
 
-    Looked up by our reference: a capture or a void has no transaction id of its
-    own, so this is how `find_by_reference` tells whether one landed.
+    The processor's own log of calls, captures and voids included: the chaos
+    audit reads it to prove no reference reached the processor twice. The port
+    never shows it, as Authorize.Net shows no such log: a capture or a void is
+    seen only through the transaction it changed.
     """
 
     __tablename__ = "simulator_requests"

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal
+from datetime import datetime
 
 import httpx
 import structlog
@@ -34,17 +34,17 @@ from gateway.processors.port import (
     ProcessorTransaction,
     RefundRequest,
     RequestRejectedError,
+    SettledTransaction,
     StoredCard,
     TokenizeRequest,
     VoidRequest,
 )
-from gateway.processors.simulator import followups, webhooks
+from gateway.processors.simulator import followups, review, webhooks
 from gateway.processors.simulator.charges import take_charge
 from gateway.processors.simulator.config import SimulatorConfig
 from gateway.processors.simulator.cutoff import last_cutoff
-from gateway.processors.simulator.errors import NotHeld, UnknownPaymentMethod, UnknownReference
+from gateway.processors.simulator.errors import UnknownPaymentMethod
 from gateway.processors.simulator.identifiers import (
-    auth_code_for,
     encode_token,
     parse_token,
     parse_transaction_id,
@@ -57,17 +57,16 @@ from gateway.processors.simulator.instruments import (
 from gateway.processors.simulator.ledger import SimulatorLedger
 from gateway.processors.simulator.models import SimulatorPaymentMethod
 from gateway.processors.simulator.outage import Outage, OutageSwitch
-from gateway.processors.simulator.rules import Kind, Status
+from gateway.processors.simulator.review import ReviewDecision
+from gateway.processors.simulator.rules import Kind
+from gateway.processors.simulator.settled_batches import require_settlement_window
 from gateway.processors.simulator.settlement_report import SettlementReport
 from gateway.processors.simulator.triggers import (
     EXPIRED_CARD,
-    GENERAL_DECLINE,
     ScriptStep,
     reason_text,
 )
 from gateway.processors.simulator.views import transaction_view
-
-ReviewDecision = Literal["approve", "decline"]
 
 _log = structlog.get_logger("gateway.simulator")
 
@@ -94,6 +93,11 @@ class Simulator:
             outage = OutageSwitch(redis)
         self.outage = outage
         self.config = config or SimulatorConfig()
+
+    @property
+    def clock(self) -> Clock:
+        """The clock its ledger is dated by (its batches' settlement times)."""
+        return self._clock
 
     @classmethod
     def from_settings(
@@ -151,16 +155,18 @@ class Simulator:
         )
 
     async def find_by_reference(self, reference: str) -> ProcessorTransaction | None:
-        """The transaction the last call with this reference made or acted on: for a
-        capture or a void, the authorization's (same id), shown with that `kind`."""
+        """The charge or refund made with this reference, as Authorize.Net's lists
+        match the invoiceNumber: a capture's or a void's own reference finds nothing
+        (their parent's record tells whether they landed)."""
         await self._reach()
         async with self._ledger() as ledger:
-            found = await ledger.latest_request_with_transaction(reference)
-        if found is None:
-            return None
-        call, row = found
-        return transaction_view(
-            row, kind=call.operation, reference=reference, now=self._clock.now()
+            row = await ledger.latest_by_reference(reference)
+        return (
+            None
+            if row is None
+            else transaction_view(
+                row, kind=row.kind, reference=row.reference, now=self._clock.now()
+            )
         )
 
     async def tokenize(self, request: TokenizeRequest) -> StoredCard:
@@ -237,39 +243,21 @@ class Simulator:
     async def review(self, reference: str, decision: ReviewDecision) -> ProcessorTransaction:
         """Decide a charge held for review (reasons 252/253), found by our reference."""
         async with self._ledger() as ledger:
-            row = await ledger.held_by_reference(reference)
-            if row is None:
-                if await ledger.transactions_by_reference(reference):
-                    raise NotHeld("the transaction is not held for review")
-                raise UnknownReference("the simulator has no transaction with this reference")
-            if decision == "approve":
-                purchase = row.kind == Kind.PURCHASE
-                row.status = (
-                    Status.CAPTURED_PENDING_SETTLEMENT
-                    if purchase
-                    else Status.AUTHORIZED_PENDING_CAPTURE
-                )
-                row.auth_code = auth_code_for(row.id)
-                row.reason_code = None
-                if purchase:
-                    row.pending_settlement_at = self._clock.now()
-            else:
-                row.status = Status.DECLINED
-                row.reason_code = GENERAL_DECLINE
-                row.settle_amount = 0
-            if self.config.webhooks:
-                approved = decision == "approve"
-                await webhooks.record(
-                    ledger.session,
-                    webhooks.EventType.FRAUD_APPROVED
-                    if approved
-                    else webhooks.EventType.FRAUD_DECLINED,
-                    row,
-                    outcome=Outcome.APPROVED if approved else Outcome.DECLINED,
-                    now=self._clock.now(),
-                )
+            row = await review.decide(
+                ledger, reference, decision, notify=self.config.webhooks, now=self._clock.now()
+            )
         _log.info("simulator.reviewed", reference=reference, decision=decision)
         return transaction_view(row, kind=row.kind, reference=row.reference, now=self._clock.now())
+
+    async def settled_transactions(
+        self, first: datetime, last: datetime
+    ) -> list[SettledTransaction]:
+        """Every transaction of the batches settled from `first` to `last`, as
+        getSettledBatchList then getTransactionList report them."""
+        await self._reach()
+        require_settlement_window(first, last)
+        async with self._ledger() as ledger:
+            return await ledger.settled_between(first, last)
 
     async def post_webhook(
         self, notification_id: str, *, url: str, key: str, client: httpx.AsyncClient
