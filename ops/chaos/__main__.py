@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import structlog
 
-from ops.chaos.run import ChaosConfig, ChaosResult, run_chaos
+from ops.chaos.run import ChaosConfig, ChaosResult, Processor, run_chaos
 
 
 def _print(result: ChaosResult) -> None:
@@ -17,6 +17,8 @@ def _print(result: ChaosResult) -> None:
     width = max(len(name) for name in result.counts)
     for name, value in sorted(result.counts.items()):
         click.echo(f"  {name:<{width}}  {value}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
     for mismatch in result.mismatches:
         click.echo(f"MISMATCH {mismatch}")
     click.echo(f"mismatches: {len(result.mismatches)}")
@@ -36,12 +38,28 @@ def _print(result: ChaosResult) -> None:
     help="Workers' self-kill rate per point (renewals, sweep voids, reconciliation).",
 )
 @click.option(
+    "--give-up-s",
+    default=60.0,
+    show_default=True,
+    help="How long a merchant retries one request, or replays a 202, before it stops"
+    " waiting (the final reconciliation decides what it left pending).",
+)
+@click.option(
     "--database-url",
     envvar="CHAOS_DATABASE_URL",
     help="A PostgreSQL server (postgresql+asyncpg://...) to create the run's database on;"
     " default: the embedded PostgreSQL under ./.gateway-data/.",
 )
-@click.option("--keep", is_flag=True, help="Keep the run's database and logs for inspection.")
+@click.option(
+    "--processor",
+    type=click.Choice(["simulator", "authorize_net"]),
+    default="simulator",
+    show_default=True,
+    help="simulator: test keys, the in-process simulator. authorize_net: live keys, the"
+    " Authorize.Net connector over HTTP to a `gateway sandbox serve` of the run's own"
+    " (restarted by the mayhem too), audited against the sandbox's ledger.",
+)
+@click.option("--keep", is_flag=True, help="Keep the run's databases and logs for inspection.")
 def main(
     *,
     operations: int,
@@ -51,7 +69,9 @@ def main(
     timeout_rate: float,
     fault_rate: float,
     worker_fault_rate: float,
+    give_up_s: float,
     database_url: str | None,
+    processor: Processor,
     keep: bool,
 ) -> None:
     """Drive payments through the real API, workers and cron while killing them,
@@ -67,9 +87,11 @@ def main(
             timeout_rate=timeout_rate,
             fault_rate=fault_rate,
             worker_fault_rate=worker_fault_rate,
+            give_up_s=give_up_s,
             database_url=database_url,
             data_dir=Path(".gateway-data"),
             keep=keep,
+            processor=processor,
         )
     )
     _print(result)

@@ -8,7 +8,7 @@ import contextlib
 import signal
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -30,15 +30,21 @@ class Fleet:
         workers: int,
         log_dir: Path,
         worker_environment: Mapping[str, str] | None = None,
+        others: Sequence[Child] = (),
+        probes: Sequence[Callable[[], bool]] = (),
     ) -> None:
-        """`worker_environment`: set for the workers only (their own fault rate)."""
+        """`worker_environment`: set for the workers only (their own fault rate).
+        `others`: processes the gateway's depend on (the sandbox), started,
+        killed and revived the same way; `probes`: whether each answers."""
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.workers = [f"worker-{number}" for number in range(1, workers + 1)]
         children = [
             Child(API, ["serve", "--port", str(api_port)]),
             *(Child(name, ["worker"], dict(worker_environment or {})) for name in self.workers),
             Child(CRON, ["cron"]),
+            *others,
         ]
+        self.probes = probes
         self.log_dir = log_dir
         self.supervisor = Supervisor(children, environment, log_dir=log_dir)
         self._killed: set[int] = set()  # pids this run killed on purpose
@@ -102,10 +108,10 @@ class Fleet:
     def wait_until_ready(self) -> None:
         """Every process up and the API answering; a hang detector, not a speed test."""
         deadline = time.monotonic() + _READY_TIMEOUT_S
-        while not self.api_answers():
+        while not (self.api_answers() and all(probe() for probe in self.probes)):
             self.revive()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not answer within {_READY_TIMEOUT_S:.0f}s")
+                raise RuntimeError(f"the fleet did not answer within {_READY_TIMEOUT_S:.0f}s")
             time.sleep(0.2)
 
     def stop(self) -> None:

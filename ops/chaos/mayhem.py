@@ -1,7 +1,8 @@
 """What goes wrong during a chaos run, at random moments: SIGKILLs of the API and
 of workers, Redis killed and started again empty, every PostgreSQL connection
-dropped. A process manager's loop starts again whatever died, and a fast
-reconciliation tick stands in for cron's minute."""
+dropped, and over the wire the processor (the sandbox) killed and started again.
+A process manager's loop starts again whatever died, and a fast reconciliation
+tick stands in for cron's minute."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ SWEEPS = (
 # Not STARTED: a job whose worker was killed stays "started" until RQ cleans up,
 # and a second tick while one truly runs is skipped by its advisory lock.
 _WAITING = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED})
+# Fewer operations than this (the short run over the wire): fewer mishaps.
+_SHORT = 100
 
 
 class Action(StrEnum):
@@ -42,6 +45,7 @@ class Action(StrEnum):
     KILL_WORKER = "kill worker"
     RESTART_REDIS = "redis restart"
     DROP_CONNECTIONS = "postgres connection drop"
+    RESTART_SANDBOX = "sandbox restart"
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,20 @@ class Plan:
     worker_kills: int
     redis_restarts: int
     connection_drops: int
+    sandbox_restarts: int = 0
 
     @classmethod
-    def for_operations(cls, operations: int) -> Plan:
+    def for_operations(cls, operations: int, *, sandbox: bool = False) -> Plan:
+        """`sandbox`: the run has one to restart (over the wire)."""
+        sandbox_restarts = max(1, operations // 200) if sandbox else 0
+        if operations < _SHORT:
+            # One kill of each, one connection drop and no Redis restart: the jobs
+            # Redis loses come back only after the outbox's minute (jobs/outbox.py),
+            # a wait longer than such a run.
+            return cls(1, 1, 0, 1, sandbox_restarts)
         rare = max(1, operations // 500)
         often = max(2, operations // 50)
-        return cls(often, often, rare, rare)
+        return cls(often, often, rare, rare, sandbox_restarts)
 
     def schedule(self, rng: random.Random) -> list[tuple[float, Action]]:
         """(fraction of the traffic done, action), in order; none in the first or
@@ -67,6 +79,7 @@ class Plan:
             Action.KILL_WORKER: self.worker_kills,
             Action.RESTART_REDIS: self.redis_restarts,
             Action.DROP_CONNECTIONS: self.connection_drops,
+            Action.RESTART_SANDBOX: self.sandbox_restarts,
         }
         events = [
             (rng.uniform(0.05, 0.95), action) for action, n in counts.items() for _ in range(n)
@@ -80,6 +93,10 @@ class Mayhem:
     redis_server: RedisServer
     database: ChaosDatabase
     rng: random.Random
+    # Over the wire: the sandbox's process, and its database (whose connections
+    # are dropped with the gateway's).
+    sandbox: str | None = None
+    sandbox_database: ChaosDatabase | None = None
     done: Counter[Action] = field(default_factory=Counter)
     # Background work that failed while things were broken (retried by its next run).
     failures: Counter[str] = field(default_factory=Counter)
@@ -98,6 +115,13 @@ class Mayhem:
             await asyncio.to_thread(self.redis_server.restart, self.rng.uniform(0.5, 2.0))
         elif action is Action.DROP_CONNECTIONS:
             _log.info("chaos.dropped", backends=await self.database.drop_connections())
+            if self.sandbox_database is not None:
+                dropped = await self.sandbox_database.drop_connections()
+                _log.info("chaos.dropped", sandbox_backends=dropped)
+        elif action is Action.RESTART_SANDBOX:
+            # SIGKILL; the process manager's loop starts it again on the same port.
+            if self.sandbox is None or not self.fleet.kill(self.sandbox):
+                return
         else:
             name = API if action is Action.KILL_API else self.rng.choice(self.fleet.workers)
             if not self.fleet.kill(name):

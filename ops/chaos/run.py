@@ -1,45 +1,50 @@
-"""One chaos run, start to finish: servers, the gateway's processes, traffic under
-mayhem, a final reconciliation, the ledger audit and its report."""
+"""One chaos run, start to finish: servers, the gateway's processes (and, over
+the wire, the sandbox), traffic under mayhem, a final reconciliation, the
+ledger audit and its report."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
+import contextlib
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import asyncpg
 import httpx
+import structlog
 
-from gateway.core.crypto import generate_key
-from gateway.core.faults import FaultPoint
+from ops.chaos import environment as settings
+from ops.chaos import operator
 from ops.chaos.audit import AuditReport, audit
 from ops.chaos.fleet import Fleet
 from ops.chaos.mayhem import Mayhem, Plan, keep_alive, settle_often, sweep_often
 from ops.chaos.merchant import CarefulMerchant, ClientLedger
 from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database, free_port
+from ops.chaos.shadow import shadow_ledger
 from ops.chaos.traffic import Traffic
+from ops.chaos.waits import (
+    EVENTS_IN_FLIGHT,
+    SIMULATOR_WEBHOOKS_UNSENT,
+    Counting,
+    background_done,
+    counting,
+    drain_webhooks,
+    reconcile_until_settled,
+    summed,
+)
+from ops.chaos.wire import LIVE_LIMITS, SANDBOX, Wire, wire
 
-# Intervals the run shortens (DESIGN.md: tests never wait on production timings).
-LOCK_SECONDS = 5
-NOT_FOUND_AFTER_MINUTES = 0.1
-# An authorization never captured expires, and a charge whose client walked away
-# is compensated, within the run (production: 30 days, 60 minutes).
-AUTH_EXPIRY_S = 20.0
-_SIMULATOR_HOLDS = 15  # times as long as the gateway: 5 minutes, past any short run
-ORPHAN_AFTER_MINUTES = 0.1
-_SWEEP_EVERY_S = 2.0
-_FINAL_RECONCILE_TIMEOUT_S = 120.0
+Processor = Literal["simulator", "authorize_net"]
+
+_log = structlog.get_logger("chaos")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class ChaosConfig:
     data_dir: Path = Path(".gateway-data")
     keep: bool = False
     give_up_s: float = 60.0
+    # `simulator`: test keys, the in-process simulator. `authorize_net`: live keys,
+    # the connector over HTTP to a `gateway sandbox serve` of the run's own.
+    processor: Processor = "simulator"
 
 
 @dataclass(frozen=True)
@@ -66,227 +74,115 @@ class ChaosResult:
     counts: Counter[str]
     mismatches: list[str]
     log_dir: Path | None  # kept when something mismatched or on --keep
+    notes: list[str] = field(default_factory=list)  # what the run left out, and why
 
 
-def _fault_spec(rate: float) -> str:
-    # Half the rate before the call: most kills land where money may have moved.
-    rates = {
-        FaultPoint.AFTER_RESERVE: rate / 2,
-        FaultPoint.AFTER_PROCESSOR_CALL: rate,
-        FaultPoint.BEFORE_FINAL_COMMIT: rate,
-    }
-    return ",".join(f"{point.value}={value}" for point, value in rates.items())
+@dataclass(frozen=True)
+class _Run:
+    """What the traffic and the final passes work with."""
+
+    config: ChaosConfig
+    fleet: Fleet
+    redis_server: RedisServer
+    database: ChaosDatabase
+    environment: dict[str, str]
+    wire: Wire | None  # None: the in-process simulator
+
+    def webhooks_in_flight(self) -> Counting:
+        if self.wire is not None:
+            return self.wire.webhooks_in_flight(self.database.dsn)
+        return summed(
+            counting(self.database.dsn, SIMULATOR_WEBHOOKS_UNSENT),
+            counting(self.database.dsn, EVENTS_IN_FLIGHT),
+        )
 
 
-def _environment(
-    config: ChaosConfig, database: ChaosDatabase, redis_url: str, run_dir: Path, api_port: int
-) -> dict[str, str]:
-    metrics_dir = run_dir / "prometheus"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "REDIS_URL": redis_url,
-        "GATEWAY_ENV": "test",
-        "GATEWAY_DATA_DIR": str(run_dir),
-        "GATEWAY_LOG_JSON": "true",
-        "GATEWAY_ENCRYPTION_KEYS": generate_key(),
-        "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
-        "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
-        # Shared by the simulator that signs and the API that verifies.
-        "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": os.urandom(64).hex().upper(),
-        "GATEWAY_FAULT_INJECTION": _fault_spec(config.fault_rate),
-        "GATEWAY_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
-        "GATEWAY_AUTH_EXPIRY_DAYS": str(AUTH_EXPIRY_S / 86_400),
-        # The simulator holds them longer, so the sweep's voids release real holds even
-        # when the workers get to them late (their `maintenance` queue comes last).
-        "GATEWAY_SIMULATOR_AUTH_EXPIRY_DAYS": str(_SIMULATOR_HOLDS * AUTH_EXPIRY_S / 86_400),
-        "GATEWAY_ORPHAN_POLICY": "void",
-        "GATEWAY_ORPHAN_AFTER_MINUTES": str(ORPHAN_AFTER_MINUTES),
-        "GATEWAY_RECONCILE_NOT_FOUND_AFTER_MINUTES": str(NOT_FOUND_AFTER_MINUTES),
-        "GATEWAY_BREAKER_RESET_S": "1",
-        # Long enough to outlast a key locked by a killed request (LOCK_SECONDS) and
-        # the reconciliation that follows; short enough to finish within the run.
-        "GATEWAY_WEBHOOK_RETRY_SCHEDULE_S": "1,2,4,8,16,32",
-        "GATEWAY_PROCESSOR_RETRY_DEADLINE_S": "0.5",
-        # The simulator's signed webhooks come back to the API under test, so their
-        # processing races the requests and reconciliation, as in production.
-        "GATEWAY_PORT": str(api_port),
-        "GATEWAY_SIMULATOR_WEBHOOK_URL": f"http://127.0.0.1:{api_port}/api/v1/webhooks/simulator",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-
-
-def _command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "gateway.cli", *arguments, "--json"]
-
-
-def _operator(environment: dict[str, str]) -> dict[str, str]:
-    # Commands an operator runs are not under fault injection.
-    return {**environment, "GATEWAY_FAULT_INJECTION": ""}
-
-
-def _gateway(environment: dict[str, str], *arguments: str) -> dict[str, Any]:
-    """Run a `gateway ... --json` command as an operator would; its JSON answer."""
-    completed = subprocess.run(  # noqa: S603 - our own command line
-        _command(*arguments),
-        env=_operator(environment),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"gateway {' '.join(arguments)} failed: {completed.stderr[-2000:]}")
-    answer: dict[str, Any] = json.loads(completed.stdout)
-    return answer
-
-
-def _test_key(environment: dict[str, str]) -> str:
-    merchant = _gateway(environment, "merchants", "create", "Chaos Merchant")
-    issued = _gateway(
-        environment,
-        "keys", "create", "--merchant", merchant["id"],
-        "--scope", "payments:read,payments:write,subscriptions:read,subscriptions:write",
-    )  # fmt: skip
-    key: str = issued["key"]
-    return key
-
-
-async def _settle(environment: dict[str, str], failures: Counter[str]) -> None:
-    """`gateway settle --now`, as the cron job would at the cut-off; it may fail
-    while Redis or PostgreSQL is being broken, and the next run catches up."""
-    process = await asyncio.create_subprocess_exec(
-        *_command("settle", "--now"),
-        env=_operator(environment),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    if await process.wait() != 0:
-        failures["settlement runs failed"] += 1
-
-
-async def _count(database: ChaosDatabase, query: str) -> int:
-    connection = await asyncpg.connect(database.dsn, timeout=10)
-    try:
-        count: int = await connection.fetchval(query)
-        return count
-    finally:
-        await connection.close()
-
-
-PENDING = "SELECT count(*) FROM transactions WHERE status = 'pending'"
-# Work the traffic left for the workers: authorizations past their expiry, orphan
-# candidates, wall-clock subscriptions (a start seconds away; a renewal a day
-# away is not this run's) and invoices whose attempt is due. An invoice whose
-# charge request was lost with Redis or a killed worker is requested again only
-# after the tick's REQUEST_TIMEOUT (10 minutes): longer than a run, so not waited
-# for (the audit checks that it was charged nowhere).
-BACKGROUND_WORK = """
-    SELECT (SELECT count(*) FROM transactions WHERE status = 'authorized' AND expires_at < now())
-         + (SELECT count(*) FROM transactions WHERE orphan_since IS NOT NULL)
-         + (SELECT count(*) FROM subscriptions s WHERE test_clock_id IS NULL
-              AND status IN ('active', 'trialing', 'past_due')
-              AND next_billing_at < now() + interval '1 minute'
-              AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscription_id = s.id
-                              AND i.status IN ('open', 'past_due')))
-         + (SELECT count(*) FROM invoices WHERE status IN ('open', 'past_due')
-              AND next_attempt_at < now())
-"""
-# The longest a start or an expiry set during the traffic can be away, and time
-# for the workers (killed now and then) to get through it.
-_BACKGROUND_TIMEOUT_S = 120.0
-# Simulator webhooks not yet accepted by the API, and inbound events not yet processed.
-WEBHOOKS_IN_FLIGHT = """
-    SELECT (SELECT count(*) FROM simulator_webhooks WHERE delivered_at IS NULL)
-         + (SELECT count(*) FROM webhook_events WHERE status IN ('received', 'failed'))
-"""
-_WEBHOOK_DRAIN_TIMEOUT_S = 90.0
-
-
-def _drain_webhooks(database: ChaosDatabase) -> int:
-    """Let the webhooks the run caused finish (a hang detector's wait); returns how
-    many were still in flight when it gave up, a figure of the report."""
-    deadline = time.monotonic() + _WEBHOOK_DRAIN_TIMEOUT_S
-    while (left := asyncio.run(_count(database, WEBHOOKS_IN_FLIGHT))) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(1.0)
-    return left
-
-
-async def _background_done(database: ChaosDatabase) -> int:
-    """Wait until the workers did the background work (a hang detector's wait);
-    returns how much was left when it gave up, a figure of the report."""
-    deadline = time.monotonic() + _BACKGROUND_TIMEOUT_S
-    while True:
-        left = await _count(database, BACKGROUND_WORK)
-        if not left or time.monotonic() > deadline:
-            return left
-        await asyncio.sleep(1.0)
-
-
-def _reconcile_until_settled(environment: dict[str, str], database: ChaosDatabase) -> int:
-    """`gateway reconcile --now` until nothing is pending: in-flight keys must first
-    outlive their lock, lost calls their not-found window. Returns the passes run."""
-    deadline = time.monotonic() + _FINAL_RECONCILE_TIMEOUT_S
-    passes = 0
-    while asyncio.run(_count(database, PENDING)) and time.monotonic() < deadline:
-        _gateway(environment, "reconcile", "--now")
-        passes += 1
-        time.sleep(1.0)
-    return passes
-
-
-async def _audit(database: ChaosDatabase, ledger: ClientLedger) -> AuditReport:
+async def _audit(run: _Run, ledger: ClientLedger) -> tuple[AuditReport, int]:
+    """The audit on the gateway's database; over the wire, against the sandbox's
+    ledger (`shadow.py`). Returns the report and the processor rows copied."""
     # Twice the window a pending transaction may legitimately wait in.
-    window = timedelta(seconds=LOCK_SECONDS, minutes=NOT_FOUND_AFTER_MINUTES) * 2
-    connection = await asyncpg.connect(database.dsn, timeout=10)
+    window = timedelta(seconds=settings.LOCK_SECONDS, minutes=settings.NOT_FOUND_AFTER_MINUTES)
+    connection = await asyncpg.connect(run.database.dsn, timeout=10)
     try:
-        return await audit(connection, ledger, pending_since=datetime.now(UTC) - window)
+        copied = 0 if run.wire is None else await shadow_ledger(connection, run.wire.database.dsn)
+        report = await audit(connection, ledger, pending_since=datetime.now(UTC) - 2 * window)
+        return report, copied
     finally:
         await connection.close()
 
 
 async def _drive(
-    config: ChaosConfig,
-    *,
-    rng: random.Random,
-    fleet: Fleet,
-    redis_server: RedisServer,
-    database: ChaosDatabase,
-    api_key: str,
-    environment: dict[str, str],
+    run: _Run, rng: random.Random, api_key: str
 ) -> tuple[Traffic, Mayhem, ClientLedger]:
+    config, fleet = run.config, run.fleet
     ledger = ClientLedger()
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=fleet.api_url, headers=headers, timeout=30) as client:
         merchant = CarefulMerchant(client, ledger, give_up_s=config.give_up_s)
-        traffic = Traffic(merchant, rng, config.timeout_rate)
-        mayhem = Mayhem(fleet, redis_server, database, rng)
-        plan = Plan.for_operations(config.operations)
+        traffic = Traffic(merchant, rng, config.timeout_rate, live=run.wire is not None)
+        mayhem = Mayhem(fleet, run.redis_server, run.database, rng)
+        if run.wire is not None:
+            mayhem.sandbox, mayhem.sandbox_database = SANDBOX, run.wire.database
+        plan = Plan.for_operations(config.operations, sandbox=run.wire is not None)
+
+        async def settle() -> None:
+            # Over the wire the processor's batch comes first, as its cut-off does.
+            if run.wire is not None and not await run.wire.settle_batch():
+                mayhem.failures["settlement runs failed"] += 1
+                return
+            await operator.settle(run.environment, mayhem.failures)
+
         stop = asyncio.Event()
         background = [
             asyncio.create_task(
                 mayhem.run(plan, lambda: traffic.progress(config.operations), stop)
             ),
             asyncio.create_task(keep_alive(fleet, stop)),
-            asyncio.create_task(sweep_often(redis_server.url, _SWEEP_EVERY_S, stop)),
-            asyncio.create_task(
-                settle_often(lambda: _settle(environment, mayhem.failures), 8.0, stop)
-            ),
+            asyncio.create_task(sweep_often(run.redis_server.url, settings.SWEEP_EVERY_S, stop)),
+            asyncio.create_task(settle_often(settle, settings.SETTLE_EVERY_S, stop)),
         ]
         try:
             await traffic.drive(config.operations, config.concurrency)
+            _log.info("chaos.phase", done="traffic")
             # The traffic is done, not what it left to the background: renewals due,
             # authorizations expiring, orphans waiting for compensation. The workers
             # do it (and are killed doing it) before the operator's final passes.
-            left = await _background_done(database)
+            left = await background_done(run.database.dsn)
             mayhem.failures["background work left at the end"] = left
         finally:
             stop.set()
             await asyncio.gather(*background)
     return traffic, mayhem, ledger
+
+
+@contextlib.contextmanager
+def _processor(config: ChaosConfig, database: ChaosDatabase) -> Iterator[Wire | None]:
+    if config.processor == "simulator":
+        yield None
+        return
+    with wire(database, keep=config.keep) as over_the_wire:
+        yield over_the_wire
+
+
+def _fleet(
+    config: ChaosConfig,
+    environment: dict[str, str],
+    *,
+    api_port: int,
+    log_dir: Path,
+    over_the_wire: Wire | None,
+) -> Fleet:
+    return Fleet(
+        environment,
+        api_port=api_port,
+        workers=config.workers,
+        log_dir=log_dir,
+        worker_environment={
+            "GATEWAY_FAULT_INJECTION": settings.fault_spec(config.worker_fault_rate)
+        },
+        others=[] if over_the_wire is None else [over_the_wire.child()],
+        probes=[] if over_the_wire is None else [over_the_wire.answers],
+    )
 
 
 def run_chaos(config: ChaosConfig) -> ChaosResult:
@@ -296,51 +192,67 @@ def run_chaos(config: ChaosConfig) -> ChaosResult:
     run_dir = Path(tempfile.mkdtemp(prefix="gateway-chaos-"))
     redis_server = RedisServer(run_dir / "redis")
     redis_server.start()
+    extra: Counter[str] = Counter()
     try:
-        with chaos_database(config.database_url, config.data_dir, keep=config.keep) as database:
+        with (
+            chaos_database(config.database_url, config.data_dir, keep=config.keep) as database,
+            _processor(config, database) as over_the_wire,
+        ):
             api_port = free_port()
-            environment = _environment(config, database, redis_server.url, run_dir, api_port)
-            api_key = _test_key(environment)
-            fleet = Fleet(
+            environment = settings.environment(
+                fault_rate=config.fault_rate,
+                database=database,
+                redis_url=redis_server.url,
+                run_dir=run_dir,
+                api_port=api_port,
+            )
+            if over_the_wire is not None:
+                signature_key = environment["GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS"]
+                environment |= over_the_wire.environment(api_port, signature_key)
+            fleet = _fleet(
+                config,
                 environment,
                 api_port=api_port,
-                workers=config.workers,
                 log_dir=run_dir / "logs",
-                worker_environment={
-                    "GATEWAY_FAULT_INJECTION": _fault_spec(config.worker_fault_rate)
-                },
+                over_the_wire=over_the_wire,
             )
+            run = _Run(config, fleet, redis_server, database, environment, over_the_wire)
             fleet.start()
             try:
+                # While the processes start: the key needs only the database.
+                api_key = operator.merchant_key(environment, live=over_the_wire is not None)
                 fleet.wait_until_ready()
-                traffic, mayhem, ledger = asyncio.run(
-                    _drive(
-                        config,
-                        rng=rng,
-                        fleet=fleet,
-                        redis_server=redis_server,
-                        database=database,
-                        api_key=api_key,
-                        environment=environment,
-                    )
+                _log.info("chaos.phase", done="start-up")
+                traffic, mayhem, ledger = asyncio.run(_drive(run, rng, api_key))
+                _log.info("chaos.phase", done="background work")
+                fleet.wait_until_ready()
+                extra["final reconciliation passes"] = reconcile_until_settled(
+                    environment, database.dsn
                 )
-                fleet.wait_until_ready()
-                passes = _reconcile_until_settled(environment, database)
-                webhooks_left = _drain_webhooks(database)
+                extra["webhooks still in flight at the end"] = drain_webhooks(
+                    run.webhooks_in_flight()
+                )
+                _log.info("chaos.phase", done="final reconciliation and webhooks")
+                if over_the_wire is not None:
+                    retrying = asyncio.run(over_the_wire.webhooks_retrying()())
+                    extra["sandbox webhooks waiting for a retry (minutes away)"] = retrying
             finally:
                 fleet.stop()
-            report = asyncio.run(_audit(database, ledger))
+            report, copied = asyncio.run(_audit(run, ledger))
+            if over_the_wire is not None:
+                extra["sandbox ledger rows audited"] = copied
     finally:
         redis_server.kill()
     counts = _counts(report, traffic, mayhem, ledger, fleet)
-    counts["final reconciliation passes"] = passes
-    counts["webhooks still in flight at the end"] = webhooks_left
+    counts.update(extra)  # zeros kept: a figure of the report
     kept = None
     if report.mismatches or config.keep:
         kept = run_dir  # the processes' logs, to find out what happened
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return ChaosResult(seed, time.monotonic() - started, counts, report.mismatches, kept)
+    notes = [] if config.processor == "simulator" else [LIVE_LIMITS]
+    seconds = time.monotonic() - started
+    return ChaosResult(seed, seconds, counts, report.mismatches, kept, notes)
 
 
 def _counts(
@@ -373,7 +285,9 @@ def _counts(
         counts[f"{kind} exited on its own"] = n
     # Work horses the hook killed in workers are not processes the fleet sees exit.
     horses = fleet.faults_injected()["worker"]
-    counts["kills"] = sum(fleet.kills.values()) + sum(fleet.self_kills.values()) + horses
+    # The gateway's own processes; the sandbox's restarts are counted on their own.
+    planned = sum(n for kind, n in fleet.kills.items() if kind != SANDBOX)
+    counts["kills"] = planned + sum(fleet.self_kills.values()) + horses
     counts["restarts"] = fleet.restarts
     counts["mismatches"] = len(report.mismatches)
     return counts

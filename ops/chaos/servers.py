@@ -153,6 +153,16 @@ def _admin_url(admin_url: str | None, data_dir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def _fresh_database(admin: str, name: str, *, keep: bool) -> Iterator[ChaosDatabase]:
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield ChaosDatabase(url=_with_database(admin, name), admin_url=admin, name=name)
+    finally:
+        if not keep:
+            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
 def chaos_database(
     admin_url: str | None, data_dir: Path, *, keep: bool = False
 ) -> Iterator[ChaosDatabase]:
@@ -160,11 +170,16 @@ def chaos_database(
     server is named); dropped afterwards unless `keep`."""
     with _admin_url(admin_url, data_dir) as admin:
         name = f"gateway_chaos_{secrets.token_hex(4)}"
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-        database = ChaosDatabase(url=_with_database(admin, name), admin_url=admin, name=name)
-        try:
+        with _fresh_database(admin, name, keep=keep) as database:
             upgrade_to_head(database.url)
             yield database
-        finally:
-            if not keep:
-                asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def sibling_database(
+    database: ChaosDatabase, suffix: str, *, keep: bool = False
+) -> Iterator[ChaosDatabase]:
+    """An empty database beside the run's, on the same server, for another
+    process to migrate (the sandbox); dropped afterwards unless `keep`."""
+    with _fresh_database(database.admin_url, database.name + suffix, keep=keep) as sibling:
+        yield sibling

@@ -29,7 +29,7 @@ _PAYMENTS = "/api/v1/payments"
 # (renewals, expiry, compensation), twice each, whatever the seed: even a short
 # run has that work happen under its kills.
 _BACKGROUND_KINDS = 4
-_BACKGROUND_FIRST = 2 * _BACKGROUND_KINDS
+_ON_A_TEST_CLOCK = 1  # the flow of those that live keys cannot run
 _BACKGROUND_UNTIL = 0.6  # share of the operations
 
 
@@ -48,6 +48,8 @@ class Traffic:
     merchant: CarefulMerchant
     rng: random.Random
     timeout_rate: float
+    # Live keys: no test clocks (403), so no subscription on one.
+    live: bool = False
     tally: TrafficTally = field(default_factory=TrafficTally)
     # Charges captured during the run, for later refunds.
     captured: list[str] = field(default_factory=list)
@@ -163,9 +165,12 @@ class Traffic:
             self.refund_an_earlier_charge,
         )
         self.tally.flows += 1
-        if self.tally.flows <= _BACKGROUND_FIRST:
-            return flows[(self.tally.flows - 1) % _BACKGROUND_KINDS]
+        kinds = [k for k in range(_BACKGROUND_KINDS) if not (self.live and k == _ON_A_TEST_CLOCK)]
+        if self.tally.flows <= 2 * len(kinds):
+            return flows[kinds[(self.tally.flows - 1) % len(kinds)]]
         weights = [0.08, 0.04, 0.08, 0.05, 0.25, 0.25, 0.25]
+        if self.live:
+            weights[_ON_A_TEST_CLOCK] = 0.0
         if self.operations > _BACKGROUND_UNTIL * self.target:
             # Late in the run, work seconds away would only lengthen the wait for it.
             weights[:_BACKGROUND_KINDS] = [0.0] * _BACKGROUND_KINDS
