@@ -1,0 +1,56 @@
+"""The chaos run's audit over the wire (`ops/chaos/shadow.py`): the sandbox's
+ledger, copied into TEMP tables on the audit's connection, is what the audit
+reads as the processor's, and a charge only the sandbox knows is named as a
+mismatch exactly as with the in-process simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.processors.authorize_net import answers, build
+from gateway.processors.authorize_net.client import AuthorizeNetClient
+from gateway.processors.authorize_net.messages import CreateTransactionResponse
+from ops.chaos.audit import audit
+from ops.chaos.merchant import ClientLedger
+from ops.chaos.shadow import shadow_ledger
+from tests.sandbox.conftest import RunningSandbox
+from tests.sandbox.support import USD, charge
+
+
+@pytest.fixture
+async def connection(db_connection: AsyncConnection) -> asyncpg.Connection[Any]:
+    """The test's connection to the gateway's database, in a transaction rolled
+    back afterwards (the TEMP tables go with it)."""
+    raw = await db_connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def test_the_audit_reads_the_sandboxs_ledger_in_place_of_the_gateways(
+    sandbox: RunningSandbox, client: AuthorizeNetClient, connection: asyncpg.Connection[Any]
+) -> None:
+    request = charge()
+    sent = build.charge(sandbox.auth, request, capture=True, accepted_currencies=USD)
+    result = answers.transaction_result(await client.post(sent, CreateTransactionResponse))
+    ledger_dsn = sandbox.config.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    copied = await shadow_ledger(connection, ledger_dsn)
+
+    assert copied > 0
+    shadowed = "SELECT id FROM simulator_transactions WHERE reference = $1"
+    own = "SELECT id FROM public.simulator_transactions WHERE reference = $1"
+    assert await connection.fetchval(shadowed, request.reference) == int(
+        result.processor_transaction_id or 0
+    )
+    assert await connection.fetchval(own, request.reference) is None
+    report = await audit(
+        connection, ClientLedger(), pending_since=datetime.now(UTC) - timedelta(hours=1)
+    )
+    assert (
+        f"processor charge {result.processor_transaction_id} ({request.reference})"
+        " unknown to the gateway"
+    ) in report.mismatches
