@@ -16,7 +16,7 @@ from gateway.cli.main import main
 from gateway.processors.authorize_net import answers, build
 from gateway.processors.authorize_net.client import AuthorizeNetClient
 from gateway.processors.authorize_net.messages import CreateTransactionResponse
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import USD, charge
 from tests.support import closed_port
 
