@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.merchants",
     "tests.fixtures.payments",
+    "tests.fixtures.sandbox",
 ]

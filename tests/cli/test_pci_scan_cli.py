@@ -28,7 +28,13 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from gateway.app import create_app
 from gateway.cli import main
@@ -43,10 +49,13 @@ from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
 from gateway.payments.settlement import SettlementService
 from gateway.processors.simulator import Simulator, SimulatorConfig
+from gateway.sandbox.database import ensure_database, migrate
 from gateway.vault.cards import detect_brand
 from gateway.vault.models import PaymentMethod
 from gateway.vault.pci_scan import mask_number, redis_url_for_db
+from tests.fixtures.database import _admin
 from tests.fixtures.payments import charge_body
+from tests.fixtures.services import Services
 from tests.support import TEST_CARD_NUMBERS, http_client
 
 # The scan reads every database of its Redis server, and the shared test server's
@@ -501,3 +510,67 @@ async def test_every_test_card_through_every_payment_path_leaves_nothing_to_find
     assert report["sealed_unreadable"] == 0
     assert report["lines"] == len(written.splitlines()) > 0
     assert report["files"] == [str(log)]
+
+
+# -- the sandbox's database --------------------------------------------------------------
+
+
+@pytest.fixture
+async def sandbox_database(services: Services, database_url: str) -> AsyncIterator[str]:
+    """The sandbox's schema, as `gateway sandbox serve` migrates it, in the database
+    development would give it (`<gateway database>_sandbox`)."""
+    name = f"{make_url(database_url).database}_sandbox"
+    admin = services.postgres_admin_url
+    await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    await ensure_database(url)
+    engine = create_async_engine(url)
+    try:
+        await migrate(engine)
+        yield url
+    finally:
+        await engine.dispose()
+        await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_the_sandbox_database_is_its_own_source(
+    cli_env: dict[str, str], sandbox_database: str, restore_logging: None
+) -> None:
+    env = cli_env | {"GATEWAY_SANDBOX_DATABASE_URL": sandbox_database}
+    report = report_of(await pci_scan(env, "--json"), 0)
+    sandbox = report["sandbox_database"]
+    assert sandbox["table_rows"]["sandbox_alembic_version"] == 1
+    assert "simulator_transactions" in sandbox["table_rows"]
+    assert "sandbox_alembic_version" not in report["table_rows"]  # the gateway's database
+    human = await pci_scan(env)
+    assert re.search(r"sandbox   \d+ tables, \d+ rows", human.output)
+
+    engine = create_async_engine(sandbox_database)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE leak (note text)"))
+            await connection.execute(text("INSERT INTO leak VALUES ('card 5555555555554444')"))
+    finally:
+        await engine.dispose()
+    report = report_of(await pci_scan(env, "--json"), 1)
+    (hit,) = report["hits"]
+    assert (hit["source"], hit["location"]) == ("sandbox", "leak")
+    assert "5555555555554444" not in json.dumps(report)
+
+
+def _development(cli_env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    return cli_env | {"GATEWAY_ENV": "development", "GATEWAY_DATA_DIR": str(data_dir)}
+
+
+async def test_development_without_a_sandbox_database_scans_none(
+    cli_env: dict[str, str], tmp_path: Path, restore_logging: None
+) -> None:
+    report = report_of(await pci_scan(_development(cli_env, tmp_path), "--json"), 0)
+    assert report["sandbox_database"] is None
+
+
+async def test_development_scans_the_default_sandbox_database_when_it_exists(
+    cli_env: dict[str, str], sandbox_database: str, tmp_path: Path, restore_logging: None
+) -> None:
+    report = report_of(await pci_scan(_development(cli_env, tmp_path), "--json"), 0)
+    assert report["sandbox_database"]["table_rows"]["sandbox_alembic_version"] == 1

@@ -1,24 +1,25 @@
 """The processor port's contract, run against every implementation.
 
-Each implementation joins by adding its name to the `processor` fixture's params
-and a `Harness` for it: how to settle, and which requests it refuses before
-sending or loses after recording (the only two failures that may raise).
+Each implementation joins by adding its fixture's name to the `processor`
+fixture's params and a `Harness` for it (tests/processors/harnesses.py). The
+Authorize.Net connector runs against `gateway sandbox serve` over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 
+from gateway.core.errors import ValidationFailed
+from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.port import (
     CaptureRequest,
-    ChargeRequest,
     NotSentError,
     Outcome,
     OutcomeUnknownError,
+    PortRequest,
     Processor,
     ProcessorResult,
     RefundRequest,
@@ -27,32 +28,29 @@ from gateway.processors.port import (
     VoidRequest,
 )
 from gateway.processors.simulator import Simulator
-from tests.processors import REASON_CARD, VISA, charge, reference, tokenize_request
+from tests.fixtures.sandbox import RunningSandbox
+from tests.processors import VISA, charge, reference, tokenize_request
+from tests.processors.harnesses import Harness, sandbox_harness, simulator_harness
+from tests.support import closed_port
 
 
-@dataclass(frozen=True)
-class Harness:
-    settle_everything: Callable[[], Awaitable[object]]
-    refused_before_sending: Callable[[], ChargeRequest]
-    lost_after_recording: Callable[[], ChargeRequest]
-
-
-@pytest.fixture(params=["simulator"])
+@pytest.fixture(params=["simulator", "authorize_net"])
 def processor(request: pytest.FixtureRequest) -> Processor:
     implementation: Processor = request.getfixturevalue(request.param)
     return implementation
 
 
 @pytest.fixture
-def harness(processor: Processor) -> Harness:
+async def harness(processor: Processor, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if isinstance(processor, Simulator):
-        simulator = processor
-        return Harness(
-            settle_everything=lambda: simulator.settle(everything=True),
-            refused_before_sending=lambda: charge(90300, number=REASON_CARD),
-            lost_after_recording=lambda: charge(90100, number=REASON_CARD),
-        )
-    raise NotImplementedError(processor.name)
+        yield simulator_harness(processor)
+    elif isinstance(processor, AuthorizeNetConnector):
+        sandbox: RunningSandbox = request.getfixturevalue("sandbox")
+        unreachable = sandbox.connector(url=f"http://127.0.0.1:{closed_port()}/xml/v1/request.api")
+        yield sandbox_harness(sandbox, unreachable)
+        await unreachable.aclose()
+    else:
+        raise NotImplementedError(processor.name)
 
 
 async def _captured(processor: Processor, amount: int = 1500) -> ProcessorResult:
@@ -171,7 +169,7 @@ async def test_a_capture_above_the_authorized_amount_is_error_47(processor: Proc
     assert after.status == "authorizedPendingCapture"
 
 
-@pytest.mark.parametrize("unknown", ["1", "999999999999", "not-a-number", ""])
+@pytest.mark.parametrize("unknown", ["1", "999999999999"])
 async def test_calls_on_an_unknown_transaction_are_error_16(
     processor: Processor, unknown: str
 ) -> None:
@@ -180,6 +178,27 @@ async def test_calls_on_an_unknown_transaction_are_error_16(
         await processor.void(_void(unknown)),
         await processor.refund(_refund(unknown, 100)),
     ):
+        assert (result.outcome, result.reason_code) == (Outcome.ERROR, "16")
+        assert result.processor_transaction_id is None
+
+
+@pytest.mark.parametrize("malformed", ["not-a-number", ""])
+async def test_an_id_no_processor_makes_is_refused_by_check_or_not_found(
+    processor: Processor, malformed: str
+) -> None:
+    # The gateway checks every request before sending it (Processor.check): a
+    # processor may refuse such an id there (400) rather than answer 16.
+    calls: list[tuple[PortRequest, Callable[[], Awaitable[ProcessorResult]]]] = [
+        (capture := _capture(malformed), lambda: processor.capture(capture)),
+        (void := _void(malformed), lambda: processor.void(void)),
+        (refund := _refund(malformed, 100), lambda: processor.refund(refund)),
+    ]
+    for request, call in calls:
+        try:
+            processor.check(request)
+        except ValidationFailed:
+            continue
+        result = await call()
         assert (result.outcome, result.reason_code) == (Outcome.ERROR, "16")
         assert result.processor_transaction_id is None
 
@@ -389,9 +408,9 @@ async def test_declines_and_errors_are_results_not_exceptions(processor: Process
 async def test_a_call_refused_before_sending_raises_not_sent_and_leaves_nothing(
     processor: Processor, harness: Harness
 ) -> None:
-    request = harness.refused_before_sending()
+    refusing, request = harness.refused_before_sending()
     with pytest.raises(NotSentError):
-        await processor.purchase(request)
+        await refusing.purchase(request)
     assert await processor.find_by_reference(request.reference) is None
 
 

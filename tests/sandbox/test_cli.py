@@ -16,7 +16,7 @@ from gateway.processors.authorize_net import answers, build
 from gateway.processors.authorize_net.client import AuthorizeNetClient
 from gateway.processors.authorize_net.messages import CreateTransactionResponse
 from gateway.processors.port import Outcome, RefundRequest
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import BY_AMOUNT, USD, charge, reference
 from tests.support import closed_port
 

@@ -14,7 +14,7 @@ from gateway.processors.authorize_net.messages import (
     TransactionListResponse,
 )
 from gateway.processors.port import OutcomeUnknownError
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import BY_AMOUNT, USD, charge
 
 

@@ -28,7 +28,7 @@ from authorizenet.apicontrollers import (
 )
 from authorizenet.constants import constants
 
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 
 VISA = "4111111111111111"
 LEGACY_REASON_CARD = "4222222222222"

@@ -18,7 +18,7 @@ from gateway.processors.authorize_net.wire import decode, encode
 from gateway.sandbox.config import sandbox_config
 from gateway.sandbox.poster import ATTEMPTS_MAX, WebhookPoster, deliveries, next_attempt
 from gateway.webhooks.signature import HEADER, verify
-from tests.sandbox.conftest import RunningSandbox, sandbox_settings
+from tests.fixtures.sandbox import RunningSandbox, sandbox_settings
 from tests.sandbox.support import USD, charge
 
 KEY = "C" * 128

@@ -21,7 +21,7 @@ from gateway.processors.authorize_net.messages import (
 )
 from gateway.processors.port import Outcome, TokenizeRequest
 from gateway.sandbox.config import SandboxRefused, sandbox_config
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import BY_AMOUNT, USD, VISA, charge, reference
 from tests.support import TEST_CARD_NUMBERS
 

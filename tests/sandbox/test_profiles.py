@@ -10,7 +10,7 @@ from gateway.processors.authorize_net.messages import (
     DeleteCustomerProfileResponse,
 )
 from gateway.processors.port import Outcome, TokenizeRequest
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import BY_AMOUNT, USD, VISA, address, charge, reference
 
 

@@ -19,7 +19,7 @@ from gateway.processors.authorize_net.messages import (
     TransactionListResponse,
 )
 from gateway.processors.port import CaptureRequest
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import USD, charge, reference
 
 
@@ -73,7 +73,7 @@ async def test_transaction_details_show_the_refid_the_invoice_and_the_amounts(
     assert transaction.reference == request.reference
     assert transaction.kind == "authorization"
     assert transaction.amount == 4321
-    assert transaction.settled_amount == 0  # not settled yet
+    assert transaction.settled_amount == 4000  # captured, settled or not (the port's meaning)
 
 
 async def test_an_unknown_transaction_is_e00040(

@@ -14,7 +14,7 @@ from gateway.processors.authorize_net.messages import (
     Response,
 )
 from gateway.processors.authorize_net.wire import decode, encode
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import USD, charge
 
 BOM = b"\xef\xbb\xbf"

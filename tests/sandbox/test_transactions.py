@@ -19,7 +19,7 @@ from gateway.processors.port import (
     RefundRequest,
     VoidRequest,
 )
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import BY_AMOUNT, USD, address, charge, reference
 
 FIRST_SANDBOX_ID = 80_000_000_001

@@ -9,7 +9,10 @@ import textwrap
 from pathlib import Path
 
 import click
+import msgspec
 from redis import RedisError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.cli.common import (
@@ -24,8 +27,10 @@ from gateway.cli.common import (
 from gateway.composition.process import command_engine
 from gateway.core.crypto import KeyRing
 from gateway.core.settings import Settings
+from gateway.sandbox.config import default_database_url
 from gateway.vault.pci_scan import (
     MAX_HITS_KEPT,
+    DatabaseCounts,
     ScanReport,
     compile_patterns,
     scan_database,
@@ -51,7 +56,10 @@ from gateway.vault.pci_scan import (
 @json_option
 def pci_scan(log_files: tuple[Path, ...], patterns: tuple[str, ...], as_json: bool) -> None:
     """Search every table, every Redis key and value, and LOG_FILE... (plain or
-    gzipped) for card numbers and CVVs. Exits 1 when anything is found.
+    gzipped) for card numbers and CVVs. Exits 1 when anything is found. The
+    sandbox's database (`gateway sandbox serve`) is searched too, as its own
+    source: GATEWAY_SANDBOX_DATABASE_URL when set; in development, the default
+    one when it exists.
 
     A card number is a Luhn-valid run of 13-19 digits (bare, or grouped by spaces
     or dashes) that is an ANET.md test card, matches a --pattern, or has a card
@@ -75,6 +83,10 @@ def pci_scan(log_files: tuple[Path, ...], patterns: tuple[str, ...], as_json: bo
         except (OSError, SQLAlchemyError) as error:
             fail(f"cannot scan the database: {type(error).__name__}: {error}")
         try:
+            asyncio.run(_scan_sandbox_database(ready, report, compiled))
+        except (OSError, SQLAlchemyError) as error:
+            fail(f"cannot scan the sandbox's database: {type(error).__name__}: {error}")
+        try:
             scan_redis(ready.redis.url, report, compiled)
         except (OSError, RedisError) as error:
             fail(f"cannot scan Redis: {type(error).__name__}: {error}")
@@ -96,6 +108,38 @@ async def _scan_database(
         await scan_database(engine, report, patterns, keyring=KeyRing.parse(keys) if keys else None)
 
 
+async def _scan_sandbox_database(
+    settings: Settings, report: ScanReport, patterns: list[re.Pattern[str]]
+) -> None:
+    url = await _sandbox_database_url(settings)
+    if url is None:
+        return
+    report.sandbox_database = DatabaseCounts()
+    replace = msgspec.structs.replace
+    on_sandbox = replace(settings, database=replace(settings.database, url=url))
+    async with command_engine(on_sandbox) as engine:
+        # No keyring: the sandbox seals nothing with the gateway's keys.
+        await scan_database(
+            engine, report, patterns, source="sandbox", counts=report.sandbox_database
+        )
+
+
+async def _sandbox_database_url(settings: Settings) -> str | None:
+    """The setting when set; in development, the default database when `gateway
+    up` (its sandbox) made one; otherwise none."""
+    if settings.sandbox.database_url:
+        return settings.sandbox.database_url
+    if settings.core.env != "development":
+        return None
+    url = default_database_url(settings)
+    async with command_engine(settings) as engine, engine.connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"),
+            {"name": make_url(url).database},
+        )
+    return url if exists else None
+
+
 _INDENT = " " * 12
 
 
@@ -108,6 +152,7 @@ def describe(report: ScanReport) -> str:
         f"  database  {report.tables} tables, {report.rows} rows"
         f", {report.sealed_values} sealed values opened",
         textwrap.fill(tables, width=100, initial_indent=_INDENT, subsequent_indent=_INDENT),
+        *_sandbox_lines(report.sandbox_database),
         f"  redis     {databases}: {report.redis_keys} keys, {report.redis_values} values"
         f" ({report.redis_inflated} inflated)",
         f"  files     {len(report.files)} files, {report.lines} lines",
@@ -139,3 +184,13 @@ def describe(report: ScanReport) -> str:
     ]
     lines.append(table(rows, ("SOURCE", "WHERE", "KIND", "RULE", "EXCERPT")))
     return "\n".join(line for line in lines if line)
+
+
+def _sandbox_lines(counts: DatabaseCounts | None) -> list[str]:
+    if counts is None:
+        return []
+    tables = ", ".join(f"{name} {rows}" for name, rows in counts.table_rows.items())
+    return [
+        f"  sandbox   {counts.tables} tables, {counts.rows} rows (the sandbox's database)",
+        textwrap.fill(tables, width=100, initial_indent=_INDENT, subsequent_indent=_INDENT),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import NoReturn
 
@@ -10,6 +11,7 @@ import click
 import msgspec
 
 from gateway.cli.common import EXIT_FAILED, emit, fail, json_option, load_settings_or_exit
+from gateway.cli.local_sandbox import with_local_sandbox
 from gateway.composition.processors import authorize_net
 from gateway.core.clock import SystemClock
 from gateway.core.settings import Settings, SettingsError
@@ -36,9 +38,12 @@ def check(as_json: bool) -> None:
     (authenticateTestRequest), moving no money.
 
     Exits 0 naming the environment and the masked login id, 1 with
-    Authorize.Net's message (or why it could not be reached).
+    Authorize.Net's message (or why it could not be reached). In development,
+    unless GATEWAY_PROCESSOR or GATEWAY_AUTHORIZE_NET_* is set, that is the local
+    sandbox `gateway up` runs.
     """
-    settings = load_settings_or_exit()
+    # In development, unless set, the processor `gateway up` gives live keys.
+    settings = with_local_sandbox(os.environ, load_settings_or_exit())
     config = settings.processor
     login_id = mask(config.authorize_net_login_id)
     environment = config.authorize_net_environment

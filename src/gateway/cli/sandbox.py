@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
-import httpx
 
 from gateway.cli.common import (
     EXIT_FAILED,
@@ -21,6 +20,7 @@ from gateway.cli.common import (
     load_settings_or_exit,
     running_servers,
 )
+from gateway.cli.local_sandbox import SandboxRefusedControl, SandboxUnreachable, control
 from gateway.core.embedded import terminate_on_signals
 from gateway.core.settings import Settings
 from gateway.sandbox.config import SandboxConfig, SandboxRefused, sandbox_config
@@ -84,16 +84,10 @@ def _control(action: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /_sandbox/<action> to the running sandbox, with its credentials."""
     _refuse_production()
     sandbox_settings = load_settings_or_exit().sandbox  # the credentials filled in
-    url = f"http://127.0.0.1:{sandbox_settings.port}/_sandbox/{action}"
-    auth = (sandbox_settings.login_id, sandbox_settings.transaction_key)
     try:
-        response = httpx.post(url, json=body, auth=auth, timeout=30)
-    except httpx.HTTPError as error:
-        fail(f"sandbox: no sandbox answers at {url} ({type(error).__name__})", code=EXIT_FAILED)
-    answer: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        fail(f"sandbox: {answer.get('error', response.text)}", code=EXIT_FAILED)
-    return answer
+        return control(sandbox_settings, action, body)
+    except (SandboxUnreachable, SandboxRefusedControl) as error:
+        fail(f"sandbox: {error}", code=EXIT_FAILED)
 
 
 @sandbox.command()

@@ -20,12 +20,14 @@ from gateway.cli.common import (
     run_in_session,
     running_servers,
 )
+from gateway.cli.local_sandbox import authenticates, local_sandbox_processor
 from gateway.cli.supervisor import Child, Supervisor
 from gateway.core.embedded import Terminated, terminate_on_signals
 from gateway.core.settings import Settings
 from gateway.merchants.demo import ensure_demo_key
 from gateway.merchants.service import MerchantService
 from gateway.processors.simulator.webhooks import webhook_url
+from gateway.sandbox.config import SandboxConfig, SandboxRefused, sandbox_config
 
 DEMO_KEY_FILE = "demo_api_key"
 _POLL_S = 0.2
@@ -62,16 +64,30 @@ def _child_environment(settings: Settings) -> dict[str, str]:
     # Samples of a previous run's processes would be summed into this run's.
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
+    local = local_sandbox_processor(os.environ, settings)
     return {
         **os.environ,
         "DATABASE_URL": settings.database.url,
         "REDIS_URL": settings.redis.url,
         "GATEWAY_DATA_DIR": str(settings.data_dir),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        # Outside development each process would make up credentials of its own.
+        "GATEWAY_SANDBOX_LOGIN_ID": settings.sandbox.login_id,
+        "GATEWAY_SANDBOX_TRANSACTION_KEY": settings.sandbox.transaction_key,
+        **(local.environment() if local is not None else {}),
     }
 
 
-def _banner(settings: Settings, key: str) -> str:
+def _live_processor(settings: Settings) -> str:
+    if local_sandbox_processor(os.environ, settings) is not None:
+        return "the Authorize.Net connector to the sandbox above"
+    processor = settings.processor
+    if processor.processor == "authorize_net":
+        return f"Authorize.Net at {processor.authorize_net_environment}"
+    return "the simulator"
+
+
+def _banner(settings: Settings, key: str, sandbox: SandboxConfig) -> str:
     api = f"http://{settings.http.host}:{settings.http.port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard.port}"
     key_file = settings.data_dir / DEMO_KEY_FILE
@@ -84,7 +100,10 @@ def _banner(settings: Settings, key: str) -> str:
             f"  Dashboard  {dashboard}   (user {settings.dashboard.user},"
             f" password {settings.dashboard.password})",
             "  Worker     RQ worker with scheduler, all queues",
+            f"  Sandbox    {sandbox.url}   (Authorize.Net-compatible, login id {sandbox.login_id})",
+            f"  Live keys  {_live_processor(settings)}",
             f"  Webhooks   the simulator posts to {webhook_url(settings) or '(off)'}",
+            f"             the sandbox posts to {sandbox.webhook_url or '(off)'}",
             "             signed with GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS (current key):",
             f"             {signature_key}",
             "  Cron       RQ cron scheduler (jobs/cron.py)",
@@ -114,7 +133,9 @@ def _api_answers(settings: Settings) -> bool:
 def up() -> None:
     """Run everything locally: PostgreSQL and Redis (embedded unless their URLs are
     set), migrations, a demo merchant and its test key, then the API, an RQ worker,
-    RQ cron and the RQ dashboard until Ctrl-C or SIGTERM."""
+    RQ cron, the RQ dashboard and the Authorize.Net-compatible sandbox until Ctrl-C
+    or SIGTERM. In development, unless GATEWAY_PROCESSOR or GATEWAY_AUTHORIZE_NET_*
+    is set, live keys go through the Authorize.Net connector to that sandbox."""
     from gateway.core.migrations import upgrade_to_head  # noqa: PLC0415 - Alembic is slow to import
 
     settings = load_settings_or_exit()
@@ -128,19 +149,24 @@ def up() -> None:
         assert ready.database.url is not None
         upgrade_to_head(ready.database.url)
         key = _demo_key(ready)
+        try:
+            sandbox = sandbox_config(ready)
+        except SandboxRefused as error:
+            fail(f"sandbox: {error}", code=EXIT_USAGE)
         supervisor = Supervisor(
             [
                 Child("api", ["serve"]),
                 Child("worker", ["worker"]),
                 Child("cron", ["cron"]),
                 Child("dashboard", ["dashboard"]),
+                Child("sandbox", ["sandbox", "serve"]),
             ],
             _child_environment(ready),
         )
         supervisor.start()
-        click.echo(_banner(ready, key))
+        click.echo(_banner(ready, key, sandbox))
         try:
-            code = _watch(supervisor, ready, started)
+            code = _watch(supervisor, ready, sandbox, started)
         except (KeyboardInterrupt, Terminated):
             click.echo("gateway: stopping...", err=True)
         finally:
@@ -148,8 +174,11 @@ def up() -> None:
     sys.exit(code)
 
 
-def _watch(supervisor: Supervisor, settings: Settings, started: float) -> int:
+def _watch(
+    supervisor: Supervisor, settings: Settings, sandbox: SandboxConfig, started: float
+) -> int:
     """Block until a child exits (an error: report it and stop everything)."""
+    api_ready = sandbox_ready = False
     ready = False
     while True:
         exited = supervisor.exited()
@@ -161,7 +190,12 @@ def _watch(supervisor: Supervisor, settings: Settings, started: float) -> int:
                 err=True,
             )
             return EXIT_FAILED
-        if not ready and _api_answers(settings):
-            ready = True
-            click.echo(f"gateway: ready in {time.monotonic() - started:.1f}s", err=True)
+        if not ready:
+            api_ready = api_ready or _api_answers(settings)
+            sandbox_ready = sandbox_ready or authenticates(
+                sandbox.url, sandbox.login_id, sandbox.transaction_key
+            )
+            if api_ready and sandbox_ready:
+                ready = True
+                click.echo(f"gateway: ready in {time.monotonic() - started:.1f}s", err=True)
         time.sleep(_POLL_S)

@@ -19,7 +19,7 @@ from gateway.sandbox.database import ensure_database, migrate
 from gateway.sandbox.parts import Parts
 from gateway.sandbox.poster import WebhookPoster
 from gateway.sandbox.reads import SandboxReads
-from gateway.sandbox.server import Background
+from gateway.sandbox.server import Background, periodically
 
 
 def sandbox_engine(config: SandboxConfig) -> AsyncEngine:
@@ -46,7 +46,13 @@ class SandboxProcess:
 
     @property
     def background(self) -> tuple[Background, ...]:
-        return () if self.poster is None else (self.poster.run,)
+        if self.poster is None:
+            return ()
+        return (
+            periodically(
+                self.poster.post_due, every_s=1.0, failure_event="sandbox.webhook_poster_failed"
+            ),
+        )
 
 
 @contextlib.asynccontextmanager

@@ -7,6 +7,7 @@ from typing import Final
 
 from sqlalchemy.engine import make_url
 
+from gateway.core.addresses import own_url
 from gateway.core.settings import Settings
 
 WEBHOOK_PATH: Final = "/api/v1/webhooks/authorize-net"
@@ -70,9 +71,4 @@ def _webhook_url(settings: Settings) -> str | None:
     configured = settings.sandbox.webhook_url
     if configured is not None:
         return configured.strip() or None
-    host = settings.http.host
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listen-everywhere address is not reachable as is
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.http.port}{WEBHOOK_PATH}"
+    return own_url(settings, WEBHOOK_PATH)

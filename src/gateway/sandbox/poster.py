@@ -11,7 +11,6 @@ delivery is kept in `sandbox_webhook_deliveries`, so a restart resumes it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -89,14 +88,6 @@ class WebhookPoster:
         for notification_id, body, attempts in due:
             await self._attempt(notification_id, body, (attempts or 0) + 1)
         return len(due)
-
-    async def run(self, every_s: float = 1.0) -> None:
-        while True:
-            try:
-                await self.post_due()
-            except Exception:  # noqa: BLE001 - the database may be back at the next tick
-                _log.exception("sandbox.webhook_poster_failed")
-            await asyncio.sleep(every_s)
 
     async def _attempt(self, notification_id: str, body: str, attempt: int) -> None:
         error: str | None = None

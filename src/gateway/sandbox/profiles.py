@@ -37,9 +37,9 @@ async def create_customer_profile(
             TokenizeRequest(reference=reference, card=card, customer_email=text(profile, "email"))
         )
     except TransactionRefused as refused:
-        raise CallError(PROFILE_REFUSED, refused.text) from None
+        return _card_refused(ref_id, refused.code, refused.text)
     except RequestRejectedError as rejected:
-        raise CallError(PROFILE_REFUSED, str(rejected)) from None
+        return _card_refused(ref_id, rejected.reason_code or "", str(rejected))
     ids = parse_token(stored.token)
     assert ids is not None  # the simulator's own token
     customer_profile_id, payment_profile_id = ids
@@ -49,6 +49,18 @@ async def create_customer_profile(
         ref_id=ref_id,
         customerProfileId=str(customer_profile_id),
         customerPaymentProfileIdList=[str(payment_profile_id)],
+    )
+
+
+def _card_refused(ref_id: str | None, reason_code: str, reason_text: str) -> dict[str, Any]:
+    """E00027, the card's own reason in a direct response (responseCode, subcode,
+    reason code, reason text, ...) as Authorize.Net reports a refused card."""
+    direct = f"3,1,{reason_code},{reason_text.replace(',', ' ')},,P,0,none"
+    return answers.envelope(
+        (PROFILE_REFUSED, reason_text),
+        ok=False,
+        ref_id=ref_id,
+        validationDirectResponseList=[direct],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final
 
 import structlog
@@ -50,16 +50,26 @@ async def serve(server_: uvicorn.Server, background: Sequence[Background] = ()) 
                 await task
 
 
-def daily_settlement(simulator: Simulator, every_s: float = SETTLE_EVERY_S) -> Background:
-    """Settle, as Authorize.Net does after each day's cut-off: each run settles what
-    joined the queue before the last cut-off, so running often is harmless."""
+def periodically(
+    work: Callable[[], Awaitable[object]], *, every_s: float, failure_event: str
+) -> Background:
+    """`work` every `every_s` seconds while the server runs; a failed run is logged
+    and tried again at the next tick (the database may be back by then)."""
 
     async def run() -> None:
         while True:
             try:
-                await simulator.settle()
-            except Exception:  # noqa: BLE001 - a failed run is retried at the next tick
-                _log.exception("sandbox.settlement_failed")
+                await work()
+            except Exception:  # noqa: BLE001 - retried at the next tick
+                _log.exception(failure_event)
             await asyncio.sleep(every_s)
 
     return run
+
+
+def daily_settlement(simulator: Simulator, every_s: float = SETTLE_EVERY_S) -> Background:
+    """Settle, as Authorize.Net does after each day's cut-off: each run settles what
+    joined the queue before the last cut-off, so running often is harmless."""
+    return periodically(
+        simulator.settle, every_s=every_s, failure_event="sandbox.settlement_failed"
+    )

@@ -238,7 +238,7 @@ def test_transaction_details_in_the_ports_words() -> None:
     assert found.reference == "txn_1"
     assert found.kind == "purchase"
     assert found.status == "capturedPendingSettlement"
-    assert (found.amount, found.settled_amount) == (1500, 0)
+    assert (found.amount, found.settled_amount) == (1500, 1500)  # captured, not yet settled
     assert found.reason_code is None
     assert found.submitted_at == datetime(2026, 12, 1, 17, 36, 50, 123456, tzinfo=UTC)
     assert found.settled_at is None

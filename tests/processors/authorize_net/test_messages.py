@@ -235,6 +235,25 @@ def test_a_settled_batch_span_over_31_days_is_refused_before_sending() -> None:
     assert refused.value.errors[0].field == "last_settlement_date"
 
 
+def test_a_settled_batch_window_covers_its_last_second() -> None:
+    # A batch settled at 08:00:00.4 is within a window ending at 08:00:00.5.
+    first = datetime(2026, 11, 1, 7, 0, 0, 900_000, tzinfo=UTC)
+    sent = assert_request_order(
+        build.settled_batches(AUTH, first=first, last=first + timedelta(hours=1, microseconds=1))
+    )
+    assert (sent["firstSettlementDate"], sent["lastSettlementDate"]) == (
+        "2026-11-01T07:00:00Z",
+        "2026-11-01T08:00:01Z",
+    )
+    widest = assert_request_order(
+        build.settled_batches(AUTH, first=first, last=first + timedelta(days=31))
+    )
+    assert (widest["firstSettlementDate"], widest["lastSettlementDate"]) == (
+        "2026-11-01T07:00:01Z",
+        "2026-12-02T07:00:01Z",
+    )
+
+
 @pytest.mark.parametrize("token", ["", "500123", "abc/600456", "500123/"])
 def test_a_token_that_is_not_a_profile_pair_is_refused(token: str) -> None:
     with pytest.raises(ValidationFailed):

@@ -75,6 +75,20 @@ FRAUD_REVIEW_STATUSES: Final = frozenset(
     {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview"}
 )
 
+# Statuses in which no money is captured, whatever settleAmount says.
+NOTHING_CAPTURED: Final = FRAUD_REVIEW_STATUSES | frozenset(
+    {
+        "authorizedPendingCapture",
+        "authorizedPendingRelease",
+        "voided",
+        "declined",
+        "expired",
+        "failedReview",
+        "communicationError",
+        "generalError",
+    }
+)
+
 KIND_BY_TRANSACTION_TYPE: Final = {
     "authCaptureTransaction": "purchase",
     "captureOnlyTransaction": "purchase",
@@ -121,7 +135,7 @@ def transaction_result(response: CreateTransactionResponse) -> ProcessorResult:
     already_done = outcome is Outcome.APPROVED and reason_code in ALREADY_DONE
     return ProcessorResult(
         outcome=outcome,
-        processor_transaction_id=_transaction_id(answer),
+        processor_transaction_id=_transaction_id(answer, outcome),
         reason_code=None if outcome is Outcome.APPROVED and not already_done else reason_code,
         reason_text=None if outcome is Outcome.APPROVED and not already_done else reason_text,
         auth_code=answer.auth_code or None,
@@ -203,8 +217,21 @@ def customer_profile_ids(response: CreateCustomerProfileResponse) -> tuple[str, 
     ids = response.customer_payment_profile_id_list
     if not response.ok or not response.customer_profile_id or not ids:
         code, text = _first_message(response)
-        raise RequestRejectedError(f"Authorize.Net refused the card: {text}", reason_code=code)
+        raise RequestRejectedError(
+            f"Authorize.Net refused the card: {text}",
+            reason_code=_validation_reason(response) or code,
+        )
     return response.customer_profile_id, ids[0]
+
+
+def _validation_reason(response: CreateCustomerProfileResponse) -> str | None:
+    """The card's reason code (the third field of the direct response), when
+    Authorize.Net says why it refused the card rather than only E00027."""
+    for direct in response.validation_direct_response_list:
+        fields = direct.split(",")
+        if len(fields) > 2 and fields[2].strip().isdigit():
+            return fields[2].strip()
+    return None
 
 
 def is_duplicate_profile(response: CreateCustomerProfileResponse) -> bool:
@@ -296,10 +323,15 @@ def _reason(answer: TransactionResponse) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _transaction_id(answer: TransactionResponse) -> str | None:
-    for candidate in (answer.trans_id, answer.ref_trans_id):
-        if candidate and candidate != "0":
-            return candidate
+def _transaction_id(answer: TransactionResponse, outcome: Outcome) -> str | None:
+    """The transaction the call made or acted on. Authorize.Net echoes the
+    refTransID of a follow-up whatever happened: it names the transaction only
+    when the call was approved (310/311 may come with transId "0"); a refused
+    follow-up made nothing."""
+    if answer.trans_id and answer.trans_id != "0":
+        return answer.trans_id
+    if outcome is Outcome.APPROVED and answer.ref_trans_id and answer.ref_trans_id != "0":
+        return answer.ref_trans_id
     return None
 
 
@@ -309,8 +341,12 @@ def _details_reason(details: TransactionDetails) -> str | None:
 
 
 def _settled_amount(details: TransactionDetails, currency: str) -> int:
-    settled = details.batch is not None and details.batch.settlement_state == "settledSuccessfully"
-    return amount_from_wire(details.settle_amount, currency) if settled else 0
+    """What was captured: settleAmount once captured, before its batch settles
+    too (the port's meaning, which reconciliation reads for a capture made
+    outside the gateway); nothing while only authorized, held or voided."""
+    if details.transaction_status in NOTHING_CAPTURED:
+        return 0
+    return amount_from_wire(details.settle_amount, currency)
 
 
 def _require_list(response: TransactionListResponse) -> None:

@@ -239,10 +239,11 @@ def settled_batches(
         raise ValueError("settlement dates must be aware")
     if not timedelta(0) <= last - first <= SETTLED_BATCH_SPAN_MAX:
         raise ValidationFailed.for_field("last_settlement_date", "at most 31 days after the first")
+    start, end = _whole_seconds(first, last)
     return GetSettledBatchListRequest(
         merchant_authentication=auth,
-        first_settlement_date=_utc(first),
-        last_settlement_date=_utc(last),
+        first_settlement_date=_utc(start),
+        last_settlement_date=_utc(end),
     )
 
 
@@ -286,6 +287,18 @@ def _bill_to(address: Address | None, card: Card | None) -> BillTo | None:
         zip=address.postal_code if address else None,
         country=address.country if address else None,
     )
+
+
+def _whole_seconds(first: datetime, last: datetime) -> tuple[datetime, datetime]:
+    """[first, last] in the whole seconds the wire carries, still covering all of
+    it: `last` rounded up, or a batch settled within its last second would wait
+    for the next sync (and `gateway settle --now` would not see its own batch);
+    never wider than one report may be."""
+    start = first.replace(microsecond=0)
+    end = last.replace(microsecond=0)
+    if end < last:
+        end += timedelta(seconds=1)
+    return max(start, end - SETTLED_BATCH_SPAN_MAX), end
 
 
 def _utc(moment: datetime) -> str:

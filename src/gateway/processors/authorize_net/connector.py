@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final, assert_never
 
 from gateway.core.clock import Clock
+from gateway.core.errors import ValidationFailed
 from gateway.core.settings import Settings
 from gateway.processors.authorize_net import answers, build, endpoint, limits, reports
 from gateway.processors.authorize_net.client import AuthorizeNetClient
@@ -174,6 +175,8 @@ class AuthorizeNetConnector:
     # -- lookups -------------------------------------------------------------
 
     async def get_transaction(self, processor_transaction_id: str) -> ProcessorTransaction | None:
+        if not limits.is_transaction_id(processor_transaction_id):
+            return None  # no Authorize.Net transaction has such an id: nothing to ask
         answer = await self._client.post(
             build.transaction_details(self._auth, processor_transaction_id),
             GetTransactionDetailsResponse,
@@ -263,8 +266,13 @@ class AuthorizeNetConnector:
         return customer_profile_id, payment_profile_id
 
     async def delete_payment_method(self, token: str) -> None:
-        """deleteCustomerProfile; a profile already gone is as deleted as wanted."""
-        answer = await self._client.post(
-            build.delete_customer_profile(self._auth, token), DeleteCustomerProfileResponse
-        )
+        """deleteCustomerProfile; a profile already gone is as deleted as wanted.
+        A token this connector could not have made is refused, as the port says."""
+        try:
+            message = build.delete_customer_profile(self._auth, token)
+        except ValidationFailed as malformed:
+            raise RequestRejectedError(
+                "not an Authorize.Net payment profile", reason_code=answers.NOT_FOUND
+            ) from malformed
+        answer = await self._client.post(message, DeleteCustomerProfileResponse)
         answers.profile_deleted(answer)

@@ -87,9 +87,13 @@ def check_reference(reference: str) -> None:
     _check_length(reference, REF_ID_MAX, "reference")
 
 
-def check_transaction_id(transaction_id: str, field: str = "processor_transaction_id") -> None:
+def is_transaction_id(transaction_id: str) -> bool:
     # numericString in the XSD: anything else is E00003 at run time.
-    if not (transaction_id.isascii() and transaction_id.isdigit()):
+    return transaction_id.isascii() and transaction_id.isdigit()
+
+
+def check_transaction_id(transaction_id: str, field: str = "processor_transaction_id") -> None:
+    if not is_transaction_id(transaction_id):
         raise ValidationFailed.for_field(field, "must be an Authorize.Net transaction id")
 
 

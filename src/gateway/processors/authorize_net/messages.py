@@ -327,6 +327,8 @@ class GetSettledBatchListResponse(Response, kw_only=True, frozen=True):
 class CreateCustomerProfileResponse(Response, kw_only=True, frozen=True):
     customer_profile_id: str | None = None
     customer_payment_profile_id_list: list[str] = []
+    # One comma-separated direct response per validated payment profile.
+    validation_direct_response_list: list[str] = []
 
 
 class MaskedPaymentProfile(_Wire, kw_only=True, frozen=True):  # customerPaymentProfileMaskedType

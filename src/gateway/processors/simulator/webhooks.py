@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.outbox import Dispatch
+from gateway.core.addresses import own_url
 from gateway.core.money import to_decimal
 from gateway.core.queues import jittered
 from gateway.core.settings import Settings
@@ -159,12 +160,7 @@ def webhook_url(settings: Settings) -> str | None:
     configured = settings.webhooks.simulator_webhook_url
     if configured is not None:
         return configured.strip() or None
-    host = settings.http.host
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a listen-everywhere address is not reachable as is
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.http.port}{INBOUND_PATH}"
+    return own_url(settings, INBOUND_PATH)
 
 
 class SimulatorWebhookOutbox:

@@ -8,8 +8,8 @@ runs to prove it.
   are in its docstring), and how hits are masked.
 - `decoders`: how a stored value is opened before it is searched (zlib/gzip,
   base64, pickle).
-- `sources`: where the scan reads (database rows and sealed columns, Redis keys
-  and values, log files).
+- `sources`: where the scan reads (database rows and sealed columns, the
+  sandbox's database, Redis keys and values, log files).
 - `report`: what a scan searched and found.
 """
 
@@ -27,7 +27,7 @@ from gateway.vault.pci_scan.finders import (
     mask_number,
     redact,
 )
-from gateway.vault.pci_scan.report import MAX_HITS_KEPT, ScanReport
+from gateway.vault.pci_scan.report import MAX_HITS_KEPT, DatabaseCounts, ScanReport
 from gateway.vault.pci_scan.sources import (
     READ_CHUNK,
     REDIS_BATCH,
@@ -48,6 +48,7 @@ __all__ = [
     "READ_CHUNK",
     "REDIS_BATCH",
     "ROW_BATCH",
+    "DatabaseCounts",
     "Hit",
     "HitKind",
     "LayerCounts",

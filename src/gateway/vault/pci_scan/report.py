@@ -13,8 +13,17 @@ from gateway.vault.pci_scan.finders import Hit, redact
 MAX_HITS_KEPT: Final = 1000
 
 
+class DatabaseCounts(msgspec.Struct, kw_only=True):
+    """What was searched of one more database (the sandbox's)."""
+
+    tables: int = 0
+    rows: int = 0
+    table_rows: dict[str, int] = msgspec.field(default_factory=dict)
+
+
 class ScanReport(msgspec.Struct, kw_only=True):
-    """What was searched and what was found."""
+    """What was searched and what was found; `tables`, `rows` and `table_rows`
+    are the gateway's database."""
 
     tables: int = 0
     rows: int = 0
@@ -26,6 +35,8 @@ class ScanReport(msgspec.Struct, kw_only=True):
     redis_values: int = 0  # strings, hash fields, list/set/zset members, stream entries
     redis_inflated: int = 0
     redis_skipped: dict[str, int] = msgspec.field(default_factory=dict)  # unreadable types
+    # The sandbox's own database (`gateway sandbox serve`), when there is one to scan.
+    sandbox_database: DatabaseCounts | None = None
     files: list[str] = msgspec.field(default_factory=list)
     lines: int = 0
     hit_count: int = 0

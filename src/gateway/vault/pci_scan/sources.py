@@ -8,8 +8,9 @@ import gzip
 import io
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from redis import Redis
@@ -25,6 +26,14 @@ from gateway.vault.pci_scan.report import ScanReport
 # -- the database ------------------------------------------------------------------------
 
 ROW_BATCH: Final = 500
+
+
+class TableCounts(Protocol):
+    """Where a database scan counts what it read (a report, or one of its parts)."""
+
+    tables: int
+    rows: int
+    table_rows: dict[str, int]
 
 
 def _quote(identifier: str) -> str:
@@ -86,10 +95,14 @@ async def scan_database(
     patterns: Sequence[re.Pattern[str]] = (),
     *,
     keyring: KeyRing | None = None,
+    source: str = "database",
+    counts: TableCounts | None = None,
 ) -> None:
     """Every row of every table of the current schema as text (`ROW(t.*)::text`,
     so any column type and any schema version reads the same), and the plaintext
-    of every sealed column `keyring` can open."""
+    of every sealed column `keyring` can open. Hits are reported as `source`;
+    tables and rows are counted in `counts` (default: the report's own)."""
+    where = _Where(report, source, report if counts is None else counts)
     async with engine.connect() as plain_connection:
         # One snapshot for the whole scan; read-only, so the scan can never write.
         connection = await plain_connection.execution_options(
@@ -99,16 +112,26 @@ async def scan_database(
             tables = await _live_tables(connection)
             primary_keys = await _primary_keys(connection)
             for table in tables:
-                await _scan_table(connection, table, primary_keys.get(table, []), report, patterns)
+                keys = primary_keys.get(table, [])
+                await _scan_table(connection, table, keys, where, patterns)
             if keyring is not None:
-                await _scan_sealed(connection, keyring, report, patterns)
+                await _scan_sealed(connection, keyring, where, patterns)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a database's hits and counts go."""
+
+    report: ScanReport
+    source: str
+    counts: TableCounts
 
 
 async def _scan_table(
     connection: AsyncConnection,
     table: str,
     key_columns: Sequence[str],
-    report: ScanReport,
+    where: _Where,
     patterns: Sequence[re.Pattern[str]],
 ) -> None:
     # ROW(t.*) rather than `t`: a column named like the alias would shadow the row.
@@ -119,22 +142,25 @@ async def _scan_table(
         locator, label = "t.ctid::text", "ctid"
     # ONLY: a partitioned or inherited table's rows are read once, from where they live.
     statement = f"SELECT {locator}, ROW(t.*)::text FROM ONLY {_quote(table)} AS t"
-    report.tables += 1
-    report.table_rows[table] = 0
+    counts = where.counts
+    counts.tables += 1
+    counts.table_rows[table] = 0
     async for locator_value, row_text in _stream(connection, statement):
-        report.rows += 1
-        report.table_rows[table] += 1
+        counts.rows += 1
+        counts.table_rows[table] += 1
         hits = find_all(str(row_text), patterns)
         if hits:
-            report.add(hits, source="database", location=table, position=f"{label}={locator_value}")
+            position = f"{label}={locator_value}"
+            where.report.add(hits, source=where.source, location=table, position=position)
 
 
 async def _scan_sealed(
     connection: AsyncConnection,
     keyring: KeyRing,
-    report: ScanReport,
+    where: _Where,
     patterns: Sequence[re.Pattern[str]],
 ) -> None:
+    report = where.report
     live = await _live_columns(connection)
     for sealed in SEALED_COLUMNS:
         if (sealed.table, sealed.column) not in live or (sealed.table, sealed.row_id) not in live:
@@ -156,7 +182,7 @@ async def _scan_sealed(
             if hits:
                 report.add(
                     hits,
-                    source="database",
+                    source=where.source,
                     location=sealed.table,
                     position=f"{sealed.row_id}={row_id} {sealed.column} (decrypted)",
                 )
