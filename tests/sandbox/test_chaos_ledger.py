@@ -18,7 +18,7 @@ from gateway.processors.authorize_net.messages import CreateTransactionResponse
 from ops.chaos.audit import audit
 from ops.chaos.merchant import ClientLedger
 from ops.chaos.shadow import shadow_ledger
-from tests.sandbox.conftest import RunningSandbox
+from tests.fixtures.sandbox import RunningSandbox
 from tests.sandbox.support import USD, charge
 
 
