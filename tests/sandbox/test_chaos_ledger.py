@@ -5,12 +5,12 @@ mismatch exactly as with the in-process simulator."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.processors.authorize_net import answers, build
 from gateway.processors.authorize_net.client import AuthorizeNetClient
@@ -23,11 +23,16 @@ from tests.sandbox.support import USD, charge
 
 
 @pytest.fixture
-async def connection(db_connection: AsyncConnection) -> asyncpg.Connection[Any]:
-    """The test's connection to the gateway's database, in a transaction rolled
-    back afterwards (the TEMP tables go with it)."""
-    raw = await db_connection.get_raw_connection()
-    return raw.driver_connection
+async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection[Any]]:
+    """A connection of its own to the test run's gateway database, as the audit
+    has: its TEMP tables end with it, so no pooled connection of another test
+    ever finds the gateway's simulator tables shadowed."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    own = await asyncpg.connect(dsn, timeout=10)
+    try:
+        yield own
+    finally:
+        await own.close()
 
 
 async def test_the_audit_reads_the_sandboxs_ledger_in_place_of_the_gateways(
