@@ -21,28 +21,8 @@ from gateway.payments.settlement_sync import SettlementSync
 from gateway.processors.port import Outcome, RefundRequest
 from gateway.processors.simulator import Simulator
 from tests.fixtures.app import test_processors as resilient_processors
+from tests.fixtures.payments import transaction_row
 from tests.processors import VISA, charge
-
-
-def _row(merchant: Merchant, at: datetime, **values: object) -> Transaction:
-    row = Transaction(
-        id=new_id("txn"),
-        merchant_id=merchant.id,
-        livemode=False,
-        type="purchase",
-        status="captured",
-        amount=1500,
-        currency="USD",
-        amount_captured=1500,
-        amount_refunded=0,
-        metadata_={},
-        processor="simulator",
-        created_at=at,
-        updated_at=at,
-    )
-    for name, value in values.items():
-        setattr(row, name, value)
-    return row
 
 
 async def _purchased(simulator: Simulator, merchant: Merchant, clock: FrozenClock) -> Transaction:
@@ -50,7 +30,7 @@ async def _purchased(simulator: Simulator, merchant: Merchant, clock: FrozenCloc
     ours = new_id("txn")
     result = await simulator.purchase(charge(1500, ref=ours))
     assert result.outcome is Outcome.APPROVED
-    return _row(
+    return transaction_row(
         merchant, clock.now(), id=ours, processor_transaction_id=result.processor_transaction_id
     )
 
@@ -71,7 +51,7 @@ async def test_each_row_gets_its_own_batchs_settlement_time(
     clock.advance(timedelta(hours=1))
     await simulator.settle(everything=True)
     second_batch = clock.now()
-    never_settled = _row(merchant, clock.now(), processor_transaction_id="60999999999")
+    never_settled = transaction_row(merchant, clock.now(), processor_transaction_id="60999999999")
     db_session.add_all([early, late, never_settled])
     await db_session.flush()
     assert await _settled_at(db_session, early) is None
@@ -102,7 +82,7 @@ async def test_a_refund_is_marked_from_its_own_later_batch(
         RefundRequest(refund_id, purchase.processor_transaction_id, 500, "USD", VISA[-4:])
     )
     assert refunded.outcome is Outcome.APPROVED
-    refund = _row(
+    refund = transaction_row(
         merchant, clock.now(), id=refund_id, type="refund", status="succeeded", amount=500,
         amount_captured=0, parent_id=purchase.id,
         processor_transaction_id=refunded.processor_transaction_id,
@@ -124,7 +104,9 @@ async def test_nothing_is_asked_until_something_awaits_and_an_outage_is_asked_ag
 ) -> None:
     purchase = await _purchased(simulator, merchant, clock)
     await simulator.settle(everything=True)
-    db_session.add(_row(merchant, clock.now(), type="authorization", status="authorized"))
+    db_session.add(
+        transaction_row(merchant, clock.now(), type="authorization", status="authorized")
+    )
     await db_session.flush()
     sync = SettlementSync(db_session, clock=clock)
     await simulator.outage.turn(on=True)
@@ -163,20 +145,28 @@ async def test_only_money_that_will_settle_holds_the_window_open(
 
     # A full refund before settlement went as a void: it keeps its voided
     # charge's id and neither of them will ever settle.
-    voided_by_refund = _row(merchant, at(0), status="refunded", amount_refunded=1500,
+    voided_by_refund = transaction_row(merchant, at(0), status="refunded", amount_refunded=1500,
                             processor_transaction_id="60000000001")  # fmt: skip
     db_session.add_all(
         [
             voided_by_refund,
-            _row(merchant, at(1), status="voided", processor_transaction_id="60000000002"),
-            _row(merchant, at(2), status="declined", processor_transaction_id="60000000003"),
-            _row(merchant, at(3), settled_at=at(4), processor_transaction_id="60000000004"),
-            _row(merchant, at(5), processor="authorize_net", processor_transaction_id="1"),
+            transaction_row(
+                merchant, at(1), status="voided", processor_transaction_id="60000000002"
+            ),
+            transaction_row(
+                merchant, at(2), status="declined", processor_transaction_id="60000000003"
+            ),
+            transaction_row(
+                merchant, at(3), settled_at=at(4), processor_transaction_id="60000000004"
+            ),
+            transaction_row(
+                merchant, at(5), processor="authorize_net", processor_transaction_id="1"
+            ),
         ]
     )
     await db_session.flush()
     db_session.add(
-        _row(
+        transaction_row(
             merchant,
             at(6),
             type="refund",
@@ -185,7 +175,7 @@ async def test_only_money_that_will_settle_holds_the_window_open(
             processor_transaction_id="60000000001",
         )
     )
-    captured = _row(merchant, at(7), processor_transaction_id="60000000005")
+    captured = transaction_row(merchant, at(7), processor_transaction_id="60000000005")
     db_session.add(captured)
     await db_session.flush()
     repository = TransactionRepository(db_session)

@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.core.clock import FrozenClock
-from gateway.core.ids import new_id
 from gateway.core.settings import parse_cutoff
 from gateway.merchants.models import Merchant
 from gateway.models import Base
@@ -24,6 +23,7 @@ from gateway.processors.simulator import Simulator, SimulatorConfig, parse_scrip
 from gateway.processors.simulator.cutoff import last_cutoff
 from gateway.processors.simulator.models import SimulatorTransaction
 from tests.fixtures.app import make_settings
+from tests.fixtures.payments import transaction_row
 from tests.processors import REASON_CARD, charge, reference, tokenize_request
 from tests.support import TEST_CARD_NUMBERS
 
@@ -52,27 +52,6 @@ def _capture(transaction_id: str, amount: int | None = None) -> CaptureRequest:
     return CaptureRequest(reference(), transaction_id, amount, "USD")
 
 
-def _gateway_row(merchant: Merchant, now: datetime, **values: object) -> Transaction:
-    row = Transaction(
-        id=new_id("txn"),
-        merchant_id=merchant.id,
-        livemode=False,
-        type="purchase",
-        status="captured",
-        amount=1500,
-        currency="USD",
-        amount_captured=1500,
-        amount_refunded=0,
-        metadata_={},
-        processor="simulator",
-        created_at=now,
-        updated_at=now,
-    )
-    for name, value in values.items():
-        setattr(row, name, value)
-    return row
-
-
 # -- committed on its own connection ------------------------------------------------
 
 
@@ -84,7 +63,7 @@ async def test_a_recorded_charge_survives_a_rollback_of_the_gateways_session(
     clock: FrozenClock,
 ) -> None:
     # Phase 1 of a charge: the gateway's pending row, in its own open transaction.
-    ours = _gateway_row(merchant, clock.now(), status="pending", amount_captured=0)
+    ours = transaction_row(merchant, clock.now(), status="pending", amount_captured=0)
     db_session.add(ours)
     await db_session.flush()
 
@@ -372,25 +351,25 @@ async def test_settlement_marks_the_gateways_own_rows(
     await simulator.capture(_capture(authorized.processor_transaction_id, 2000))
     left_authorized = await simulator.authorize(charge(2000))
     now = clock.now()
-    purchase_row = _gateway_row(merchant, now, processor_transaction_id=purchased)
-    authorization_row = _gateway_row(
+    purchase_row = transaction_row(merchant, now, processor_transaction_id=purchased)
+    authorization_row = transaction_row(
         merchant,
         now,
         type="authorization",
         processor_transaction_id=authorized.processor_transaction_id,
     )
-    capture_row = _gateway_row(
+    capture_row = transaction_row(
         merchant,
         now,
         type="capture",
         parent_id=authorization_row.id,
         processor_transaction_id=authorized.processor_transaction_id,
     )
-    unsettled_row = _gateway_row(
+    unsettled_row = transaction_row(
         merchant, now, type="authorization", status="authorized", amount_captured=0,
         processor_transaction_id=left_authorized.processor_transaction_id,
     )  # fmt: skip
-    same_id_elsewhere = _gateway_row(
+    same_id_elsewhere = transaction_row(
         merchant, now, processor="authorize_net", processor_transaction_id=purchased
     )
     db_session.add_all([purchase_row, authorization_row])
