@@ -68,8 +68,9 @@ COMMIT_ALLOWED: Mapping[str, str] = {
 
 COMMIT_NOT_YET: Mapping[str, str] = {}
 
-# Where an engine may be made: the composition root alone.
-ENGINE_MAKERS: tuple[str, ...] = ("src/gateway/composition/",)
+# Where an engine may be made: the composition root's one engine factory (every
+# engine, the sandbox's included, gets the deployment's timeouts and pool there).
+ENGINE_MAKERS: tuple[str, ...] = ("src/gateway/composition/resources.py",)
 ENGINE_FUNCTIONS = frozenset({"create_engine", "create_async_engine"})
 
 # What builds processors (and the registry that picks one): the composition root only.

@@ -67,18 +67,25 @@ def require_servers(settings: Settings) -> tuple[str, str]:
     return settings.database.url, settings.redis.url
 
 
-def database_engine(settings: Settings, *, pooled: bool) -> AsyncEngine:
-    """An engine on the deployment's database. Pooled for a long-lived loop (the
+def database_engine(
+    settings: Settings,
+    *,
+    pooled: bool,
+    url: str | None = None,
+    application_name: str = "gateway",
+) -> AsyncEngine:
+    """An engine on the deployment's database (or on `url`: the sandbox's own),
+    with the deployment's timeouts and pool. Pooled for a long-lived loop (the
     API) or a block that opens many sessions (a job); not pooled for one short
     event loop (a command), where nothing may outlive it."""
-    url = settings.database.url
+    url = url or settings.database.url
     if url is None:
         raise MissingServerError("DATABASE_URL must be set, or the embedded server started first")
     database = settings.database
     connect_args = {
         "timeout": database.connect_timeout_s,
         "server_settings": {
-            "application_name": "gateway",
+            "application_name": application_name,
             "statement_timeout": str(database.statement_timeout_ms),
         },
     }

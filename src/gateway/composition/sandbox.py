@@ -8,8 +8,9 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from gateway.composition.resources import database_engine
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.settings import Settings
 from gateway.processors.simulator import LocalOutage, Simulator, SimulatorConfig
@@ -22,8 +23,11 @@ from gateway.sandbox.reads import SandboxReads
 from gateway.sandbox.server import Background, periodically
 
 
-def sandbox_engine(config: SandboxConfig) -> AsyncEngine:
-    return create_async_engine(config.database_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+def sandbox_engine(settings: Settings, config: SandboxConfig) -> AsyncEngine:
+    """The sandbox's database, through the one engine factory of the composition root."""
+    return database_engine(
+        settings, pooled=True, url=config.database_url, application_name="gateway-sandbox"
+    )
 
 
 def sandbox_simulator(
@@ -62,7 +66,7 @@ async def open_sandbox(
     """The sandbox's database (created if absent, migrated) and its app; the
     engine is disposed when the block ends."""
     await ensure_database(config.database_url)
-    engine = sandbox_engine(config)
+    engine = sandbox_engine(settings, config)
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False)
     try:
         await migrate(engine)
