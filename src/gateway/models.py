@@ -16,6 +16,11 @@ from gateway.processors.simulator.models import (
 from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription, TestClock
 from gateway.vault.models import PaymentMethod
 from gateway.webhooks.models import WebhookEvent
+from gateway.webhooks.outbound.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ApiKey",
@@ -36,5 +41,8 @@ __all__ = [
     "Subscription",
     "TestClock",
     "Transaction",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

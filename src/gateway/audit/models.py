@@ -69,6 +69,11 @@ class Event(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     held_until_movement: Mapped[str | None] = mapped_column(String(24))
     suppressed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # What happened when the status alone does not say it (a renewal paid, a
+    # renewal attempt failed: the status may not change), and the other object
+    # it concerned (that invoice). Outbound webhooks map events by them.
+    occasion: Mapped[str | None] = mapped_column(String(24))
+    related_id: Mapped[str | None] = mapped_column(String(24))
 
 
 class AuditEntry(Base):

@@ -47,6 +47,9 @@ class Change:
     from_status: str | None
     to_status: str
     reason: str | None = None
+    # See `Event.occasion`: set when the status alone does not say what happened.
+    occasion: str | None = None
+    related_id: str | None = None
 
 
 class HistoryService:
@@ -76,6 +79,8 @@ class HistoryService:
             published_at=None,
             held_until_movement=held_until_movement,
             suppressed=False,
+            occasion=change.occasion,
+            related_id=change.related_id,
         )
         return await self.events.append(event)
 

@@ -145,6 +145,18 @@ class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
     # Longer lets the expiry sweep void holds before the processor lets them lapse,
     # as the chaos suite does (a real processor's lifetime is its own, not ours).
     simulator_auth_expiry_days: PositiveFloat | None = None
+    # Outbound merchant webhooks (API.md "Webhooks / Outbound"): the delay after
+    # each failed attempt (jittered by up to 10 %), then the delivery is dead.
+    webhook_delivery_schedule_s: tuple[NonNegativeInt, ...] = (
+        5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400,
+    )  # fmt: skip
+    # A whole attempt (connect, send, read the answer) takes at most this long.
+    webhook_delivery_timeout_s: PositiveFloat = 10.0
+    # Attempts in flight at once per endpoint: one slow receiver holds no more.
+    webhook_delivery_concurrency: PositiveInt = 8
+    # An attempt still in flight after this long was lost with its worker and is
+    # made again; longer than the timeout.
+    webhook_delivery_lease_s: PositiveInt = 60
 
 
 class Settings(msgspec.Struct, frozen=True):
