@@ -23,11 +23,14 @@ from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
 from gateway.subscriptions.models import Subscription
 from gateway.vault.models import PaymentMethod
+from gateway.webhooks.outbound.models import WebhookEndpoint
 
 # Underscores on purpose: a LIKE 'v1:b_new:%' would treat them as wildcards.
 OLD_KID = "a_old"
 NEW_KID = "b_new"
-TABLES = ("transactions", "payment_methods", "idempotency_keys", "subscriptions")
+TABLES = (
+    "transactions", "payment_methods", "idempotency_keys", "subscriptions", "webhook_endpoints"
+)  # fmt: skip
 ROWS_PER_TABLE = 5
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -62,7 +65,7 @@ def plaintext(table: str, bound_as: str, row_id: str) -> str:
 
 def sealed_row(
     table: str, merchant_id: str, index: int, *, payment_method_id: str = ""
-) -> Transaction | PaymentMethod | IdempotencyRecord | Subscription:
+) -> Transaction | PaymentMethod | IdempotencyRecord | Subscription | WebhookEndpoint:
     if table == "transactions":
         return Transaction(
             id=new_id("txn"), merchant_id=merchant_id, livemode=False, type="purchase",
@@ -83,6 +86,12 @@ def sealed_row(
             currency="USD", interval="month", interval_count=1, billing_anchor=NOW,
             current_period_start=NOW, current_period_end=NOW + timedelta(days=31),
             cycles_billed=1, cancel_at_period_end=False, failed_attempts=0, metadata_={},
+            created_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+    if table == "webhook_endpoints":
+        return WebhookEndpoint(
+            id=new_id("wep"), merchant_id=merchant_id, livemode=False,
+            url=f"http://127.0.0.1:9/{index}", events=["*"], description=None, disabled=False,
             created_at=NOW, updated_at=NOW,
         )  # fmt: skip
     return IdempotencyRecord(
@@ -240,6 +249,7 @@ async def test_invariant_8_an_interrupted_rotation_stays_readable_and_resumes(
         ("payment_methods", OLD_KID): ROWS_PER_TABLE,
         ("idempotency_keys", OLD_KID): ROWS_PER_TABLE,
         ("subscriptions", OLD_KID): ROWS_PER_TABLE,
+        ("webhook_endpoints", OLD_KID): ROWS_PER_TABLE,
     }
 
     resumed = await KeyRotation(sessions, keys.both, batch_size=2).run()
@@ -248,6 +258,7 @@ async def test_invariant_8_an_interrupted_rotation_stays_readable_and_resumes(
         ("payment_methods", ROWS_PER_TABLE, ROWS_PER_TABLE),
         ("idempotency_keys", ROWS_PER_TABLE, ROWS_PER_TABLE),
         ("subscriptions", ROWS_PER_TABLE, ROWS_PER_TABLE),
+        ("webhook_endpoints", ROWS_PER_TABLE, ROWS_PER_TABLE),
     ]
     final = await stored_tokens(committed_engine)
     for cell, token in halfway.items():
@@ -395,6 +406,7 @@ async def test_count_by_key_counts_a_half_rotated_row_under_both_keys(
         ("payment_methods", NEW_KID): 1,
         ("idempotency_keys", OLD_KID): 2,
         ("subscriptions", OLD_KID): 2,
+        ("webhook_endpoints", OLD_KID): 2,
     }
 
 

@@ -27,4 +27,6 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("payment_methods", "holder_name_encrypted", "holder_name"),
     SealedColumn("idempotency_keys", "response_body_encrypted", "response_body"),
     SealedColumn("subscriptions", "customer_email_encrypted", "customer_email"),
+    SealedColumn("webhook_endpoints", "secret_encrypted", "secret"),
+    SealedColumn("webhook_endpoints", "previous_secret_encrypted", "previous_secret"),
 )

@@ -40,8 +40,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.core.db import Base
 
 ENDPOINTS_TABLE = "webhook_endpoints"
-SECRET_COLUMN = "secret_encrypted"  # noqa: S105 - a column name
-PREVIOUS_SECRET_COLUMN = "previous_secret_encrypted"  # noqa: S105 - a column name
 
 # A delivery's statuses (API.md): `pending` before its first attempt ends,
 # `failed` while a retry is scheduled, then `succeeded` or `dead`.
