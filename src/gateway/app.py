@@ -55,6 +55,8 @@ from gateway.vault.dependencies import provide_payment_method_service, vault_com
 from gateway.vault.routes import PaymentMethodController
 from gateway.webhooks.dependencies import provide_webhook_event_service
 from gateway.webhooks.metrics import webhook_backlog
+from gateway.webhooks.outbound.dependencies import provide_endpoint_service
+from gateway.webhooks.outbound.routes import WebhookDeliveryController, WebhookEndpointController
 from gateway.webhooks.routes import InboundWebhookController, WebhookEventController
 
 _log = structlog.get_logger("gateway.app")
@@ -93,6 +95,8 @@ def api_routes() -> Sequence[ControllerRouterHandler]:
         TestClockController,
         InboundWebhookController,
         WebhookEventController,
+        WebhookEndpointController,
+        WebhookDeliveryController,
     ]
 
 
@@ -154,6 +158,7 @@ def create_app(
             "subscriptions": Provide(provide_subscription_service, sync_to_thread=False),
             "subscription_changes": Provide(provide_subscription_changes, sync_to_thread=False),
             "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
+            "webhook_endpoints": Provide(provide_endpoint_service, sync_to_thread=False),
         },
         guards=[scope_guard],
         exception_handlers=exception_handlers(),

@@ -18,7 +18,15 @@ from gateway.core.clock import Clock
 from gateway.core.ids import new_id
 
 ActorKind = Literal["api", "webhook", "reconciliation", "billing", "operator", "system"]
-ObjectType = Literal["transaction", "payment_method", "subscription", "invoice", "webhook_event"]
+ObjectType = Literal[
+    "transaction",
+    "payment_method",
+    "subscription",
+    "invoice",
+    "webhook_event",
+    "webhook_endpoint",
+    "webhook_delivery",
+]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from gateway.core.redis import create_redis
 from gateway.core.relay_nudge import RelayNudge
 from gateway.core.settings import Settings
 from gateway.processors.registry import ProcessorRegistry, ProcessorsAt
+from gateway.webhooks.outbound.destinations import Resolver, system_resolver
 
 
 class MissingServerError(RuntimeError):
@@ -44,6 +45,9 @@ class Resources:
     faults: FaultPoints = field(default_factory=FaultPoints.none)
     # Nudges the outbox relay after money requests; None: cron alone relays.
     relay: RelayNudge | None = None
+    # Resolves webhook endpoints' host names for the SSRF guard (tests inject one,
+    # so production's refusals are shown without a lookup leaving the machine).
+    resolver: Resolver = system_resolver
 
     async def aclose(self) -> None:
         """Release what this object created; borrowed resources stay open."""
