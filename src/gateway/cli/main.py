@@ -16,6 +16,7 @@ from gateway.cli.reconcile import reconcile
 from gateway.cli.sandbox import sandbox
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
+from gateway.cli.webhook_endpoints import deliveries, webhook_endpoints
 from gateway.cli.webhooks import webhooks
 
 
@@ -53,6 +54,8 @@ for command in (
     sandbox,
     pci_scan,
     webhooks,
+    webhook_endpoints,
+    deliveries,
     jobs,
 ):
     main.add_command(command)
