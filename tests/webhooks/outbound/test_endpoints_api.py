@@ -447,3 +447,27 @@ async def test_production_accepts_a_public_https_destination_and_rechecks_a_new_
         assert (await client.get(path, headers=headers)).json()[
             "url"
         ] == "https://hooks.example.com/in"
+
+
+async def test_every_route_is_in_the_openapi_document_with_its_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    paths = document["paths"]
+    expected = {
+        (ENDPOINTS, "post"): {"201", "400"},
+        (ENDPOINTS, "get"): {"200"},
+        (f"{ENDPOINTS}/{{endpoint_id}}", "get"): {"200", "404"},
+        (f"{ENDPOINTS}/{{endpoint_id}}", "patch"): {"200", "400", "404"},
+        (f"{ENDPOINTS}/{{endpoint_id}}", "delete"): {"204", "404"},
+        (f"{ENDPOINTS}/{{endpoint_id}}/rotate-secret", "post"): {"200", "404"},
+        (f"{ENDPOINTS}/{{endpoint_id}}/deliveries", "get"): {"200", "400", "404"},
+        (f"{ENDPOINTS}/{{endpoint_id}}/recover", "post"): {"202", "400", "404"},
+        (f"{DELIVERIES}/{{delivery_id}}/retry", "post"): {"202", "404", "409"},
+    }
+    for (path, method), statuses in expected.items():
+        assert statuses <= set(paths[path][method]["responses"]), (path, method)
+    schemas = document["components"]["schemas"]
+    assert "secret" in schemas["EndpointWithSecret"]["properties"]
+    assert "secret" not in schemas["EndpointOut"]["properties"]
+    assert "Idempotency-Key" not in str(paths[ENDPOINTS]["post"])
