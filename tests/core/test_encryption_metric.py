@@ -79,6 +79,7 @@ async def test_encrypted_rows_per_table_and_key_id(
         ("payment_methods", active): 0,
         ("idempotency_keys", active): 0,
         ("subscriptions", active): 0,
+        ("webhook_endpoints", active): 0,
     }
     assert "# TYPE gateway_encrypted_rows gauge" in exposition
     assert "gateway_requests_total" in exposition, "the process's own metrics are still there"
