@@ -130,8 +130,10 @@ async def test_in_production_a_name_rebound_to_loopback_is_refused_at_connection
         assert await worker.run() == 1
 
     refused = await deliveries.get(delivery.id)
-    assert refused.status == "failed" and refused.last_status_code is None
-    assert refused.last_error is not None and "non-public address" in refused.last_error
+    assert refused.status == "failed"
+    assert refused.last_status_code is None
+    assert refused.last_error is not None
+    assert "non-public address" in refused.last_error
     assert receiver.received == []
 
 

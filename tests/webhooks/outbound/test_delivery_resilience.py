@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue
 
+from gateway.core.queues import QUEUE_NAMES
 from jobs.deliveries import sweep_deliveries
 from tests.fixtures.app import flush_test_redis
 from tests.support import run_in_thread
@@ -69,19 +69,21 @@ async def test_a_worker_killed_mid_delivery_is_replaced_by_the_next_sweep_once(
         "GATEWAY_WEBHOOK_DELIVERY_LEASE_S": "1",
         "GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S": "30",
     }
-    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "tests.webhooks.outbound.sweep_process"],
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.webhooks.outbound.sweep_process",
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await asyncio.to_thread(_wait_for, lambda: len(receiver.at("/hooks")) == 1)
         receiver.answer("/hooks", Answer(status=200))
     finally:
         os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
+        await asyncio.wait_for(worker.wait(), timeout=10)
 
     in_flight = await deliveries.get(delivery.id)
     assert (in_flight.status, in_flight.attempts) == ("pending", 1)
@@ -98,3 +100,15 @@ async def test_a_worker_killed_mid_delivery_is_replaced_by_the_next_sweep_once(
     done = await deliveries.get(delivery.id)
     assert (done.status, done.attempts, done.leased_until) == ("succeeded", 2, None)
     assert [a.attempt for a in await deliveries.attempts_of(delivery.id)] == [2]
+
+
+def test_cron_sweeps_deliveries_every_5_seconds_on_a_queue_the_workers_consume() -> None:
+    from rq.cron import CronScheduler  # noqa: PLC0415 - loads every job module
+
+    scheduler = CronScheduler(connection=Redis())
+    scheduler.load_config_from_file("jobs.cron")
+    [sweep] = [
+        job for job in scheduler.get_jobs() if job.func_name == "jobs.deliveries.deliver_due"
+    ]
+    assert (sweep.queue_name, sweep.interval) == ("deliveries", 5)
+    assert "deliveries" in QUEUE_NAMES  # `gateway worker` (and `gateway up`) consume them all
