@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,9 @@ Render = Callable[[AsyncSession, WebhookDelivery], Awaitable[bytes]]
 CLAIM_BATCH: Final = 100
 DATABASE_SLOTS: Final = 4
 MAX_SWEEPS: Final = 200
+# A run ends after this long even with work left (cron starts another within
+# seconds), well inside RQ's job timeout, so RQ never kills a run mid-attempt.
+RUN_BUDGET_S: Final = 60.0
 
 _log = structlog.get_logger("gateway.webhooks.outbound")
 
@@ -61,14 +65,16 @@ class DeliveryWorker:
     def __post_init__(self) -> None:
         self._database = asyncio.Semaphore(DATABASE_SLOTS)
 
-    async def run(self, max_sweeps: int = MAX_SWEEPS) -> int:
-        """Sweep until nothing is due (at most `max_sweeps`); the attempts made."""
+    async def run(self, max_sweeps: int = MAX_SWEEPS, budget_s: float = RUN_BUDGET_S) -> int:
+        """Sweep until nothing is due (at most `max_sweeps`, or until `budget_s`
+        has passed); the attempts made."""
         made = 0
+        deadline = time.monotonic() + budget_s
         for _ in range(max_sweeps):
             swept = await self.sweep()
-            if swept == 0:
-                break
             made += swept
+            if swept == 0 or time.monotonic() >= deadline:
+                break
         return made
 
     async def sweep(self) -> int:
