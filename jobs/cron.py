@@ -10,6 +10,7 @@ reading cron strings in local time.
 from rq import cron
 
 from jobs.billing import billing_tick
+from jobs.deliveries import deliver_due
 from jobs.maintenance import purge_idempotency_keys
 from jobs.outbox import relay_outbox
 from jobs.payments import (
@@ -37,3 +38,7 @@ cron.register(billing_tick, queue_name="billing", interval=MINUTE_S)
 # Commits nudge the relay at once; this tick catches whatever a nudge missed
 # (Redis was down, the process died before nudging).
 cron.register(relay_outbox, queue_name="maintenance", interval=15)
+
+# Outbound webhooks: attempts are due in PostgreSQL (next_attempt_at); the sweep
+# sends them, so a delivery survives a Redis that lost its jobs.
+cron.register(deliver_due, queue_name="deliveries", interval=5)

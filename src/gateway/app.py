@@ -56,6 +56,7 @@ from gateway.vault.routes import PaymentMethodController
 from gateway.webhooks.dependencies import provide_webhook_event_service
 from gateway.webhooks.metrics import webhook_backlog
 from gateway.webhooks.outbound.dependencies import provide_endpoint_service
+from gateway.webhooks.outbound.metrics import delivery_gauges
 from gateway.webhooks.outbound.routes import WebhookDeliveryController, WebhookEndpointController
 from gateway.webhooks.routes import InboundWebhookController, WebhookEventController
 
@@ -107,6 +108,7 @@ def database_gauges() -> list[DatabaseGauges]:
         DatabaseGauges("payments backlog", payment_backlog, BACKLOG_TTL),
         DatabaseGauges("outbox", outbox_backlog, BACKLOG_TTL),
         DatabaseGauges("webhook events", webhook_backlog, BACKLOG_TTL),
+        DatabaseGauges("webhook deliveries", delivery_gauges, BACKLOG_TTL),
         DatabaseGauges("billing", billing_gauges, BACKLOG_TTL),
     ]
 
