@@ -161,6 +161,31 @@ class SubscriptionService:
             Change(subject_of(subscription), current, target, reason), actor
         )
 
+    async def note(
+        self,
+        subscription: Subscription,
+        occasion: str,
+        actor: Actor,
+        *,
+        related_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """An event that changes no status (from = to = the current one): what
+        happened to the subscription when its status does not say it (a renewal
+        paid, a renewal attempt failed), so it has a `sequence` (issue 18)."""
+        status = subscription.status
+        await self.history.record_change(
+            Change(
+                subject_of(subscription),
+                status,
+                status,
+                reason,
+                occasion=occasion,
+                related_id=related_id,
+            ),
+            actor,
+        )
+
     async def cancel(
         self,
         subscription: Subscription,

@@ -7,7 +7,10 @@ tick reads the purchase's status (DESIGN.md "Events, outbox and background work"
 
 A success pays the invoice and moves the subscription to that period (the
 anchor never moves: the period is the invoice's). A failure counts toward
-dunning unless the charge never reached the processor (postponed).
+dunning unless the charge never reached the processor (postponed). A renewal
+paid, and a renewal attempt failed, are also events of the subscription's own
+(`SubscriptionOccasion`, the invoice as `related_id`), apart from any status
+move, so merchants hear of them even when the status stays (issue 18).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gateway.subscriptions.states import (
     UNPAID,
     AttemptStatus,
     InvoiceStatus,
+    SubscriptionOccasion,
     SubscriptionStatus,
 )
 
@@ -96,6 +100,21 @@ class OutcomeRecorder:
 
     async def _paid(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
         status = SubscriptionStatus(subscription.status)
+        await self._settle_period(subscription, invoice, actor, status)
+        if status is not SubscriptionStatus.INCOMPLETE:
+            # A renewal (the first charge of a creation is the creation's own news):
+            # an event of the subscription's even when its status stays.
+            await self.service.note(
+                subscription, SubscriptionOccasion.RENEWED, actor, related_id=invoice.id
+            )
+
+    async def _settle_period(
+        self,
+        subscription: Subscription,
+        invoice: Invoice,
+        actor: Actor,
+        status: SubscriptionStatus,
+    ) -> None:
         await self.service.pay_invoice(invoice, actor, reason=self._paid_reason(invoice))
         if status in ENDED:
             # Ended while this attempt was in flight: the money moved, the end stands.
@@ -172,6 +191,7 @@ class OutcomeRecorder:
                     reason=f"payment failed ({why}); retry at {retry_at.isoformat()}",
                     next_billing_at=retry_at,
                 )  # fmt: skip
+            await self._renewal_failed(subscription, invoice, actor)
             return verdict
         ending = (
             "a hard decline"
@@ -185,7 +205,16 @@ class OutcomeRecorder:
         self.service.record_failures(subscription, failures)
         if collecting:
             await self._final_action(subscription, actor, reason=f"dunning ended: {ending}")
+        await self._renewal_failed(subscription, invoice, actor)
         return verdict
+
+    async def _renewal_failed(
+        self, subscription: Subscription, invoice: Invoice, actor: Actor
+    ) -> None:
+        """After any status move of the failure, which stays an event of its own."""
+        await self.service.note(
+            subscription, SubscriptionOccasion.PAYMENT_FAILED, actor, related_id=invoice.id
+        )
 
     async def _final_action(self, subscription: Subscription, actor: Actor, *, reason: str) -> None:
         if self.policy.final_action == "pause":
