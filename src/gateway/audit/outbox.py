@@ -82,9 +82,7 @@ class OutboxSource(Protocol):
 
     name: str
 
-    async def claim(
-        self, session: AsyncSession, *, limit: int, now: datetime
-    ) -> list[Dispatch]:
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
         """The oldest unpublished rows, locked with SKIP LOCKED (relays never share one).
         `now`: the relay's clock, for whatever the claim writes."""
 
@@ -182,9 +180,7 @@ class EventOutbox:
     def __init__(self, fanouts: Sequence[EventFanout] = ()) -> None:
         self.fanouts = tuple(fanouts)
 
-    async def claim(
-        self, session: AsyncSession, *, limit: int, now: datetime
-    ) -> list[Dispatch]:
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
         claimed = await EventRepository(session).claim_unpublished(limit=limit)
         dispatches = [dispatch_of(event) for event in claimed] + routed_work(claimed)
         if claimed:

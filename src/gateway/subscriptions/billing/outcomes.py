@@ -100,27 +100,17 @@ class OutcomeRecorder:
 
     async def _paid(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
         status = SubscriptionStatus(subscription.status)
-        await self._settle_period(subscription, invoice, actor, status)
-        if status is not SubscriptionStatus.INCOMPLETE:
-            # A renewal (the first charge of a creation is the creation's own news):
-            # an event of the subscription's even when its status stays.
-            await self.service.note(
-                subscription, SubscriptionOccasion.RENEWED, actor, related_id=invoice.id
-            )
-
-    async def _settle_period(
-        self,
-        subscription: Subscription,
-        invoice: Invoice,
-        actor: Actor,
-        status: SubscriptionStatus,
-    ) -> None:
         await self.service.pay_invoice(invoice, actor, reason=self._paid_reason(invoice))
+        # A renewal (the first charge of a creation is the creation's own news) is an
+        # event of the subscription's: its move to `active` when it stays active,
+        # else one of its own after whatever move the payment makes.
+        renewal = status is not SubscriptionStatus.INCOMPLETE
         if status in ENDED:
             # Ended while this attempt was in flight: the money moved, the end stands.
             _log.warning(
                 "billing.paid_after_end", subscription_id=subscription.id, invoice_id=invoice.id
             )
+            await self._renewed(subscription, invoice, actor)
             return
         self.service.enter_period(subscription, invoice)
         if status is SubscriptionStatus.PAUSED:
@@ -128,6 +118,7 @@ class OutcomeRecorder:
             self.service.schedule_billing(
                 subscription, invoice.period_end if subscription.cancel_at_period_end else None
             )
+            await self._renewed(subscription, invoice, actor)
             return
         reason = {
             SubscriptionStatus.ACTIVE: "renewed",
@@ -135,10 +126,20 @@ class OutcomeRecorder:
             SubscriptionStatus.TRIALING: "trial ended: first period paid",
             SubscriptionStatus.INCOMPLETE: "first period paid",
         }[status]
+        stays = status is SubscriptionStatus.ACTIVE
         await self.service.move(
             subscription, SubscriptionStatus.ACTIVE, actor, reason=reason,
             next_billing_at=invoice.period_end,
+            occasion=SubscriptionOccasion.RENEWED if stays else None,
+            related_id=invoice.id if stays else None,
         )  # fmt: skip
+        if renewal and not stays:
+            await self._renewed(subscription, invoice, actor)
+
+    async def _renewed(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
+        await self.service.note(
+            subscription, SubscriptionOccasion.RENEWED, actor, related_id=invoice.id
+        )
 
     @staticmethod
     def _paid_reason(invoice: Invoice) -> str | None:
@@ -185,13 +186,18 @@ class OutcomeRecorder:
                 reason=f"attempt {attempt.number} failed: {why}", next_attempt_at=retry_at,
             )  # fmt: skip
             self.service.record_failures(subscription, failures)
+            # Already past due, its move is the failure's event; else one of its own.
+            stays = subscription.status == SubscriptionStatus.PAST_DUE
             if collecting:
                 await self.service.move(
                     subscription, SubscriptionStatus.PAST_DUE, actor,
                     reason=f"payment failed ({why}); retry at {retry_at.isoformat()}",
                     next_billing_at=retry_at,
+                    occasion=SubscriptionOccasion.PAYMENT_FAILED if stays else None,
+                    related_id=invoice.id if stays else None,
                 )  # fmt: skip
-            await self._renewal_failed(subscription, invoice, actor)
+            if not (collecting and stays):
+                await self._renewal_failed(subscription, invoice, actor)
             return verdict
         ending = (
             "a hard decline"

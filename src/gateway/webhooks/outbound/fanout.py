@@ -83,9 +83,7 @@ class DeliveryFanout:
         kinds: dict[str, str] = {}
         if transaction_ids:
             found = await session.execute(
-                select(Transaction.id, Transaction.type).where(
-                    Transaction.id.in_(transaction_ids)
-                )
+                select(Transaction.id, Transaction.type).where(Transaction.id.in_(transaction_ids))
             )
             kinds = {row.id: row.type for row in found}
         typed: list[tuple[Event, str]] = []
