@@ -210,14 +210,17 @@ class TransactionService:
         it, so the reason alone cannot say whether it was told."""
         if facts is not None:
             self._write_facts(transaction, facts)
-        current = self._ensure_pending(transaction)
-        if transaction.pending_reason == why and await self._told(transaction, why):
-            return self._touch(transaction)
+        current = status_of(transaction)
+        # Not pending (resolved by someone else meanwhile): nothing to tell.
+        tell = current == ParentStatus.PENDING and not (  # the same word for children
+            transaction.pending_reason == why and await self._told(transaction, why)
+        )
         transaction.pending_reason = why
         self._touch(transaction)
-        await self.history.record_change(
-            Change(subject_of(transaction), current, current, occasion=why.value), actor
-        )
+        if tell:
+            await self.history.record_change(
+                Change(subject_of(transaction), current, current, occasion=why.value), actor
+            )
         return transaction
 
     async def refer_for_review(
@@ -283,13 +286,6 @@ class TransactionService:
     async def _told(self, transaction: Transaction, why: PendingReason) -> bool:
         last = await self.history.latest(transaction.id)
         return last is not None and last.from_status == last.to_status and last.occasion == why
-
-    @staticmethod
-    def _ensure_pending(transaction: Transaction) -> Status:
-        current = status_of(transaction)
-        if current != ParentStatus.PENDING:  # the same word for children
-            raise ValueError(f"{transaction.id} is {current}, not pending")
-        return current
 
     @staticmethod
     def _write_facts(transaction: Transaction, facts: ProcessorFacts) -> None:
