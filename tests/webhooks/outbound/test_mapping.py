@@ -18,6 +18,7 @@ from gateway.subscriptions.models import Subscription
 from gateway.webhooks.outbound.mapping import event_type_of
 from tests.fixtures.payments import TRIGGER_CARD, Post, charge_body
 from tests.payments.conftest import Sweeps
+from tests.payments.test_compensation import after_the_window, orphan
 from tests.subscriptions.conftest import (
     Api,
     Billing,
@@ -125,6 +126,22 @@ async def test_an_authorization_left_to_expire_is_payment_expired(
     assert await outbound.types(authorization) == ["payment.authorized", "payment.expired"]
 
 
+async def test_a_compensation_that_fails_is_payment_requires_review_and_its_notes_are_not_told(
+    post: Post, outbound: Outbound, sweeps: Sweeps, simulator: Simulator
+) -> None:
+    await outbound.endpoint()
+    voiding = sweeps.configured(orphan_policy="void")
+    charge = await orphan(post, voiding)
+    await simulator.settle(everything=True)  # its void will fail: a person must look
+    after_the_window(voiding)
+    assert (await voiding.compensate()).requires_review == 1
+    assert await outbound.types(charge) == [
+        "payment.pending",
+        "payment.captured",
+        "payment.requires_review",
+    ]
+
+
 @pytest.mark.parametrize(
     ("from_status", "to_status", "occasion", "expected"),
     [
@@ -135,10 +152,11 @@ async def test_an_authorization_left_to_expire_is_payment_expired(
         (None, "pending", None, None),
     ],
 )
-def test_the_rows_no_flow_here_reaches_are_mapped_too(
+def test_the_table_on_bare_events(
     from_status: str | None, to_status: str, occasion: str | None, expected: str | None
 ) -> None:
-    """(`→ requires_review` is compensation's, shown by tests/payments/test_compensation.py.)"""
+    """The table itself, on bare events: and a child's, an invoice's or a payment
+    method's history is never told."""
     event = _Event("transaction", from_status, to_status, occasion)
     assert event_type_of(event, transaction_type="purchase") == expected
     assert event_type_of(event, transaction_type="refund") is None
