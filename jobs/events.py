@@ -1,8 +1,9 @@
 """What happens once an event is relayed (queue `deliveries`).
 
 Each state change is counted and logged under its dotted name here, in a worker,
-out of the request's way; outbound merchant webhooks will fan out from the same
-job."""
+out of the request's way. Outbound merchant webhooks are not sent from here: the
+relay writes their deliveries in its claim (webhooks/outbound/fanout.py), and
+`jobs.deliveries` sends them."""
 
 from __future__ import annotations
 

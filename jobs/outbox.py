@@ -10,15 +10,21 @@ from gateway.audit.outbox import EventOutbox, OutboxRelay, OutboxSource, rq_enqu
 from gateway.core.queues import missing_jobs, rq_connection
 from gateway.core.settings import Settings
 from gateway.processors.simulator.webhooks import SimulatorWebhookOutbox
+from gateway.webhooks.outbound.fanout import DeliveryFanout
 from gateway.webhooks.outbox import InboxOutbox
 from jobs.context import job_context, take_tick_lock
 
 
 def outbox_sources(settings: Settings) -> tuple[OutboxSource, ...]:
-    """Every table whose rows become jobs: state changes, inbound webhooks to
-    process, the simulator's webhooks to post."""
+    """Every table whose rows become jobs: state changes (with the outbound
+    deliveries they fan out to), inbound webhooks to process, the simulator's
+    webhooks to post."""
     schedule = settings.webhooks.webhook_retry_schedule_s
-    return (EventOutbox(), InboxOutbox(schedule), SimulatorWebhookOutbox(schedule))
+    return (
+        EventOutbox(fanouts=(DeliveryFanout(),)),
+        InboxOutbox(schedule),
+        SimulatorWebhookOutbox(schedule),
+    )
 
 
 # A job relayed this long ago whose row still waits, and which Redis no longer

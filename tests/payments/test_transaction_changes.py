@@ -222,7 +222,7 @@ async def test_the_sweeps_bookkeeping_has_a_method_each(
     assert await service.postpone_reconciliation(charge, until=later) == 1
     assert await service.postpone_reconciliation(charge, until=later) == 2
     await service.keep_pending(
-        charge, PendingReason.PROCESSOR_REVIEW, facts=ProcessorFacts("60000000004")
+        charge, PendingReason.PROCESSOR_REVIEW, ACTOR, facts=ProcessorFacts("60000000004")
     )
     stored = await _persisted(db_session, charge)
     assert (stored.reconcile_attempts, stored.next_reconcile_at) == (2, later)
@@ -257,3 +257,19 @@ async def test_a_move_the_table_forbids_writes_nothing(
         None,
     )
     assert charge.processor_transaction_id == "60000000005"
+
+
+async def test_a_new_pending_reason_is_an_event_of_its_own_and_the_same_one_again_is_not(
+    db_session: AsyncSession, merchant: Merchant, clock: FrozenClock
+) -> None:
+    service = TransactionService(db_session, clock)
+    charge = await _open(service, merchant)
+    await service.keep_pending(charge, PendingReason.UNKNOWN_OUTCOME, ACTOR)
+    await service.keep_pending(charge, PendingReason.UNKNOWN_OUTCOME, ACTOR)
+    await service.keep_pending(charge, PendingReason.PROCESSOR_REVIEW, ACTOR)
+    events = await service.events(charge)
+    assert [(e.from_status, e.to_status, e.occasion) for e in events] == [
+        (None, "pending", None),
+        ("pending", "pending", "unknown_outcome"),
+        ("pending", "pending", "processor_review"),
+    ]

@@ -235,6 +235,7 @@ async def test_a_lost_authorization_captured_since_at_the_processor_ends_capture
     parent = await details(get, pending.json()["id"])
     assert [(e["from_status"], e["to_status"]) for e in parent["events"]] == [
         (None, "pending"),
+        ("pending", "pending"),  # the 202 answered: an event of its own (issue 18)
         ("pending", "authorized"),
         ("authorized", "captured"),
     ]

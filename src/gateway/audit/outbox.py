@@ -82,8 +82,9 @@ class OutboxSource(Protocol):
 
     name: str
 
-    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
-        """The oldest unpublished rows, locked with SKIP LOCKED (relays never share one)."""
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
+        """The oldest unpublished rows, locked with SKIP LOCKED (relays never share one).
+        `now`: the relay's clock, for whatever the claim writes."""
 
     async def mark_published(
         self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
@@ -158,15 +159,34 @@ def routed_work(events: Sequence[Event]) -> list[Dispatch]:
     return batches
 
 
+@runtime_checkable
+class EventFanout(Protocol):
+    """What else a batch of claimed events writes, in the claim's own transaction
+    (so a relay that dies neither loses nor doubles it), and the jobs that should
+    then run at once. Outbound merchant webhooks are one (issue 18); this package
+    never imports them: jobs/outbox.py composes them."""
+
+    async def fan_out(
+        self, session: AsyncSession, events: Sequence[Event], *, now: datetime
+    ) -> list[Dispatch]: ...
+
+
 class EventOutbox:
-    """State changes (invariant 7), relayed to `jobs.events.dispatch_event`, and the
-    work routed from them."""
+    """State changes (invariant 7), relayed to `jobs.events.dispatch_event`, the
+    work routed from them, and what each `fanouts` writes of them."""
 
     name = "events"
 
-    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+    def __init__(self, fanouts: Sequence[EventFanout] = ()) -> None:
+        self.fanouts = tuple(fanouts)
+
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
         claimed = await EventRepository(session).claim_unpublished(limit=limit)
-        return [dispatch_of(event) for event in claimed] + routed_work(claimed)
+        dispatches = [dispatch_of(event) for event in claimed] + routed_work(claimed)
+        if claimed:
+            for fanout in self.fanouts:
+                dispatches += await fanout.fan_out(session, claimed, now=now)
+        return dispatches
 
     async def mark_published(
         self, session: AsyncSession, row_ids: Sequence[str], *, at: datetime
@@ -187,15 +207,15 @@ class OutboxRelay:
 
     async def relay(self, enqueue: Enqueue, *, limit: int = BATCH) -> int:
         """Relay one batch of each source; returns how many rows went out."""
+        now = self.clock.now()
         claimed = {
-            source.name: (source, await source.claim(self.session, limit=limit))
+            source.name: (source, await source.claim(self.session, limit=limit, now=now))
             for source in self.sources
         }
         dispatches = [dispatch for _, batch in claimed.values() for dispatch in batch]
         if not dispatches:
             return 0
         enqueue(dispatches)
-        now = self.clock.now()
         for source, batch in claimed.values():
             if batch:
                 rows = list(dict.fromkeys(dispatch.event_id for dispatch in batch))

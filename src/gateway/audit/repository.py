@@ -41,6 +41,16 @@ class EventRepository:
         )
         return list((await self.session.scalars(statement)).all())
 
+    async def latest(self, object_id: str) -> Event | None:
+        """The object's last event (the highest sequence), if any."""
+        statement = (
+            select(Event)
+            .where(Event.object_id == object_id)
+            .order_by(Event.sequence.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(statement)).first()
+
     async def get(self, event_id: str) -> Event | None:
         return await self.session.get(Event, event_id)
 

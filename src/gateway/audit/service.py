@@ -126,5 +126,8 @@ class HistoryService:
         )
         return await self.audit.add(entry)
 
+    async def latest(self, object_id: str) -> Event | None:
+        return await self.events.latest(object_id)
+
     async def history(self, merchant_id: str, object_id: str) -> list[Event]:
         return await self.events.for_object(merchant_id, object_id)

@@ -195,13 +195,33 @@ class TransactionService:
         return await self.move(transaction, target, actor, reason=failure.decline_reason)
 
     async def keep_pending(
-        self, transaction: Transaction, why: PendingReason, *, facts: ProcessorFacts | None = None
+        self,
+        transaction: Transaction,
+        why: PendingReason,
+        actor: Actor,
+        *,
+        facts: ProcessorFacts | None = None,
     ) -> Transaction:
-        """A transaction whose outcome is not known yet: why it waits."""
+        """A transaction whose outcome is not known yet: why it waits. A reason not
+        yet told is an event of its own (pending to pending, `occasion` the
+        reason): the client was answered 202, and merchants hear of it from the
+        history (outbound webhooks); told again, it adds nothing. Phase 1 opens
+        a charge as `unknown_outcome` (what a crash would leave) without telling
+        it, so the reason alone cannot say whether it was told."""
         if facts is not None:
             self._write_facts(transaction, facts)
+        current = status_of(transaction)
+        # Not pending (resolved by someone else meanwhile): nothing to tell.
+        tell = current == ParentStatus.PENDING and not (  # the same word for children
+            transaction.pending_reason == why and await self._told(transaction, why)
+        )
         transaction.pending_reason = why
-        return self._touch(transaction)
+        self._touch(transaction)
+        if tell:
+            await self.history.record_change(
+                Change(subject_of(transaction), current, current, occasion=why.value), actor
+            )
+        return transaction
 
     async def refer_for_review(
         self,
@@ -262,6 +282,10 @@ class TransactionService:
             TransactionType(transaction.type), current, target, transaction_id=transaction.id
         )
         return current
+
+    async def _told(self, transaction: Transaction, why: PendingReason) -> bool:
+        last = await self.history.latest(transaction.id)
+        return last is not None and last.from_status == last.to_status and last.occasion == why
 
     @staticmethod
     def _write_facts(transaction: Transaction, facts: ProcessorFacts) -> None:

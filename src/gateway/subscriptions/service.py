@@ -149,16 +149,52 @@ class SubscriptionService:
         *,
         reason: str | None = None,
         next_billing_at: datetime | None,
+        occasion: str | None = None,
+        related_id: str | None = None,
     ) -> None:
         """Change status (checked against the table) with an event; every move says
-        when the subscription is billed next (None: not until something changes)."""
+        when the subscription is billed next (None: not until something changes).
+        `occasion`, `related_id`: see `note`, for a move that is one."""
         current = SubscriptionStatus(subscription.status)
         ensure_subscription_move(current, target, subscription_id=subscription.id)
         subscription.status = target
         subscription.next_billing_at = next_billing_at
         self._touch(subscription)
         await self.history.record_change(
-            Change(subject_of(subscription), current, target, reason), actor
+            Change(
+                subject_of(subscription),
+                current,
+                target,
+                reason,
+                occasion=occasion,
+                related_id=related_id,
+            ),
+            actor,
+        )
+
+    async def note(
+        self,
+        subscription: Subscription,
+        occasion: str,
+        actor: Actor,
+        *,
+        related_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """An event that changes no status (from = to = the current one): what
+        happened to the subscription when its status does not say it (a renewal
+        paid, a renewal attempt failed), so it has a `sequence` (issue 18)."""
+        status = subscription.status
+        await self.history.record_change(
+            Change(
+                subject_of(subscription),
+                status,
+                status,
+                reason,
+                occasion=occasion,
+                related_id=related_id,
+            ),
+            actor,
         )
 
     async def cancel(

@@ -33,6 +33,15 @@ class CancellationReason(StrEnum):
     CREATION_FAILED = "creation_failed"
 
 
+class SubscriptionOccasion(StrEnum):
+    """What happened to a subscription that its status does not say (`Event.occasion`
+    of an event whose status stays): a renewal's invoice paid, a renewal attempt
+    failed. The event's `related_id` is the invoice."""
+
+    RENEWED = "renewed"
+    PAYMENT_FAILED = "payment_failed"
+
+
 class InvoiceStatus(StrEnum):
     OPEN = "open"  # an attempt is due or running
     PAID = "paid"

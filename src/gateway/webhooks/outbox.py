@@ -39,7 +39,7 @@ class InboxOutbox:
             retry_intervals=jittered(self.retry_schedule),
         )
 
-    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
         claimed = await WebhookEventRepository(session).claim_unpublished(limit=limit)
         return [self._dispatch(event) for event in claimed]
 

@@ -1,6 +1,8 @@
 """Endpoints and deliveries written straight to the database (as the API and the
 fan-out would), a local receiver, and the delivery worker with the test's clock,
-settings and renderer, on real commits; delivery rows for the API's tests."""
+settings and renderer, on real commits; delivery rows for the API's tests; the
+payments and subscriptions flows that make the history events the fan-out
+turns into deliveries (relaying.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,15 @@ from gateway.webhooks.outbound.sealing import seal_secrets
 from gateway.webhooks.outbound.sender import delivery_client
 from gateway.webhooks.outbound.signing import SigningSecrets, new_secret
 from gateway.webhooks.outbound.worker import DeliveryWorker
+from tests.payments.conftest import sweeps  # noqa: F401 - a fixture
+from tests.subscriptions.conftest import (  # noqa: F401 - fixtures
+    api,
+    billing,
+    clocks,
+    subscriptions_key,
+)
 from tests.webhooks.outbound.receiver import Receiver, running_receiver
+from tests.webhooks.outbound.relaying import outbound  # noqa: F401 - a fixture
 
 
 async def render_envelope(session: AsyncSession, delivery: WebhookDelivery) -> bytes:

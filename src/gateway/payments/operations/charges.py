@@ -79,7 +79,7 @@ class ChargeFinalizer:
         if reserved.call is CallResult.NOT_SENT:
             await service.fail(transaction, actor, Failure.not_sent())
         elif reserved.call is CallResult.UNKNOWN or result is None:
-            await service.keep_pending(transaction, PendingReason.UNKNOWN_OUTCOME)
+            await service.keep_pending(transaction, PendingReason.UNKNOWN_OUTCOME, actor)
         elif result.outcome is Outcome.APPROVED:
             approved = apply_approval(snapshot(transaction))
             processed_at = reserved.processed_at or self.clock.now()
@@ -94,7 +94,7 @@ class ChargeFinalizer:
             )  # fmt: skip
         elif result.outcome is Outcome.HELD:
             await service.keep_pending(
-                transaction, PendingReason.PROCESSOR_REVIEW, facts=ProcessorFacts.of(result)
+                transaction, PendingReason.PROCESSOR_REVIEW, actor, facts=ProcessorFacts.of(result)
             )
         else:
             await service.fail(transaction, actor, Failure.answered(result, reserved.failure_kind))

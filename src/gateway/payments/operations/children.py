@@ -113,7 +113,7 @@ class _ChildOperation:
         if result.outcome is Outcome.APPROVED or result.already_done:
             return service, parent, child, True
         if result.outcome is Outcome.HELD:
-            await service.keep_pending(child, PendingReason.PROCESSOR_REVIEW)
+            await service.keep_pending(child, PendingReason.PROCESSOR_REVIEW, actor)
             return service, parent, child, False
         await service.fail(child, actor, Failure.answered(result, reserved.failure_kind))
         return service, parent, child, False

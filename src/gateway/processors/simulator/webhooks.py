@@ -171,7 +171,7 @@ class SimulatorWebhookOutbox:
     def __init__(self, retry_schedule: Sequence[int] = ()) -> None:
         self.retry_schedule = tuple(retry_schedule)
 
-    async def claim(self, session: AsyncSession, *, limit: int) -> list[Dispatch]:
+    async def claim(self, session: AsyncSession, *, limit: int, now: datetime) -> list[Dispatch]:
         return await self._dispatches(session, SimulatorWebhook.published_at.is_(None), limit)
 
     async def unfinished(

@@ -7,7 +7,10 @@ tick reads the purchase's status (DESIGN.md "Events, outbox and background work"
 
 A success pays the invoice and moves the subscription to that period (the
 anchor never moves: the period is the invoice's). A failure counts toward
-dunning unless the charge never reached the processor (postponed).
+dunning unless the charge never reached the processor (postponed). A renewal
+paid, and a renewal attempt failed, are also events of the subscription's own
+(`SubscriptionOccasion`, the invoice as `related_id`), apart from any status
+move, so merchants hear of them even when the status stays (issue 18).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gateway.subscriptions.states import (
     UNPAID,
     AttemptStatus,
     InvoiceStatus,
+    SubscriptionOccasion,
     SubscriptionStatus,
 )
 
@@ -97,11 +101,16 @@ class OutcomeRecorder:
     async def _paid(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
         status = SubscriptionStatus(subscription.status)
         await self.service.pay_invoice(invoice, actor, reason=self._paid_reason(invoice))
+        # A renewal (the first charge of a creation is the creation's own news) is an
+        # event of the subscription's: its move to `active` when it stays active,
+        # else one of its own after whatever move the payment makes.
+        renewal = status is not SubscriptionStatus.INCOMPLETE
         if status in ENDED:
             # Ended while this attempt was in flight: the money moved, the end stands.
             _log.warning(
                 "billing.paid_after_end", subscription_id=subscription.id, invoice_id=invoice.id
             )
+            await self._renewed(subscription, invoice, actor)
             return
         self.service.enter_period(subscription, invoice)
         if status is SubscriptionStatus.PAUSED:
@@ -109,6 +118,7 @@ class OutcomeRecorder:
             self.service.schedule_billing(
                 subscription, invoice.period_end if subscription.cancel_at_period_end else None
             )
+            await self._renewed(subscription, invoice, actor)
             return
         reason = {
             SubscriptionStatus.ACTIVE: "renewed",
@@ -116,10 +126,20 @@ class OutcomeRecorder:
             SubscriptionStatus.TRIALING: "trial ended: first period paid",
             SubscriptionStatus.INCOMPLETE: "first period paid",
         }[status]
+        stays = status is SubscriptionStatus.ACTIVE
         await self.service.move(
             subscription, SubscriptionStatus.ACTIVE, actor, reason=reason,
             next_billing_at=invoice.period_end,
+            occasion=SubscriptionOccasion.RENEWED if stays else None,
+            related_id=invoice.id if stays else None,
         )  # fmt: skip
+        if renewal and not stays:
+            await self._renewed(subscription, invoice, actor)
+
+    async def _renewed(self, subscription: Subscription, invoice: Invoice, actor: Actor) -> None:
+        await self.service.note(
+            subscription, SubscriptionOccasion.RENEWED, actor, related_id=invoice.id
+        )
 
     @staticmethod
     def _paid_reason(invoice: Invoice) -> str | None:
@@ -166,12 +186,18 @@ class OutcomeRecorder:
                 reason=f"attempt {attempt.number} failed: {why}", next_attempt_at=retry_at,
             )  # fmt: skip
             self.service.record_failures(subscription, failures)
+            # Already past due, its move is the failure's event; else one of its own.
+            stays = subscription.status == SubscriptionStatus.PAST_DUE
             if collecting:
                 await self.service.move(
                     subscription, SubscriptionStatus.PAST_DUE, actor,
                     reason=f"payment failed ({why}); retry at {retry_at.isoformat()}",
                     next_billing_at=retry_at,
+                    occasion=SubscriptionOccasion.PAYMENT_FAILED if stays else None,
+                    related_id=invoice.id if stays else None,
                 )  # fmt: skip
+            if not (collecting and stays):
+                await self._renewal_failed(subscription, invoice, actor)
             return verdict
         ending = (
             "a hard decline"
@@ -185,7 +211,16 @@ class OutcomeRecorder:
         self.service.record_failures(subscription, failures)
         if collecting:
             await self._final_action(subscription, actor, reason=f"dunning ended: {ending}")
+        await self._renewal_failed(subscription, invoice, actor)
         return verdict
+
+    async def _renewal_failed(
+        self, subscription: Subscription, invoice: Invoice, actor: Actor
+    ) -> None:
+        """After any status move of the failure, which stays an event of its own."""
+        await self.service.note(
+            subscription, SubscriptionOccasion.PAYMENT_FAILED, actor, related_id=invoice.id
+        )
 
     async def _final_action(self, subscription: Subscription, actor: Actor, *, reason: str) -> None:
         if self.policy.final_action == "pause":
