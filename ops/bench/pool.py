@@ -1,5 +1,6 @@
-"""`python -m ops.bench.pool --workers K`: RQ's worker pool of non-forking workers
-(SimpleWorker) on the billing and maintenance queues, for the billing benchmark.
+"""`python -m ops.bench.pool --workers K [--queues a,b]`: RQ's worker pool of
+non-forking workers (SimpleWorker), on the billing and maintenance queues unless
+told otherwise, for the benchmarks.
 
 A forking worker pays a fork per job; a benchmark of the billing code should not
 measure that. Settings come from the environment the benchmark gives.
@@ -12,17 +13,18 @@ from redis import Redis
 from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
-QUEUES = ["billing", "maintenance"]
+QUEUES = "billing,maintenance"
 
 
 @click.command()
 @click.option("--workers", default=3, show_default=True)
+@click.option("--queues", default=QUEUES, show_default=True, help="Comma-separated.")
 @click.option("--redis-url", envvar="REDIS_URL", required=True)
-def main(workers: int, redis_url: str) -> None:
+def main(workers: int, queues: str, redis_url: str) -> None:
     connection = Redis.from_url(redis_url, socket_timeout=30, socket_connect_timeout=5)
-    WorkerPool(QUEUES, connection=connection, num_workers=workers, worker_class=SimpleWorker).start(
-        logging_level="WARNING"
-    )
+    WorkerPool(
+        queues.split(","), connection=connection, num_workers=workers, worker_class=SimpleWorker
+    ).start(logging_level="WARNING")
 
 
 if __name__ == "__main__":
