@@ -12,6 +12,10 @@ from email.utils import format_datetime
 
 from structlog.testing import capture_logs
 
+from gateway.audit.service import Actor
+from gateway.core.tenancy import Owner
+from gateway.webhooks.outbound.destinations import system_resolver
+from gateway.webhooks.outbound.endpoints import Destinations, EndpointService
 from gateway.webhooks.outbound.outcomes import FAILING_REASON, GONE_REASON
 from gateway.webhooks.outbound.sender import EXCERPT_BYTES, USER_AGENT
 from gateway.webhooks.outbound.signing import SigningSecrets, new_secret
@@ -73,6 +77,41 @@ async def test_failures_follow_the_schedule_then_the_delivery_is_dead(
     endpoint_now = await deliveries.get_endpoint(endpoint.id)
     assert endpoint_now.failing_since == deliveries.clock.now()
     assert not endpoint_now.disabled  # failing for seconds, not 5 days
+
+
+async def test_a_dead_delivery_recovered_by_its_merchant_is_sent_again_and_succeeds(
+    deliveries: Deliveries, receiver: Receiver
+) -> None:
+    endpoint, secrets = await deliveries.endpoint(receiver.url("/flaky"))
+    receiver.verify_with("/flaky", [secrets.current])
+    receiver.answer("/flaky", Answer(status=503))
+    delivery = await deliveries.delivery(endpoint)
+    async with deliveries.worker(webhook_delivery_schedule_s=(0,)) as worker:
+        assert await worker.run() == 2
+        assert (await deliveries.get(delivery.id)).status == "dead"
+
+        receiver.answer("/flaky", Answer(status=200))  # the merchant fixed its receiver
+        now = deliveries.clock.now()
+        async with deliveries.sessions() as session:
+            service = EndpointService(
+                session, deliveries.clock, deliveries.crypto, Destinations(False, system_resolver)
+            )
+            recovered = await service.recover(
+                Owner(endpoint.merchant_id, False),
+                endpoint.id,
+                Actor(kind="api"),
+                since=now - timedelta(hours=1),
+                until=now + timedelta(seconds=1),
+            )
+            await session.commit()
+        assert recovered == [delivery.id]
+        assert await worker.run() == 1
+
+    done = await deliveries.get(delivery.id)
+    assert (done.status, done.attempts) == ("succeeded", 3)
+    requests = receiver.at("/flaky")
+    assert [r.headers["webhook-id"] for r in requests] == [delivery.event_id] * 3
+    assert all(r.verified == (True,) for r in requests)
 
 
 async def test_retry_after_is_honoured_up_to_the_next_attempts_bound(

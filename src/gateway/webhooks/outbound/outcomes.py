@@ -16,11 +16,11 @@ again resumes them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.models import Event
@@ -46,6 +46,8 @@ GONE_REASON: Final = "the endpoint answered 410 Gone"
 FAILING_REASON: Final = (
     f"no successful delivery for {DISABLE_AFTER.days} days while its deliveries kept failing"
 )
+
+SUCCESS_NOTED_WITHIN: Final = timedelta(minutes=1)
 
 _log = structlog.get_logger("gateway.webhooks.outbound")
 
@@ -75,10 +77,6 @@ async def record_attempt(
             "webhook_delivery.lease_lost", delivery_id=claim.delivery.id, attempt=claim.attempt
         )
         return None
-    endpoint = await session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id).with_for_update()
-    )
-    assert endpoint is not None  # deleting an endpoint deletes its deliveries
     session.add(
         WebhookDeliveryAttempt(
             delivery_id=delivery.id,
@@ -95,17 +93,22 @@ async def record_attempt(
     delivery.last_error = result.error
     delivery.leased_until = None
     delivery.updated_at = now
-    endpoint.updated_at = now
     outcome: Outcome
     if result.succeeded:
         outcome = "succeeded"
         delivery.status = outcome
         delivery.delivered_at = now
         delivery.next_attempt_at = None
-        endpoint.last_success_at = now
-        endpoint.failing_since = None
+        await _note_success(session, delivery.endpoint_id, now)
         await _observe_latency(session, delivery.event_id, now)
     else:
+        endpoint = await session.scalar(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.id == delivery.endpoint_id)
+            .with_for_update()
+        )
+        assert endpoint is not None  # deleting an endpoint deletes its deliveries
+        endpoint.updated_at = now
         retry_at = next_attempt_at(
             claim.attempt,
             failed_at=now,
@@ -125,7 +128,7 @@ async def record_attempt(
     _log.info(
         "webhook_delivery.attempt",
         delivery_id=delivery.id,
-        endpoint_id=endpoint.id,
+        endpoint_id=delivery.endpoint_id,
         event_id=delivery.event_id,
         attempt=claim.attempt,
         outcome=outcome,
@@ -136,6 +139,26 @@ async def record_attempt(
         next_attempt_at=delivery.next_attempt_at,
     )
     return outcome
+
+
+async def _note_success(session: AsyncSession, endpoint_id: str, now: datetime) -> None:
+    """The endpoint succeeded: it is failing no more. Written only when that
+    changes something the give-up rule reads (a success within the last minute
+    is as good as one now for a 5-day rule), so a busy endpoint's successes do
+    not queue on its row's lock."""
+    endpoint = WebhookEndpoint
+    await session.execute(
+        update(endpoint)
+        .where(
+            endpoint.id == endpoint_id,
+            or_(
+                endpoint.failing_since.is_not(None),
+                endpoint.last_success_at.is_(None),
+                endpoint.last_success_at < now - SUCCESS_NOTED_WITHIN,
+            ),
+        )
+        .values(last_success_at=now, failing_since=None, updated_at=now)
+    )
 
 
 def _disable_if_given_up(

@@ -39,7 +39,9 @@ Render = Callable[[AsyncSession, WebhookDelivery], Awaitable[bytes]]
 
 CLAIM_BATCH: Final = 100
 DATABASE_SLOTS: Final = 4
-MAX_SWEEPS: Final = 200
+MAX_SWEEPS: Final = 10_000
+# While every attempt in flight waits on its receiver, look for newly due work this often.
+REFILL_S: Final = 0.5
 # A run ends after this long even with work left (cron starts another within
 # seconds), well inside RQ's job timeout, so RQ never kills a run mid-attempt.
 RUN_BUDGET_S: Final = 60.0
@@ -66,32 +68,65 @@ class DeliveryWorker:
         self._database = asyncio.Semaphore(DATABASE_SLOTS)
 
     async def run(self, max_sweeps: int = MAX_SWEEPS, budget_s: float = RUN_BUDGET_S) -> int:
-        """Sweep until nothing is due (at most `max_sweeps`, or until `budget_s`
-        has passed); the attempts made."""
-        made = 0
+        """Keep up to a batch of attempts in flight, claiming more as each ends,
+        until nothing is due (at most `max_sweeps` claims, or until `budget_s` has
+        passed, then the attempts in flight are finished); the attempts made.
+
+        A slow receiver holds only its endpoint's bound of slots while the others
+        turn over, so another merchant's deliveries never wait for it to answer."""
+        made = claims = 0
         deadline = time.monotonic() + budget_s
-        for _ in range(max_sweeps):
-            swept = await self.sweep()
-            made += swept
-            if swept == 0 or time.monotonic() >= deadline:
+        running: set[asyncio.Task[Outcome | None]] = set()
+        while True:
+            room = self.batch - len(running)
+            if room and claims < max_sweeps and time.monotonic() < deadline:
+                claimed = await self._claim(room)
+                claims += 1
+                running |= {asyncio.create_task(self.attempt(claim)) for claim in claimed}
+                made += len(claimed)
+            if not running:
+                return made
+            running = await self._half_done(running)
+
+    async def _half_done(
+        self, running: set[asyncio.Task[Outcome | None]]
+    ) -> set[asyncio.Task[Outcome | None]]:
+        """Wait until half the attempts in flight have ended (claiming after each
+        one would cost a claim per attempt), or REFILL_S has passed; the rest."""
+        wanted = max(1, len(running) // 2)
+        deadline = time.monotonic() + REFILL_S
+        while running and wanted > 0:
+            done, running = await asyncio.wait(
+                running,
+                timeout=max(0.0, deadline - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
                 break
-        return made
+            for task in done:
+                task.result()  # an attempt never raises for what a receiver did
+            wanted -= len(done)
+        return running
 
     async def sweep(self) -> int:
-        """Claim one batch and make its attempts; how many were made."""
+        """Claim one batch and make all its attempts; how many were made."""
+        claims = await self._claim(self.batch)
+        async with asyncio.TaskGroup() as group:
+            for claim in claims:
+                group.create_task(self.attempt(claim))
+        return len(claims)
+
+    async def _claim(self, limit: int) -> list[Claim]:
         async with self._database, self.sessions() as session:
             claims = await claim_due(
                 session,
                 now=self.clock.now(),
                 per_endpoint=self.settings.webhook_delivery_concurrency,
                 lease=timedelta(seconds=self.settings.webhook_delivery_lease_s),
-                limit=self.batch,
+                limit=limit,
             )
             await session.commit()
-        async with asyncio.TaskGroup() as group:
-            for claim in claims:
-                group.create_task(self.attempt(claim))
-        return len(claims)
+        return claims
 
     async def attempt(self, claim: Claim) -> Outcome | None:
         """Render, sign, send and record one claimed attempt."""
