@@ -141,6 +141,7 @@ class Figures:
     n: int
     workers: int
     concurrency: int
+    rate: float
     seconds: float
     p50_ms: float
     p99_ms: float
@@ -153,7 +154,8 @@ class Figures:
         lines = [
             f"deliveries benchmark: {self.n} events, one endpoint subscribed to every event,"
             f" {self.workers} non-forking workers, {self.concurrency} attempts in flight"
-            " per endpoint",
+            " per endpoint, events committed "
+            + (f"at {self.rate:g}/s" if self.rate else "as fast as possible"),
             f"  total time             {self.seconds:.1f} s (first commit to last receipt)",
             f"  deliveries/s           {self.n / self.seconds:.1f}",
             f"  commit->receipt p50    {self.p50_ms:.1f} ms",
@@ -233,16 +235,25 @@ async def seed(settings: Settings, n: int, url: str, secret: str) -> tuple[str, 
 
 
 async def commit_events(
-    settings: Settings, redis_url: str, merchant_id: str, transaction_ids: list[str]
+    settings: Settings,
+    redis_url: str,
+    merchant_id: str,
+    transaction_ids: list[str],
+    rate: float = 0.0,
 ) -> dict[str, float]:
-    """Each purchase's `captured` event, committed CHUNK at a time with a relay
-    nudge after each commit, as the API does; when each was committed."""
+    """Each purchase's `captured` event, committed CHUNK at a time (or `rate` per
+    second, a tenth of a second's worth at a time) with a relay nudge after each
+    commit, as the API does; when each was committed."""
     resources = api_resources(settings)
     clock = SystemClock()
     committed: dict[str, float] = {}
+    size = max(1, round(rate / 10)) if rate else CHUNK
+    began = time.monotonic()
     try:
-        for start in range(0, len(transaction_ids), CHUNK):
-            chunk = transaction_ids[start : start + CHUNK]
+        for start in range(0, len(transaction_ids), size):
+            if rate:
+                await asyncio.sleep(max(0.0, began + start / rate - time.monotonic()))
+            chunk = transaction_ids[start : start + size]
             rows = [
                 {
                     "id": new_id("evt"),
@@ -363,7 +374,7 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 
 
 def run_benchmark(
-    n: int, workers: int, concurrency: int, database_url: str | None, keep: bool
+    n: int, workers: int, concurrency: int, *, rate: float, database_url: str | None, keep: bool
 ) -> Figures:
     run_dir = (Path(".gateway-data") / "bench" / time.strftime("%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -384,7 +395,9 @@ def run_benchmark(
             try:
                 click.echo(f"committing {n} events, delivering with {workers} workers...", err=True)
                 started = time.time()
-                committed = asyncio.run(commit_events(settings, redis_server.url, merchant_id, ids))
+                committed = asyncio.run(
+                    commit_events(settings, redis_server.url, merchant_id, ids, rate)
+                )
                 wait_for(receiver, n)
                 time.sleep(1)  # a duplicate would come soon after
             finally:
@@ -409,6 +422,7 @@ def run_benchmark(
         n=n,
         workers=workers,
         concurrency=concurrency,
+        rate=rate,
         seconds=seconds,
         p50_ms=p50,
         p99_ms=p99,
@@ -426,15 +440,26 @@ def run_benchmark(
     "--concurrency", default=8, show_default=True, help="Attempts in flight per endpoint."
 )
 @click.option(
+    "--rate",
+    default=0.0,
+    show_default=True,
+    help="Events committed per second (0: all at once, a burst); below the delivery"
+    " rate, the latency is a delivery's own rather than the backlog's.",
+)
+@click.option(
     "--database-url",
     envvar="BENCH_DATABASE_URL",
     help="A PostgreSQL server (postgresql+asyncpg://...) to create the run's database on;"
     " default: the embedded PostgreSQL under ./.gateway-data/.",
 )
 @click.option("--keep", is_flag=True, help="Keep the run's database for inspection.")
-def main(n: int, workers: int, concurrency: int, database_url: str | None, keep: bool) -> None:
+def main(  # noqa: PLR0917 - click passes the options by name, one per parameter
+    n: int, workers: int, concurrency: int, rate: float, database_url: str | None, keep: bool
+) -> None:
     """Deliver N events to a verifying receiver; print the figures; check exactly-once."""
-    figures = run_benchmark(n, workers, concurrency, database_url, keep)
+    figures = run_benchmark(
+        n, workers, concurrency, rate=rate, database_url=database_url, keep=keep
+    )
     click.echo(figures.report())
     sys.exit(1 if figures.problems else 0)
 
