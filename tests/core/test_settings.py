@@ -82,6 +82,10 @@ def test_values_are_typed_and_lists_split_on_commas() -> None:
         ({"GATEWAY_IDEMPOTENCY_RETENTION_HOURS": "1"}, "expected int >= 24"),
         ({"GATEWAY_CVV_FILTER": "perhaps"}, "GATEWAY_CVV_FILTER: expected bool"),
         ({"GATEWAY_LIVE_CURRENCIES": "USD,XYZ"}, "GATEWAY_LIVE_CURRENCIES: unsupported currency"),
+        (
+            {"GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S": "30", "GATEWAY_WEBHOOK_DELIVERY_LEASE_S": "30"},
+            "GATEWAY_WEBHOOK_DELIVERY_LEASE_S: must be longer than",
+        ),
     ],
 )
 def test_a_bad_value_names_the_variable(environ: dict[str, str], message: str) -> None:

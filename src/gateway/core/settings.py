@@ -158,6 +158,14 @@ class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
     # made again; longer than the timeout.
     webhook_delivery_lease_s: PositiveInt = 60
 
+    def __post_init__(self) -> None:
+        # A lease that ran out before its attempt could end would send it twice.
+        if self.webhook_delivery_lease_s <= self.webhook_delivery_timeout_s:
+            raise ValueError(
+                "must be longer than GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S"
+                " - at `$.GATEWAY_WEBHOOK_DELIVERY_LEASE_S`"
+            )
+
 
 class Settings(msgspec.Struct, frozen=True):
     core: CoreSettings

@@ -64,11 +64,8 @@ async def test_a_worker_killed_mid_delivery_is_replaced_by_the_next_sweep_once(
     receiver.verify_with("/hooks", [secrets.current])
     receiver.answer("/hooks", Answer(stall_s=30))  # the first attempt never ends
     delivery = await deliveries.delivery(endpoint)
-    environment = {
-        **os.environ,
-        "GATEWAY_WEBHOOK_DELIVERY_LEASE_S": "1",
-        "GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S": "30",
-    }
+    # The attempt outlives the kill (a 30 s timeout; the default lease, 60 s, is longer).
+    environment = {**os.environ, "GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S": "30"}
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -88,7 +85,7 @@ async def test_a_worker_killed_mid_delivery_is_replaced_by_the_next_sweep_once(
     in_flight = await deliveries.get(delivery.id)
     assert (in_flight.status, in_flight.attempts) == ("pending", 1)
     assert in_flight.leased_until is not None
-    # The lease (1 s) runs out: the test's clock steps past it instead of waiting.
+    # The lease runs out: the test's clock steps past it instead of waiting.
     deliveries.clock.set(max(datetime.now(UTC), in_flight.leased_until) + timedelta(seconds=1))
     async with deliveries.worker() as sweeper:
         assert await sweeper.run() == 1
