@@ -39,6 +39,7 @@ from gateway.core.settings import Settings
 from gateway.idempotency.http import provide_keyed_request
 from gateway.merchants.auth import authentication_middleware, provide_principal, scope_guard
 from gateway.merchants.dependencies import provide_merchant_service
+from gateway.merchants.rate_limits import rate_limit_guard
 from gateway.merchants.routes import ApiKeyController, MerchantController
 from gateway.payments.dependencies import provide_payment_commands, provide_transaction_service
 from gateway.payments.monitoring import payment_backlog
@@ -162,7 +163,8 @@ def create_app(
             "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
             "webhook_endpoints": Provide(provide_endpoint_service, sync_to_thread=False),
         },
-        guards=[scope_guard],
+        # Rate limits after the scope check: a key refused its route spends nothing.
+        guards=[scope_guard, rate_limit_guard],
         exception_handlers=exception_handlers(),
         middleware=[metrics.middleware, authentication_middleware()],
         plugins=[StrictBodyPlugin()],

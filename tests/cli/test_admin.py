@@ -56,6 +56,21 @@ async def test_merchant_lifecycle(cli_env: dict[str, str]) -> None:
     assert "5000" in human.output
 
 
+async def test_a_merchants_rate_limit_is_set_and_returned_to_the_default(
+    cli_env: dict[str, str],
+) -> None:
+    created = as_json(await gateway(cli_env, "merchants", "create", "Busy", "--json"))
+    merchant_id = str(created["id"])
+    update = ("merchants", "update", merchant_id)
+    updated = as_json(await gateway(cli_env, *update, "--rate-limit", "5", "--json"))
+    assert (updated["rate_limit"], updated["max_amount"]) == (5, None)
+    listed = as_json(await gateway(cli_env, "merchants", "list", "--json"))
+    assert listed["data"][0]["rate_limit"] == 5  # type: ignore[index]
+    back = as_json(await gateway(cli_env, *update, "--rate-limit", "0", "--json"))
+    assert back["rate_limit"] is None
+    assert (await gateway(cli_env, *update)).exit_code == 2  # neither option given
+
+
 async def test_key_lifecycle(cli_env: dict[str, str], committed_engine: AsyncEngine) -> None:
     merchant_id = as_json(await gateway(cli_env, "merchants", "create", "Shop", "--json"))["id"]
     issued = as_json(
@@ -115,6 +130,7 @@ async def test_key_lifecycle(cli_env: dict[str, str], committed_engine: AsyncEng
         (["keys", "create", "--merchant", "mer_x", "--scope", "root"], 2),
         (["keys", "create", "--merchant", "mer_x"], 2),
         (["merchants", "update", "mer_x", "--max-amount", "-5"], 2),
+        (["merchants", "update", "mer_x", "--rate-limit", "-1"], 2),
         (["merchants", "create"], 2),
         (["no-such-command"], 2),
     ],

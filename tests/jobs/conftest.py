@@ -48,6 +48,15 @@ def job_environment(
         "GATEWAY_ENCRYPTION_KEYS": secrets.encryption_keys,
         "GATEWAY_FINGERPRINT_KEY": secrets.fingerprint_key,
         "GATEWAY_BLIND_INDEX_KEY": secrets.blind_index_key,
+        # A served API in this environment (the end-to-end tests) is never limited.
+        "GATEWAY_RATE_LIMIT_LIVE_PER_S": str(settings.rate_limits.rate_limit_live_per_s),
+        "GATEWAY_RATE_LIMIT_TEST_PER_S": str(settings.rate_limits.rate_limit_test_per_s),
+        "GATEWAY_RATE_LIMIT_FAILED_AUTH_PER_MIN": str(
+            settings.rate_limits.rate_limit_failed_auth_per_min
+        ),
+        "GATEWAY_RATE_LIMIT_WEBHOOK_INVALID_PER_MIN": str(
+            settings.rate_limits.rate_limit_webhook_invalid_per_min
+        ),
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -26,6 +26,7 @@ class MerchantView(msgspec.Struct):
     name: str
     created_at: datetime
     max_amount: int | None = None
+    rate_limit: int | None = None
 
 
 def _view(merchant: Merchant, *, with_max_amount: bool = True) -> MerchantView:
@@ -34,6 +35,7 @@ def _view(merchant: Merchant, *, with_max_amount: bool = True) -> MerchantView:
         name=merchant.name,
         created_at=merchant.created_at,
         max_amount=merchant.max_amount if with_max_amount else None,
+        rate_limit=merchant.rate_limit,
     )
 
 
@@ -90,26 +92,42 @@ def list_merchants(as_json: bool) -> None:
 @click.argument("merchant_id", metavar="ID")
 @click.option(
     "--max-amount",
-    type=int,
-    required=True,
+    type=click.IntRange(min=0),
+    default=None,
     help="Largest amount per charge in minor units; 0 returns to GATEWAY_MAX_AMOUNT.",
 )
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Requests per second per key, for reads and writes each (bursts up to twice);"
+    " 0 returns to GATEWAY_RATE_LIMIT_LIVE_PER_S / GATEWAY_RATE_LIMIT_TEST_PER_S.",
+)
 @json_option
-def update_merchant(merchant_id: str, max_amount: int, as_json: bool) -> None:
-    """Change a merchant's maximum amount per charge."""
-    if max_amount < 0:
-        raise click.BadParameter(
-            "must be 0 (the default) or a positive integer", param_hint="--max-amount"
-        )
+def update_merchant(
+    merchant_id: str, max_amount: int | None, rate_limit: int | None, as_json: bool
+) -> None:
+    """Change a merchant's maximum amount per charge or its rate limit."""
+    if max_amount is None and rate_limit is None:
+        raise click.UsageError("give --max-amount, --rate-limit or both")
 
     async def work(session: AsyncSession, clock: Clock) -> Merchant:
-        return await MerchantService(session, clock).set_max_amount(merchant_id, max_amount or None)
+        service = MerchantService(session, clock)
+        merchant = await service.get_merchant(merchant_id)
+        if max_amount is not None:
+            merchant = await service.set_max_amount(merchant_id, max_amount or None)
+        if rate_limit is not None:
+            merchant = await service.set_rate_limit(merchant_id, rate_limit or None)
+        return merchant
 
     view = _view(_run(work))
     emit(
         view,
         as_json=as_json,
-        human=lambda: f"updated merchant {view.id}: max amount {view.max_amount or 'default'}",
+        human=lambda: (
+            f"updated merchant {view.id}: max amount {view.max_amount or 'default'},"
+            f" rate limit {view.rate_limit or 'default'}"
+        ),
     )
 
 

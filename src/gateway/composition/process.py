@@ -20,6 +20,7 @@ from gateway.composition.resources import (
     Resources,
     database_engine,
     field_crypto,
+    rate_limiter,
     redis_client,
     relay_nudge,
     require_servers,
@@ -54,6 +55,7 @@ def api_resources(settings: Settings, *, clock: Clock | None = None) -> Resource
         processor_engines=(simulator_engine,),
         faults=FaultPoints.parse(settings.core.fault_injection),
         relay=relay_nudge(settings),
+        rate_limiter=rate_limiter(redis),
     )
 
 
@@ -67,9 +69,11 @@ def lent_resources(
     crypto: FieldCrypto,
     simulator: Simulator,
     relay: RelayNudge | None = None,
+    limiter_redis: Redis | None = None,
 ) -> Resources:
     """A process on clients someone else owns and closes (the tests'): composed as
-    the API's, from the simulator given (on whatever engine and clock it has)."""
+    the API's, from the simulator given (on whatever engine and clock it has); the
+    rate limiter on `limiter_redis` if given (an unreachable one), else on `redis`."""
     return Resources(
         engine=engine,
         session_factory=session_factory,
@@ -81,6 +85,7 @@ def lent_resources(
         processors_at=processors.processors_at(settings, engine=engine, redis=redis),
         owned=False,
         relay=relay,
+        rate_limiter=rate_limiter(limiter_redis or redis),
     )
 
 

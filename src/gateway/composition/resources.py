@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from limits.aio.storage import RedisStorage
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,7 @@ from sqlalchemy.pool import NullPool
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.faults import FaultPoints
+from gateway.core.rate_limits import RateLimiter
 from gateway.core.redis import create_redis
 from gateway.core.relay_nudge import RelayNudge
 from gateway.core.settings import Settings
@@ -48,6 +50,9 @@ class Resources:
     # Resolves webhook endpoints' host names for the SSRF guard (tests inject one,
     # so production's refusals are shown without a lookup leaving the machine).
     resolver: Resolver = system_resolver
+    # API.md "Rate limits", on `redis`'s connections; None: nothing is limited
+    # (a command or a job serves no requests).
+    rate_limiter: RateLimiter | None = None
 
     async def aclose(self) -> None:
         """Release what this object created; borrowed resources stay open."""
@@ -108,6 +113,19 @@ def redis_client(settings: Settings) -> Redis:
     if settings.redis.url is None:
         raise MissingServerError("REDIS_URL must be set, or the embedded server started first")
     return create_redis(settings.redis, url=settings.redis.url)
+
+
+def rate_limiter(redis: Redis) -> RateLimiter:
+    """The limiter on the process's own Redis pool (no connections of its own)."""
+    storage = RedisStorage(
+        "async+redis://",
+        implementation="redispy",
+        # Typed narrowly by limits, yet passed on to redis.asyncio.Redis as is.
+        connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+        key_prefix="gateway:rate_limit",
+        wrap_exceptions=True,
+    )
+    return RateLimiter(storage)
 
 
 def relay_nudge(settings: Settings) -> RelayNudge | None:

@@ -32,12 +32,15 @@ class GatewayError(Exception):
         errors: Sequence[FieldError] = (),
         extra: Mapping[str, Any] | None = None,
         retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = tuple(errors)
         self.extra = dict(extra or {})
         self.retry_after = retry_after
+        # Response headers beyond Retry-After (a 429's RateLimit headers).
+        self.headers = dict(headers or {})
 
 
 class ValidationFailed(GatewayError):

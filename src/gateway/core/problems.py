@@ -134,6 +134,7 @@ def problem_response(
 
 def _gateway_error(_: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    headers.update(exc.headers)
     body = problem_of(exc)
     return Response(
         content=body, status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers

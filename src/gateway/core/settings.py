@@ -6,6 +6,7 @@ variable they come from, so a conversion error names the variable itself.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -167,6 +168,28 @@ class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
             )
 
 
+class RateLimitSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+    """API.md "Rate limits": per key and second, each for reads and writes, with
+    bursts up to twice that; per client address and minute for failures."""
+
+    rate_limit_live_per_s: PositiveInt = 100
+    rate_limit_test_per_s: PositiveInt = 25
+    rate_limit_failed_auth_per_min: PositiveInt = 20
+    rate_limit_webhook_invalid_per_min: PositiveInt = 60
+    # Addresses or networks whose X-Forwarded-For is believed; none by default,
+    # so a client cannot pick the address its failures are counted against.
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an address or network - at `$.GATEWAY_TRUSTED_PROXIES`"
+                ) from None
+
+
 class Settings(msgspec.Struct, frozen=True):
     core: CoreSettings
     database: DatabaseSettings
@@ -179,6 +202,7 @@ class Settings(msgspec.Struct, frozen=True):
     billing: BillingSettings
     webhooks: WebhookSettings
     sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
+    rate_limits: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -201,6 +225,7 @@ _LIST_VARIABLES = frozenset(
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS",
         "GATEWAY_DUNNING_SCHEDULE_DAYS",
         "GATEWAY_LIVE_CURRENCIES",
+        "GATEWAY_TRUSTED_PROXIES",
         "GATEWAY_WEBHOOK_RETRY_SCHEDULE_S",
     }
 )
@@ -288,6 +313,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         billing=_load_group(BillingSettings, values),
         webhooks=_load_group(WebhookSettings, values),
         sandbox=_load_group(SandboxSettings, values),
+        rate_limits=_load_group(RateLimitSettings, values),
     )
     _check_faults(settings)
     _check_production(settings)

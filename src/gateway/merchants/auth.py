@@ -20,6 +20,7 @@ from gateway.audit.service import Actor
 from gateway.composition.resources import Resources
 from gateway.core.errors import Forbidden, Unauthorized
 from gateway.merchants.principal import Principal
+from gateway.merchants.rate_limits import address_of, failed_auth_policy, limiter_of, settings_of
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
 
@@ -50,6 +51,23 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
+        # An address over its failures is refused before its key is looked at, so a
+        # guess that happens to be right cannot be told from a wrong one.
+        limiter = limiter_of(connection)
+        policy = failed_auth_policy(settings_of(connection))
+        address = address_of(connection)
+        if limiter is not None:
+            await limiter.check(policy, address)
+        try:
+            principal = await self._principal(connection)
+        except Unauthorized:
+            if limiter is not None:
+                await limiter.hit(policy, address)
+            raise
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+    @staticmethod
+    async def _principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
         secret = api_key_from(connection.headers)
         if not secret:
             raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
@@ -57,7 +75,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         async with resources.session_factory() as session:
             principal = await MerchantService(session, resources.clock).authenticate(secret)
             await session.commit()  # the throttled last_used_at write
-        return AuthenticationResult(user=principal, auth=principal.key_id)
+        return principal
 
 
 def authentication_middleware() -> DefineMiddleware:

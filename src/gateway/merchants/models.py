@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +16,9 @@ class Merchant(Base):
     name: Mapped[str] = mapped_column(Text)
     # None: the deployment's GATEWAY_MAX_AMOUNT applies.
     max_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # Requests per second per key, each for reads and writes; None: the
+    # deployment's GATEWAY_RATE_LIMIT_{LIVE,TEST}_PER_S.
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

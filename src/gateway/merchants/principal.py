@@ -17,6 +17,8 @@ class Principal:
     scopes: frozenset[str]
     # The merchant's own cap per charge; None: the deployment's GATEWAY_MAX_AMOUNT.
     max_amount: int | None = None
+    # The merchant's own requests per second per key; None: the deployment's default.
+    rate_limit: int | None = None
 
     @property
     def owner(self) -> Owner:

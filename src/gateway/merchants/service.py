@@ -62,6 +62,15 @@ class MerchantService:
         merchant.max_amount = max_amount
         return merchant
 
+    async def set_rate_limit(self, merchant_id: str, rate_limit: int | None) -> Merchant:
+        """Requests per second per key, for reads and writes each; `None` returns the
+        merchant to the deployment's default for each mode."""
+        if rate_limit is not None and rate_limit < 1:
+            raise ValidationFailed.for_field("rate_limit", "must be a positive integer")
+        merchant = await self.get_merchant(merchant_id)
+        merchant.rate_limit = rate_limit
+        return merchant
+
     async def create_key(
         self, merchant_id: str, scopes: list[Scope], *, livemode: bool
     ) -> IssuedKey:
@@ -123,4 +132,5 @@ class MerchantService:
             livemode=key.livemode,
             scopes=frozenset(key.scopes),
             max_amount=merchant.max_amount,
+            rate_limit=merchant.rate_limit,
         )

@@ -17,11 +17,14 @@ from gateway.composition.resources import Resources
 from gateway.core.errors import ValidationFailed
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.core.rate_limits import Policy
 from gateway.core.relay_nudge import after_response_nudge
 from gateway.core.settings import Settings
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
+from gateway.merchants.rate_limits import address_of, limiter_of
 from gateway.merchants.scopes import Scope
+from gateway.webhooks.errors import InvalidSignature
 from gateway.webhooks.schemas import (
     EVENT_STATUSES,
     InboundAccepted,
@@ -57,6 +60,7 @@ INBOUND_RESPONSES: dict[int, ResponseSpec] = {
     400: _problem("validation_error: a valid signature over a body that is not a notification."),
     401: _problem("invalid_signature: nothing was stored."),
     413: _problem("payload_too_large: over 64 KiB."),
+    429: _problem("rate_limited: too many invalid signatures from this address."),
 }
 _INBOUND_DOC = (
     "Authenticated only by `X-ANET-Signature: sha512=<HEX>`, the HMAC-SHA512 of the raw "
@@ -81,12 +85,24 @@ class InboundWebhookController(Controller):
         body = await request.body()  # over the size limit: 413, before anything else
         state: State = request.app.state
         settings: Settings = state.settings
-        received = await InboxService(db_session, state.resources.clock).receive(
-            source,
-            body,
-            request.headers.get(HEADER),
-            settings.processor.authorize_net_signature_keys or (),
-        )
+        try:
+            received = await InboxService(db_session, state.resources.clock).receive(
+                source,
+                body,
+                request.headers.get(HEADER),
+                settings.processor.authorize_net_signature_keys or (),
+            )
+        except InvalidSignature:
+            # Only after the signature is checked: a validly signed event is never
+            # limited; a flood of forged ones is, per address.
+            limiter = limiter_of(request)
+            if limiter is not None:
+                limits = settings.rate_limits
+                policy = Policy.per_minute(
+                    "webhook_invalid", limits.rate_limit_webhook_invalid_per_min
+                )
+                await limiter.hit(policy, address_of(request))
+            raise
         return Response(
             InboundAccepted(id=received.event_id, duplicate=received.duplicate),
             status_code=200,
