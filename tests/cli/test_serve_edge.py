@@ -36,8 +36,7 @@ class Served:
     process: subprocess.Popen[bytes]
 
     def connect(self) -> socket.socket:
-        connection = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        return connection
+        return socket.create_connection(("127.0.0.1", self.port), timeout=10)
 
     def memory(self) -> int:
         """Resident memory of the server and its worker, in bytes."""
@@ -222,5 +221,5 @@ def test_production_requires_a_metrics_token() -> None:
 
     assert load_settings(PRODUCTION_READY).http.metrics_token
     without = {k: v for k, v in PRODUCTION_READY.items() if k != "GATEWAY_METRICS_TOKEN"}
-    with pytest.raises(SettingsError, match="^GATEWAY_METRICS_TOKEN: required"):
+    with pytest.raises(SettingsError, match=r"^GATEWAY_METRICS_TOKEN: required"):
         load_settings(without)

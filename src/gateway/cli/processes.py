@@ -13,7 +13,7 @@ import structlog
 from redis import Redis
 
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings_or_exit, running_servers
-from gateway.cli.dashboard_guard import DashboardGuard, state_changing_routes
+from gateway.cli.dashboard_guard import DashboardGuard, FailedLogins, state_changing_routes
 from gateway.core.embedded import process_is_running, terminate_on_signals
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.settings import Settings
@@ -117,8 +117,11 @@ def dashboard(host: str, port: int | None) -> None:
             server.close()
 
 
-def dashboard_app(settings: Settings) -> DashboardGuard:
-    """rq-dashboard (a Flask app) on the configured Redis, behind `DashboardGuard`."""
+def dashboard_app(
+    settings: Settings, *, failed_logins: FailedLogins | None = None
+) -> DashboardGuard:
+    """rq-dashboard (a Flask app) on the configured Redis, behind `DashboardGuard`
+    (`failed_logins`: a limiter of the caller's, e.g. on a clock a test moves)."""
     from rq_dashboard.cli import make_flask_app  # noqa: PLC0415 - Flask is slow to import
     from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
 
@@ -129,7 +132,10 @@ def dashboard_app(settings: Settings) -> DashboardGuard:
     app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
     setup_rq_connection(app)
     return DashboardGuard(
-        app, settings=settings.dashboard, is_state_changing=state_changing_routes(app.url_map)
+        app,
+        settings=settings.dashboard,
+        is_state_changing=state_changing_routes(app.url_map),
+        failed_logins=failed_logins,
     )
 
 
