@@ -36,6 +36,7 @@ from granian.log import LogLevels
 from granian.server.mp import MPServer as Server
 from litestar import Litestar
 
+from gateway.cli.supervisor import die_with_parent
 from gateway.core.settings import Settings
 
 APP_FACTORY = "gateway.cli.api_server:app_from_environment"
@@ -92,4 +93,7 @@ def app_from_environment() -> Litestar:
     from gateway.app import create_app  # noqa: PLC0415 - each worker imports the app itself
     from gateway.cli.common import load_settings_or_exit  # noqa: PLC0415
 
+    # A worker never outlives its server: one left serving on the port after the
+    # server was SIGKILLed (the chaos suite does) would answer for a dead API.
+    die_with_parent()
     return create_app(load_settings_or_exit())
