@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
@@ -21,6 +20,7 @@ from gateway.composition.process import api_resources
 from gateway.composition.processors import live_mode_notice
 from gateway.composition.resources import Resources
 from gateway.core.db import provide_db_session
+from gateway.core.docs_ui import DOCS_PATH, docs_assets_router, docs_render_plugin
 from gateway.core.health import HealthController
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import (
@@ -34,6 +34,7 @@ from gateway.core.metrics import (
 )
 from gateway.core.problems import exception_handlers
 from gateway.core.request_context import RequestContextMiddleware
+from gateway.core.response_headers import FixedResponseHeaders
 from gateway.core.schemas import StrictBodyPlugin
 from gateway.core.settings import Settings
 from gateway.idempotency.http import provide_keyed_request
@@ -74,12 +75,13 @@ class GatewayApp(Litestar):
     """Litestar, with the request context wrapped around routing itself.
 
     Litestar's middleware runs per route, so it never sees a 404 for an unknown
-    path; request ids and the summary line must cover those too.
+    path; request ids, the summary line and the fixed response headers must
+    cover those too.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._entry = RequestContextMiddleware(super().__call__)
+        self._entry = RequestContextMiddleware(FixedResponseHeaders(super().__call__))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         await self._entry(scope, receive, send)
@@ -145,6 +147,7 @@ def create_app(
             *api_routes(),
             *extra_routes,
             MetricsController,
+            docs_assets_router(),
         ],
         lifespan=[lifespan],
         state=State({"settings": settings, DATABASE_GAUGES_STATE_KEY: database_gauges()}),
@@ -173,8 +176,8 @@ def create_app(
             title="Payment Gateway API",
             version=__version__,
             description=API_DESCRIPTION,
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            path=DOCS_PATH,
+            render_plugins=[docs_render_plugin()],
             components=Components(
                 security_schemes={
                     "api_key": SecurityScheme(

@@ -9,6 +9,7 @@ import importlib.metadata
 import msgspec
 from redis import Redis
 from rq import Queue
+from werkzeug.test import Client
 
 from gateway.cli.processes import dashboard_app
 from gateway.core.settings import Settings
@@ -35,7 +36,7 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
     try:
         for name in ("webhooks", "simulator"):
             Queue(name, connection=connection).enqueue("builtins.len", "abc")
-        client = dashboard_app(settings).test_client()
+        client = Client(dashboard_app(settings))
 
         assert client.get("/").status_code == 401
         assert client.get("/", headers=_basic("ops", "wrong")).status_code == 401

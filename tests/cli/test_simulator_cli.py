@@ -222,6 +222,7 @@ async def test_script_is_for_test_mode_only(cli_env: dict[str, str]) -> None:
         "GATEWAY_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": secrets.token_hex(64).upper(),
         "GATEWAY_DASHBOARD_PASSWORD": "not-a-real-password",
+        "GATEWAY_METRICS_TOKEN": "a-metrics-scrape-token",
     }
     result = await gateway(production, "simulator", "script", new_id("pm"), "decline")
     assert result.exit_code == 2

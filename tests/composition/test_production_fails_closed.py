@@ -61,6 +61,7 @@ def production_settings(
             "GATEWAY_BLIND_INDEX_KEY": _key(),
             "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": secrets.token_hex(64).upper(),
             "GATEWAY_DASHBOARD_PASSWORD": "a long dashboard password",
+            "GATEWAY_METRICS_TOKEN": "a-metrics-scrape-token",
             **(overrides or {}),
         }
     )

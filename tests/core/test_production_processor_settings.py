@@ -19,6 +19,7 @@ PRODUCTION_READY = {
     "GATEWAY_BLIND_INDEX_KEY": "b" * 44,
     "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": "AB" * 64,
     "GATEWAY_DASHBOARD_PASSWORD": "a long dashboard password",
+    "GATEWAY_METRICS_TOKEN": "a-metrics-scrape-token",
 }
 AUTHORIZE_NET = {
     **PRODUCTION_READY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 import httpx
@@ -13,9 +13,13 @@ import structlog
 from redis import Redis
 
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings_or_exit, running_servers
+from gateway.cli.dashboard_guard import DashboardGuard, FailedLogins, state_changing_routes
 from gateway.core.embedded import process_is_running, terminate_on_signals
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.settings import Settings
+
+if TYPE_CHECKING:
+    from waitress.server import BaseWSGIServer, MultiSocketServer
 
 _log = structlog.get_logger("gateway.cli")
 
@@ -37,26 +41,23 @@ def migrate() -> None:
 @click.command()
 @click.option("--host", help="Listen address (default: GATEWAY_HOST).")
 @click.option("--port", type=int, help="Listen port (default: GATEWAY_PORT).")
-def serve(host: str | None, port: int | None) -> None:
-    """Serve the HTTP API until Ctrl-C or SIGTERM."""
-    import uvicorn  # noqa: PLC0415
-
-    from gateway.app import create_app  # noqa: PLC0415
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes (default: GATEWAY_API_WORKERS: the CPUs in production, else 1).",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API under granian until Ctrl-C or SIGTERM."""
+    from gateway.cli.api_server import api_server, export_for_workers  # noqa: PLC0415
 
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings) as ready:
         listen_host = host or ready.http.host
         listen_port = port or ready.http.port
-        _log.info("api.listening", url=f"http://{listen_host}:{listen_port}")
-        uvicorn.run(
-            create_app(ready),
-            host=listen_host,
-            port=listen_port,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            timeout_graceful_shutdown=5,
-        )
+        count = workers or ready.http.api_workers_for(ready.core.env)
+        export_for_workers(ready, count)
+        _log.info("api.listening", url=f"http://{listen_host}:{listen_port}", workers=count)
+        api_server(ready, host=listen_host, port=listen_port, workers=count).serve()
 
 
 def _sync_redis(settings: Settings) -> Redis:
@@ -103,24 +104,59 @@ def cron() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", type=int, help="Listen port (default: GATEWAY_DASHBOARD_PORT).")
 def dashboard(host: str, port: int | None) -> None:
-    """Serve the RQ dashboard behind HTTP basic auth (GATEWAY_DASHBOARD_USER/PASSWORD)."""
+    """Serve the RQ dashboard, read-only, behind HTTP basic auth
+    (GATEWAY_DASHBOARD_USER/PASSWORD). Keep it on a private network."""
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings) as ready:
-        app = dashboard_app(ready)
         listen_port = port or ready.dashboard.port
+        server = dashboard_server(dashboard_app(ready), host=host, port=listen_port)
         _log.info("dashboard.listening", url=f"http://{host}:{listen_port}")
-        app.run(host=host, port=listen_port)
+        try:
+            server.run()
+        finally:
+            server.close()
 
 
-def dashboard_app(settings: Settings) -> Any:
-    """rq-dashboard (a Flask app) on the configured Redis, behind basic auth."""
+def dashboard_app(
+    settings: Settings, *, failed_logins: FailedLogins | None = None
+) -> DashboardGuard:
+    """rq-dashboard (a Flask app) on the configured Redis, behind `DashboardGuard`
+    (`failed_logins`: a limiter of the caller's, e.g. on a clock a test moves)."""
     from rq_dashboard.cli import make_flask_app  # noqa: PLC0415 - Flask is slow to import
     from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
 
-    app = make_flask_app(None, settings.dashboard.user, settings.dashboard.password, url_prefix="")
+    # No user given: rq-dashboard's own basic auth (a `!=` on the password, added
+    # to a module-level blueprint) stays off; the guard does it instead.
+    app = make_flask_app(None, None, None, url_prefix="")
     app.config["RQ_DASHBOARD_REDIS_URL"] = settings.redis.url
+    app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
     setup_rq_connection(app)
-    return app
+    return DashboardGuard(
+        app,
+        settings=settings.dashboard,
+        is_state_changing=state_changing_routes(app.url_map),
+        failed_logins=failed_logins,
+    )
+
+
+def dashboard_server(
+    app: DashboardGuard, *, host: str, port: int
+) -> MultiSocketServer | BaseWSGIServer:
+    """waitress, a production WSGI server, in place of Werkzeug's development one;
+    few connections and short timeouts: a handful of operators use it."""
+    from waitress.server import create_server  # noqa: PLC0415
+
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=4,
+        connection_limit=32,
+        channel_timeout=30,
+        max_request_header_size=16 * 1024,
+        max_request_body_size=64 * 1024,
+        clear_untrusted_proxy_headers=True,
+    )
 
 
 Component = Literal["api", "worker", "cron", "dashboard"]

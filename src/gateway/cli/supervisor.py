@@ -16,9 +16,9 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # Linux: a child outliving a SIGKILLed `gateway up` gets SIGTERM, so nothing
-    # is left behind even then.
+def die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies, even by SIGKILL, so
+    nothing is left behind (children of `gateway up`, API workers of `serve`)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -69,7 +69,7 @@ class Supervisor:
                 start_new_session=True,
                 stdout=log,
                 stderr=subprocess.STDOUT if log else None,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl call, safe after fork
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call, safe after fork
             )
         finally:
             if log is not None:

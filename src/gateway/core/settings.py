@@ -32,6 +32,8 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 DEFAULT_DATA_DIR = ".gateway-data"
+# The dashboard's basic auth is guessable below this (issue 19 point 7).
+MIN_PRODUCTION_DASHBOARD_PASSWORD = 16
 # The path of Authorize.Net's one endpoint, which an environment given as a URL names.
 
 
@@ -82,6 +84,20 @@ class HttpSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     metrics_token: str = ""
     max_body_bytes: PositiveInt = 64 * 1024
     health_timeout_s: PositiveFloat = 1.0
+    # None: the number of CPUs in production, 1 otherwise (`api_workers()`).
+    api_workers: PositiveInt | None = None
+    # The edge (cli/api_server.py): a client that has not sent a whole request
+    # head within this time, or sends nothing on a kept-alive connection, is cut off.
+    http_header_read_timeout_s: Annotated[float, msgspec.Meta(ge=0.001, le=60)] = 10.0
+    # The request line and headers together (431 above); the server's floor is 8 KiB.
+    http_max_header_bytes: Annotated[int, msgspec.Meta(ge=8192)] = 16 * 1024
+    # Open connections each API worker serves at once; more wait in the backlog.
+    http_max_connections: PositiveInt = 512
+
+    def api_workers_for(self, environment: Environment) -> int:
+        if self.api_workers is not None:
+            return self.api_workers
+        return (os.cpu_count() or 1) if environment == "production" else 1
 
 
 class DashboardSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_DASHBOARD_")):
@@ -89,6 +105,8 @@ class DashboardSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_D
     user: str = "admin"
     # None: generated and persisted under the data folder (development only).
     password: str | None = None
+    # Failed logins from one client address per minute; then 429 until the window passes.
+    failed_logins_per_min: PositiveInt = 10
 
 
 class SecretSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
@@ -344,6 +362,7 @@ def _check_production(settings: Settings) -> None:
         "GATEWAY_BLIND_INDEX_KEY": settings.secrets.blind_index_key,
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": settings.processor.authorize_net_signature_keys,
         "GATEWAY_DASHBOARD_PASSWORD": settings.dashboard.password,
+        "GATEWAY_METRICS_TOKEN": settings.http.metrics_token,
     }
     for name, value in required.items():
         if not value:
@@ -351,6 +370,11 @@ def _check_production(settings: Settings) -> None:
                 f"{name}: required when GATEWAY_ENV=production"
                 " (embedded servers and generated secrets are for development only)"
             )
+    if len(settings.dashboard.password or "") < MIN_PRODUCTION_DASHBOARD_PASSWORD:
+        raise SettingsError(
+            f"GATEWAY_DASHBOARD_PASSWORD: at least {MIN_PRODUCTION_DASHBOARD_PASSWORD}"
+            " characters when GATEWAY_ENV=production"
+        )
     _check_live_processor(settings)
 
 
