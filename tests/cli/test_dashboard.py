@@ -8,9 +8,9 @@ import importlib.metadata
 
 import msgspec
 from redis import Redis
-from rq import Queue
 
 from gateway.cli.processes import dashboard_app
+from gateway.core.queues import rq_queue
 from gateway.core.settings import Settings
 
 
@@ -34,7 +34,7 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
     connection = Redis.from_url(test_redis_url)
     try:
         for name in ("webhooks", "simulator"):
-            Queue(name, connection=connection).enqueue("builtins.len", "abc")
+            rq_queue(name, connection).enqueue("builtins.len", "abc")
         client = dashboard_app(settings).test_client()
 
         assert client.get("/").status_code == 401
@@ -47,5 +47,5 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
         assert {"webhooks", "simulator"} <= names
     finally:
         for name in ("webhooks", "simulator"):
-            Queue(name, connection=connection).empty()
+            rq_queue(name, connection).empty()
         connection.close()
