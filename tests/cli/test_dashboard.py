@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import json
 
 import msgspec
 from redis import Redis
@@ -33,8 +34,10 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
     )
     connection = Redis.from_url(test_redis_url)
     try:
-        for name in ("webhooks", "simulator"):
-            rq_queue(name, connection).enqueue("builtins.len", "abc")
+        jobs = [
+            rq_queue(name, connection).enqueue("builtins.len", "abc", meta={"by": "test"})
+            for name in ("webhooks", "simulator")
+        ]
         client = dashboard_app(settings).test_client()
 
         assert client.get("/").status_code == 401
@@ -45,6 +48,11 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
         assert queues.status_code == 200
         names = {queue["name"] for queue in queues.get_json()["queues"]}
         assert {"webhooks", "simulator"} <= names
+        # The jobs are JSON, and the dashboard reads them as JSON.
+        job = client.get(f"/0/data/job/{jobs[0].id}.json", headers=_basic("ops", "s3cret"))
+        assert job.status_code == 200
+        assert job.get_json()["description"] == "builtins.len('abc')"
+        assert json.loads(job.get_json()["metadata"]) == {"by": "test"}
     finally:
         for name in ("webhooks", "simulator"):
             rq_queue(name, connection).empty()

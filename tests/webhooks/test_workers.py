@@ -149,7 +149,7 @@ def test_a_stored_event_is_relayed_with_a_jittered_retry_and_processed(
     )
     job = Job.fetch(f"webhook-{event_id}", connection=workers, serializer=SERIALIZER)
     assert job.func_name == "jobs.webhooks.process_webhook_event"
-    assert job.args == (event_id,), "ids only"
+    assert list(job.args) == [event_id], "ids only"
     assert job.retries_left == 2
     assert job.retry_intervals is not None
     first, second = job.retry_intervals
