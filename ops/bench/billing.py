@@ -31,7 +31,7 @@ from pathlib import Path
 import asyncpg
 import click
 from redis import Redis
-from rq import Queue, Worker
+from rq import Worker
 from sqlalchemy import insert
 
 from gateway.audit.service import Actor
@@ -39,7 +39,7 @@ from gateway.composition.process import api_resources
 from gateway.core.clock import SystemClock
 from gateway.core.crypto import generate_key
 from gateway.core.ids import new_id
-from gateway.core.queues import nudge_relay
+from gateway.core.queues import SERIALIZER, nudge_relay, rq_queue
 from gateway.core.settings import Settings, load_settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedRequest
@@ -208,12 +208,12 @@ def run_pass(environ: dict[str, str], redis_url: str, dsn: str, n: int, workers:
         )
     try:
         deadline = time.monotonic() + 60
-        while len(Worker.all(connection=connection)) < workers:
+        while len(Worker.all(connection=connection, serializer=SERIALIZER)) < workers:
             if time.monotonic() > deadline or pool.poll() is not None:
                 raise RuntimeError(f"the worker pool did not start (see {log})")
             time.sleep(0.1)
         started = time.monotonic()
-        Queue("billing", connection=connection).enqueue(
+        rq_queue("billing", connection).enqueue(
             "jobs.billing.billing_tick", job_timeout=TICK_TIMEOUT_S
         )
         paid, last_change, shown, nudged = 0, started, -1.0, -1.0

@@ -50,7 +50,7 @@ from gateway.composition.process import api_resources
 from gateway.core.clock import SystemClock
 from gateway.core.crypto import generate_key
 from gateway.core.ids import new_id
-from gateway.core.queues import nudge_relay
+from gateway.core.queues import SERIALIZER, nudge_relay
 from gateway.core.settings import Settings, load_settings
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
@@ -299,7 +299,7 @@ def start_pool(environ: dict[str, str], redis_url: str, workers: int) -> subproc
     connection = Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + 60
-        while len(Worker.all(connection=connection)) < workers:
+        while len(Worker.all(connection=connection, serializer=SERIALIZER)) < workers:
             if time.monotonic() > deadline or pool.poll() is not None:
                 raise RuntimeError(f"the worker pool did not start (see {log})")
             time.sleep(0.1)

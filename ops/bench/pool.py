@@ -13,6 +13,8 @@ from redis import Redis
 from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
+from gateway.core.queues import SERIALIZER
+
 QUEUES = "billing,maintenance"
 
 
@@ -23,7 +25,11 @@ QUEUES = "billing,maintenance"
 def main(workers: int, queues: str, redis_url: str) -> None:
     connection = Redis.from_url(redis_url, socket_timeout=30, socket_connect_timeout=5)
     WorkerPool(
-        queues.split(","), connection=connection, num_workers=workers, worker_class=SimpleWorker
+        queues.split(","),
+        connection=connection,
+        num_workers=workers,
+        worker_class=SimpleWorker,
+        serializer=SERIALIZER,
     ).start(logging_level="WARNING")
 
 

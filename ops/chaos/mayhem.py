@@ -16,9 +16,9 @@ from enum import StrEnum
 
 import redis
 import structlog
-from rq import Queue
 from rq.job import JobStatus
 
+from gateway.core import queues
 from ops.chaos.fleet import API, Fleet
 from ops.chaos.servers import ChaosDatabase, RedisServer
 
@@ -149,7 +149,7 @@ async def sweep_often(redis_url: str, every_s: float, stop: asyncio.Event) -> No
         connection = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         try:
             for queue_name, job in SWEEPS:
-                queue = Queue(queue_name, connection=connection)
+                queue = queues.rq_queue(queue_name, connection)
                 # One of each waiting at a time: a backlog of ticks would starve the
                 # workers' other queues and run the sweeps late, not more often.
                 job_id = "chaos-" + job.rsplit(".", 1)[1].replace("_", "-")

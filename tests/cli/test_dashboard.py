@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import json
 
 import msgspec
 from redis import Redis
-from rq import Queue
 from werkzeug.test import Client
 
 from gateway.cli.processes import dashboard_app
+from gateway.core.queues import rq_queue
 from gateway.core.settings import Settings
 
 
@@ -34,8 +35,10 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
     )
     connection = Redis.from_url(test_redis_url)
     try:
-        for name in ("webhooks", "simulator"):
-            Queue(name, connection=connection).enqueue("builtins.len", "abc")
+        jobs = [
+            rq_queue(name, connection).enqueue("builtins.len", "abc", meta={"by": "test"})
+            for name in ("webhooks", "simulator")
+        ]
         client = Client(dashboard_app(settings))
 
         assert client.get("/").status_code == 401
@@ -46,7 +49,12 @@ def test_the_dashboard_asks_for_its_password_and_shows_the_queues(
         assert queues.status_code == 200
         names = {queue["name"] for queue in queues.get_json()["queues"]}
         assert {"webhooks", "simulator"} <= names
+        # The jobs are JSON, and the dashboard reads them as JSON.
+        job = client.get(f"/0/data/job/{jobs[0].id}.json", headers=_basic("ops", "s3cret"))
+        assert job.status_code == 200
+        assert job.get_json()["description"] == "builtins.len('abc')"
+        assert json.loads(job.get_json()["metadata"]) == {"by": "test"}
     finally:
         for name in ("webhooks", "simulator"):
-            Queue(name, connection=connection).empty()
+            rq_queue(name, connection).empty()
         connection.close()

@@ -19,7 +19,8 @@ from werkzeug.test import Client
 from gateway.cli import dashboard_guard
 from gateway.cli.dashboard_guard import FailedLogins
 from gateway.cli.processes import dashboard_app, dashboard_server
-from gateway.core.settings import Settings, SettingsError, load_settings
+from gateway.core.queues import SERIALIZER, rq_queue
+from gateway.core.settings import Settings
 
 USER, PASSWORD = "ops", "a-dashboard-password-for-tests"
 QUEUE = "edge-dashboard-test"
@@ -42,9 +43,9 @@ def _with_dashboard(settings: Settings, **changes: object) -> Settings:
 def failed_job(test_redis_url: str) -> Iterator[Queue]:
     """A queue whose failed registry holds one job."""
     connection = Redis.from_url(test_redis_url)
-    queue = Queue(QUEUE, connection=connection)
+    queue = rq_queue(QUEUE, connection)
     queue.enqueue("builtins.int", "not a number")
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    SimpleWorker([queue], connection=connection, serializer=SERIALIZER).work(burst=True)
     assert queue.failed_job_registry.count == 1
     yield queue
     for job_id in queue.failed_job_registry.get_job_ids():
@@ -137,11 +138,3 @@ def test_the_dashboard_is_served_by_waitress(settings: Settings) -> None:
     finally:
         server.task_dispatcher.shutdown()
         server.close()
-
-
-def test_production_refuses_a_dashboard_password_under_16_characters() -> None:
-    from tests.core.test_settings import PRODUCTION_READY  # noqa: PLC0415
-
-    with pytest.raises(SettingsError, match=r"^GATEWAY_DASHBOARD_PASSWORD: at least 16"):
-        load_settings({**PRODUCTION_READY, "GATEWAY_DASHBOARD_PASSWORD": "fifteen-chars!!"})
-    assert load_settings({**PRODUCTION_READY, "GATEWAY_DASHBOARD_PASSWORD": "sixteen-chars!!!"})

@@ -7,10 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner, Result
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
 from gateway.cli import main
+from gateway.core.queues import SERIALIZER, rq_queue
 from tests.jobs.conftest import job_environment  # noqa: F401 - a fixture
 
 
@@ -23,9 +24,9 @@ def failed_jobs(job_environment: Redis) -> dict[str, str]:  # noqa: F811 - impor
     """A job that fails (no retry left) on two queues."""
     made = {}
     for name in ("billing", "maintenance"):
-        queue = Queue(name, connection=job_environment)
+        queue = rq_queue(name, job_environment)
         made[name] = queue.enqueue("builtins.int", "not a number").id
-        SimpleWorker([queue], connection=job_environment).work(burst=True)
+        SimpleWorker([queue], connection=job_environment, serializer=SERIALIZER).work(burst=True)
     return made
 
 
@@ -53,7 +54,7 @@ def test_requeue_by_id_puts_the_job_back_on_its_queue(
     result = gateway("jobs", "requeue", failed_jobs["billing"], "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"requeued": [failed_jobs["billing"]]}
-    billing = Queue("billing", connection=job_environment)
+    billing = rq_queue("billing", job_environment)
     assert billing.job_ids == [failed_jobs["billing"]]
     assert FailedJobRegistry(queue=billing).count == 0
 
@@ -65,8 +66,8 @@ def test_requeue_all_of_a_queue(
     result = gateway("jobs", "requeue", "--queue", "maintenance", "--all")
     assert result.exit_code == 0, result.output
     assert "requeued 1 job(s)" in result.stdout
-    assert Queue("maintenance", connection=job_environment).count == 1
-    assert FailedJobRegistry(queue=Queue("billing", connection=job_environment)).count == 1
+    assert rq_queue("maintenance", job_environment).count == 1
+    assert FailedJobRegistry(queue=rq_queue("billing", job_environment)).count == 1
 
 
 def test_an_unknown_job_exits_1(failed_jobs: dict[str, str]) -> None:

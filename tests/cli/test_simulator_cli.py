@@ -213,10 +213,13 @@ async def test_script_refuses_a_live_payment_method(
     assert result.exit_code == 2
 
 
-async def test_script_is_for_test_mode_only(cli_env: dict[str, str]) -> None:
+async def test_script_is_for_test_mode_only(
+    cli_env: dict[str, str], authenticated_redis_url: str
+) -> None:
     production = {
         **cli_env,
         "GATEWAY_ENV": "production",
+        "REDIS_URL": authenticated_redis_url,
         "GATEWAY_ENCRYPTION_KEYS": generate_key("k1"),
         "GATEWAY_FINGERPRINT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "GATEWAY_BLIND_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -9,13 +9,12 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner, Result
 from redis import Redis
-from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cli import main
 from gateway.core.clock import SystemClock
 from gateway.core.ids import new_id
-from gateway.core.queues import RELAY_NUDGE_ID
+from gateway.core.queues import RELAY_NUDGE_ID, rq_queue
 from gateway.merchants.service import MerchantService
 from gateway.processors.simulator import Simulator
 from gateway.webhooks.models import WebhookEvent
@@ -85,7 +84,7 @@ def test_replay_by_status_takes_every_one_and_nudges_the_relay(
     statuses = {row["id"]: row["status"] for row in listed}
     assert statuses[events["dead"]] == statuses[events["dead_unmatched"]] == "received"
     assert statuses[events["unmatched"]] == "processed"
-    assert Queue("maintenance", connection=job_environment).fetch_job(RELAY_NUDGE_ID) is not None
+    assert rq_queue("maintenance", job_environment).fetch_job(RELAY_NUDGE_ID) is not None
 
 
 def test_replay_by_id(events: dict[str, str]) -> None:

@@ -68,9 +68,9 @@ def production_settings(
 
 
 @pytest.fixture
-def settings(database_url: str, test_redis_url: str) -> Settings:
+def settings(database_url: str, authenticated_redis_url: str) -> Settings:
     """Every fixture of this module (simulator, resources, app) in production."""
-    return production_settings(database_url, test_redis_url)
+    return production_settings(database_url, authenticated_redis_url)
 
 
 # -- the registry, without HTTP ------------------------------------------------
@@ -112,16 +112,16 @@ def test_outside_production_the_simulator_still_serves_live_keys(
 
 
 def test_production_on_the_simulator_posts_no_webhooks(
-    database_url: str, test_redis_url: str
+    database_url: str, authenticated_redis_url: str
 ) -> None:
     forced = production_settings(
         database_url,
-        test_redis_url,
+        authenticated_redis_url,
         {"GATEWAY_SIMULATOR_WEBHOOK_URL": "http://127.0.0.1:8000/api/v1/webhooks/simulator"},
     )
     assert forced.webhooks.simulator_webhook_url == ""
     assert webhook_url(forced) is None
-    assert webhook_url(production_settings(database_url, test_redis_url)) is None
+    assert webhook_url(production_settings(database_url, authenticated_redis_url)) is None
 
 
 # -- over HTTP -------------------------------------------------------------------

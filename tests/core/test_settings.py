@@ -12,14 +12,19 @@ from gateway.core.crypto import generate_key
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.settings import SettingsError, load_settings, setting_names
 
+# A random key, as Authorize.Net generates (production refuses guessable ones).
+SIGNATURE_KEY = (
+    "F16A4BEC72E3A386AAA3AA8532F8CC0F54B2A81285A46692B00D2FC3DA289C2F"
+    "F748A37E893E50C2D369A239AB0B46400212BA218166B21E864BCE6D1E2BAEA7"
+)
 PRODUCTION_READY = {
     "GATEWAY_ENV": "production",
     "DATABASE_URL": "postgresql+asyncpg://gw@db.internal/gateway",
-    "REDIS_URL": "redis://cache.internal:6379/0",
+    "REDIS_URL": "redis://:a-redis-password@cache.internal:6379/0",
     "GATEWAY_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
     "GATEWAY_FINGERPRINT_KEY": "f" * 44,
     "GATEWAY_BLIND_INDEX_KEY": "b" * 44,
-    "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": "AB" * 64,
+    "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": SIGNATURE_KEY,
     "GATEWAY_DASHBOARD_PASSWORD": "a long dashboard password",
     "GATEWAY_METRICS_TOKEN": "a-metrics-scrape-token",
 }

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -33,6 +33,7 @@ from gateway.composition.process import lent_resources
 from gateway.composition.resources import Resources, field_crypto
 from gateway.core.clock import Clock, FrozenClock, SystemClock
 from gateway.core.ids import new_id
+from gateway.core.queues import SERIALIZER, rq_queue
 from gateway.core.settings import Settings
 from gateway.payments.reconciliation import reconcile_pass
 from gateway.processors.simulator import Simulator
@@ -140,11 +141,13 @@ def _invoice_status(settings: Settings, invoice_id: str) -> str:
 
 
 def _work(connection: Redis, queue_name: str) -> None:
-    SimpleWorker([Queue(queue_name, connection=connection)], connection=connection).work(burst=True)
+    SimpleWorker(
+        [rq_queue(queue_name, connection)], connection=connection, serializer=SERIALIZER
+    ).work(burst=True)
 
 
 def _run(connection: Redis, queue_name: str, function: Callable[..., Any], *args: Any) -> Job:
-    job = Queue(queue_name, connection=connection).enqueue(function, *args)
+    job = rq_queue(queue_name, connection).enqueue(function, *args)
     _work(connection, queue_name)
     assert job.get_status(refresh=True) == "finished", job.exc_info
     return job
@@ -167,7 +170,7 @@ def test_the_tick_requests_and_the_relay_hands_the_invoice_to_a_billing_job(
     )
     invoice_id = renewal[0]
     _run(job_environment, "maintenance", relay_outbox)  # and the tick's nudge, if queued
-    billing = Queue("billing", connection=job_environment)
+    billing = rq_queue("billing", job_environment)
     [charge] = billing.jobs
     assert charge.func_name == "jobs.billing.charge_invoices"
     assert invoice_id in charge.args[0]
@@ -250,7 +253,7 @@ def test_a_worker_killed_mid_charge_never_leads_to_a_second_charge(
     job_environment: Redis, settings: Settings
 ) -> None:
     subscription_id, invoice_id = _requested_invoice(settings)
-    Queue("billing", connection=job_environment).enqueue(charge_invoices, [invoice_id])
+    rq_queue("billing", job_environment).enqueue(charge_invoices, [invoice_id])
     # The processor answers slowly: the worker is in phase 2 when it is killed.
     environment = {**os.environ, "GATEWAY_SIMULATOR_LATENCY_MS": "30000"}
     process = subprocess.Popen(  # noqa: S603 - our own command line

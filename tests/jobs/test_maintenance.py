@@ -6,11 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from gateway.core.queues import SERIALIZER, rq_queue
 from jobs.maintenance import purge_idempotency_keys
 from tests.support import run_in_thread
 
@@ -45,9 +46,9 @@ def test_the_purge_job_deletes_only_expired_keys(job_environment: Redis, databas
     now = datetime.now(UTC)
     _insert_key(database_url, "expired", now - timedelta(minutes=1))
     _insert_key(database_url, "kept", now + timedelta(hours=1))
-    queue = Queue("maintenance", connection=job_environment)
+    queue = rq_queue("maintenance", job_environment)
     job = queue.enqueue(purge_idempotency_keys)
-    SimpleWorker([queue], connection=job_environment).work(burst=True)
+    SimpleWorker([queue], connection=job_environment, serializer=SERIALIZER).work(burst=True)
     assert job.get_status(refresh=True) == "finished", job.exc_info
     assert job.return_value() == 1
     keys = _sql(database_url, "SELECT key FROM idempotency_keys")

@@ -9,7 +9,7 @@ import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -24,6 +24,7 @@ from gateway.audit.outbox import Dispatch, OutboxRelay, rq_enqueue
 from gateway.audit.service import Actor, Change, HistoryService, Subject
 from gateway.core.clock import FrozenClock, SystemClock
 from gateway.core.ids import new_id
+from gateway.core.queues import SERIALIZER, rq_queue
 from jobs.events import dispatch_event
 from jobs.outbox import relay_outbox
 from tests.fixtures.payments import Post, charge_body
@@ -98,7 +99,7 @@ async def test_while_redis_is_down_events_wait_and_go_out_when_it_returns(
     async with sessions() as session:
         assert await OutboxRelay(session, clock).relay(rq_enqueue(up)) == 1
         await session.commit()
-    assert Queue("deliveries", connection=up).count == 1
+    assert rq_queue("deliveries", up).count == 1
     up.close()
     down.close()
 
@@ -147,17 +148,17 @@ def test_a_real_worker_relays_then_dispatches(job_environment: Redis, database_u
         await engine.dispose()
 
     run_in_thread(lambda: asyncio.run(seed()))
-    maintenance = Queue("maintenance", connection=job_environment)
+    maintenance = rq_queue("maintenance", job_environment)
     relay = maintenance.enqueue(relay_outbox)
-    SimpleWorker([maintenance], connection=job_environment).work(burst=True)
+    SimpleWorker([maintenance], connection=job_environment, serializer=SERIALIZER).work(burst=True)
     result = relay.latest_result()
     assert result is not None
     assert result.return_value == 1, result.exc_string
-    deliveries = Queue("deliveries", connection=job_environment)
+    deliveries = rq_queue("deliveries", job_environment)
     assert deliveries.count == 1
     dispatched = deliveries.jobs[0]
     assert dispatched.func_name == dispatch_event.__module__ + ".dispatch_event"
-    SimpleWorker([deliveries], connection=job_environment).work(burst=True)
+    SimpleWorker([deliveries], connection=job_environment, serializer=SERIALIZER).work(burst=True)
     assert dispatched.return_value(refresh=True) == "dispatched"
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from gateway.audit.models import Event
 from gateway.core.clock import Clock, FrozenClock, SystemClock
 from gateway.core.ids import new_id
+from gateway.core.queues import SERIALIZER, rq_queue
 from gateway.core.settings import parse_cutoff
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
@@ -125,9 +126,9 @@ def _status(database_url: str, transaction_id: str) -> str:
 
 
 def _run_job(connection: Redis, function: Callable[..., Any]) -> Job:
-    queue = Queue("maintenance", connection=connection)
+    queue = rq_queue("maintenance", connection)
     job = queue.enqueue(function)
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    SimpleWorker([queue], connection=connection, serializer=SERIALIZER).work(burst=True)
     assert job.get_status(refresh=True) == "finished", job.exc_info
     return job
 
@@ -271,7 +272,7 @@ def test_two_workers_on_one_tick_only_one_does_the_work(
     job_environment: Redis, database_url: str
 ) -> None:
     transaction_id = _pending_purchase_the_simulator_took(database_url)
-    queue = Queue("maintenance", connection=job_environment)
+    queue = rq_queue("maintenance", job_environment)
     first = queue.enqueue(reconcile_pending)
     # The first worker: a `gateway worker` process whose processor answers slowly,
     # so it holds the tick while the second worker gets the same tick.
@@ -288,7 +289,7 @@ def test_two_workers_on_one_tick_only_one_does_the_work(
             assert time.monotonic() < deadline, "the first worker never took the tick"
             time.sleep(0.05)
         second = queue.enqueue(reconcile_pending)
-        SimpleWorker([queue], connection=job_environment).work(burst=True)
+        SimpleWorker([queue], connection=job_environment, serializer=SERIALIZER).work(burst=True)
         assert second.get_status(refresh=True) == "finished", second.exc_info
         assert second.return_value() == {"skipped": 1}
         assert process.wait(timeout=60) == 0

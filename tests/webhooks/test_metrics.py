@@ -10,12 +10,12 @@ from datetime import timedelta
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis as SyncRedis
-from rq import Queue
 from rq.utils import utcformat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.clock import FrozenClock, SystemClock
 from gateway.core.ids import new_id
+from gateway.core.queues import rq_queue
 from gateway.webhooks.models import WebhookEvent
 from tests.webhooks import notification
 from tests.webhooks.conftest import Deliver
@@ -81,11 +81,11 @@ async def test_dead_letters_and_queues_are_read_when_scraped(
         await session.commit()
     connection = SyncRedis.from_url(test_redis_url)
     try:
-        webhooks = Queue("webhooks", connection=connection)
+        webhooks = rq_queue("webhooks", connection)
         waiting = webhooks.enqueue("jobs.webhooks.process_webhook_event", "we_x")
         waiting.enqueued_at = SystemClock().now() - timedelta(minutes=10)
         connection.hset(waiting.key, "enqueued_at", utcformat(waiting.enqueued_at))
-        Queue("billing", connection=connection).enqueue("builtins.len", "abc")
+        rq_queue("billing", connection).enqueue("builtins.len", "abc")
     finally:
         connection.close()
 

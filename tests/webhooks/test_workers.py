@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli import main
 from gateway.core.clock import SystemClock
 from gateway.core.ids import new_id
+from gateway.core.queues import SERIALIZER, rq_queue
 from gateway.merchants.service import MerchantService
 from gateway.payments.models import Transaction
 from gateway.processors.simulator import Simulator
@@ -110,15 +111,17 @@ def _outage(connection: Redis, *, on: bool) -> None:
 
 
 def _relay(connection: Redis) -> None:
-    maintenance = Queue("maintenance", connection=connection)
+    maintenance = rq_queue("maintenance", connection)
     job = maintenance.enqueue(relay_outbox)
-    SimpleWorker([maintenance], connection=connection).work(burst=True)
+    SimpleWorker([maintenance], connection=connection, serializer=SERIALIZER).work(burst=True)
     assert job.get_status(refresh=True) == "finished", job.exc_info
 
 
 def _work_webhooks(connection: Redis) -> Queue:
-    queue = Queue("webhooks", connection=connection)
-    SimpleWorker([queue], connection=connection).work(burst=True, with_scheduler=True)
+    queue = rq_queue("webhooks", connection)
+    SimpleWorker([queue], connection=connection, serializer=SERIALIZER).work(
+        burst=True, with_scheduler=True
+    )
     return queue
 
 
@@ -126,7 +129,9 @@ def _retries_due_now(queue: Queue) -> None:
     """What RQ's scheduler would do once the retry interval has passed."""
     registry = ScheduledJobRegistry(queue=queue)
     for job_id in registry.get_job_ids():
-        queue.schedule_job(Job.fetch(job_id, connection=queue.connection), datetime.now(UTC))
+        queue.schedule_job(
+            Job.fetch(job_id, connection=queue.connection, serializer=SERIALIZER), datetime.now(UTC)
+        )
 
 
 def test_a_stored_event_is_relayed_with_a_jittered_retry_and_processed(
@@ -139,12 +144,12 @@ def test_a_stored_event_is_relayed_with_a_jittered_retry_and_processed(
 
     _relay(workers)
 
-    assert Queue("webhooks", connection=workers).job_ids == [f"webhook-{event_id}"], (
+    assert rq_queue("webhooks", workers).job_ids == [f"webhook-{event_id}"], (
         "one job, for the row that was new"
     )
-    job = Job.fetch(f"webhook-{event_id}", connection=workers)
+    job = Job.fetch(f"webhook-{event_id}", connection=workers, serializer=SERIALIZER)
     assert job.func_name == "jobs.webhooks.process_webhook_event"
-    assert job.args == (event_id,), "ids only"
+    assert list(job.args) == [event_id], "ids only"
     assert job.retries_left == 2
     assert job.retry_intervals is not None
     first, second = job.retry_intervals
@@ -152,7 +157,7 @@ def test_a_stored_event_is_relayed_with_a_jittered_retry_and_processed(
     assert 600 <= second <= 660
     assert _event(event_id).published_at is not None
     # The simulator's own webhooks went out through the same relay.
-    assert Queue("simulator", connection=workers).count >= 1
+    assert rq_queue("simulator", workers).count >= 1
 
     _work_webhooks(workers)
 
@@ -219,7 +224,9 @@ def test_exhausted_retries_leave_the_event_dead_and_a_replay_processes_it(
     _relay(workers)
     _work_webhooks(workers)
 
-    replay_job = Job.fetch(f"webhook-{event_id}-replay-1", connection=workers)
+    replay_job = Job.fetch(
+        f"webhook-{event_id}-replay-1", connection=workers, serializer=SERIALIZER
+    )
     assert replay_job.return_value() == "applied"
     event = _event(event_id)
     assert (event.status, event.outcome, event.attempts) == ("processed", "applied", 4)

@@ -12,7 +12,7 @@ from datetime import datetime
 import click
 import msgspec
 from redis import Redis
-from rq import Queue
+from rq.exceptions import DeserializationError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
@@ -26,7 +26,7 @@ from gateway.cli.common import (
     running_servers,
     table,
 )
-from gateway.core.queues import QUEUE_NAMES, rq_connection
+from gateway.core.queues import QUEUE_NAMES, SERIALIZER, rq_connection, rq_queue
 
 _queue_option = click.option(
     "--queue", "queue_name", type=click.Choice(QUEUE_NAMES), help="Only this queue."
@@ -44,24 +44,28 @@ class FailedJob(msgspec.Struct):
 
 def _registries(connection: Redis, queue_name: str | None) -> Iterator[FailedJobRegistry]:
     for name in (queue_name,) if queue_name else QUEUE_NAMES:
-        yield FailedJobRegistry(queue=Queue(name, connection=connection))
+        yield FailedJobRegistry(queue=rq_queue(name, connection))
 
 
 def _failed(connection: Redis, queue_name: str | None) -> list[FailedJob]:
     found = []
     for registry in _registries(connection, queue_name):
         ids = registry.get_job_ids()
-        for job in Job.fetch_many(ids, connection=connection):
+        for job in Job.fetch_many(ids, connection=connection, serializer=SERIALIZER):
             if job is None:
                 continue  # expired from Redis meanwhile
             result = job.latest_result()
             error = ((result.exc_string if result else None) or "").strip().splitlines()
+            try:
+                function, args = job.func_name, job.args
+            except DeserializationError:  # not JSON: planted, or pickled before the upgrade
+                function, args = None, []
             found.append(
                 FailedJob(
                     id=job.id,
                     queue=registry.name,
-                    function=job.func_name,
-                    argument=str(job.args[0]) if job.args else None,
+                    function=function,
+                    argument=str(args[0]) if args else None,
                     ended_at=job.ended_at,
                     error=error[-1] if error else None,
                 )

@@ -15,7 +15,7 @@ from redis import Redis
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings_or_exit, running_servers
 from gateway.cli.dashboard_guard import DashboardGuard, FailedLogins, state_changing_routes
 from gateway.core.embedded import process_is_running, terminate_on_signals
-from gateway.core.queues import QUEUE_NAMES
+from gateway.core.queues import QUEUE_NAMES, SERIALIZER
 from gateway.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,30 +71,37 @@ def _sync_redis(settings: Settings) -> Redis:
     "--pool", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
 )
 def worker(burst: bool, pool: int) -> None:
-    """Run RQ workers on every queue, with RQ's scheduler (delayed retries)."""
+    """Run RQ workers on every queue, with RQ's scheduler (delayed retries).
+
+    Jobs pickled by an earlier version are first rewritten as JSON (or deleted)."""
     from rq import Worker  # noqa: PLC0415
     from rq.worker_pool import WorkerPool  # noqa: PLC0415
+
+    from gateway.core.pickled_jobs import convert_pickled_jobs  # noqa: PLC0415
 
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings) as ready:
         connection = _sync_redis(ready)
+        convert_pickled_jobs(connection)
         _log.info("worker.starting", queues=list(QUEUE_NAMES), pool=pool, burst=burst)
         if pool > 1:
-            WorkerPool(list(QUEUE_NAMES), connection=connection, num_workers=pool).start(
-                burst=burst
-            )
+            WorkerPool(
+                list(QUEUE_NAMES), connection=connection, num_workers=pool, serializer=SERIALIZER
+            ).start(burst=burst)
         else:
-            Worker(list(QUEUE_NAMES), connection=connection).work(burst=burst, with_scheduler=True)
+            Worker(list(QUEUE_NAMES), connection=connection, serializer=SERIALIZER).work(
+                burst=burst, with_scheduler=True
+            )
 
 
 @click.command()
 def cron() -> None:
     """Run RQ's cron scheduler with the jobs registered in jobs/cron.py."""
-    from rq.cron import CronScheduler  # noqa: PLC0415
+    from gateway.core.cron_scheduler import JsonCronScheduler  # noqa: PLC0415
 
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings) as ready:
-        scheduler = CronScheduler(connection=_sync_redis(ready))
+        scheduler = JsonCronScheduler(connection=_sync_redis(ready))
         scheduler.load_config_from_file(CRON_CONFIG)
         _log.info("cron.starting", jobs=len(scheduler.get_jobs()))
         scheduler.start()  # type: ignore[no-untyped-call]
@@ -122,6 +129,7 @@ def dashboard_app(
 ) -> DashboardGuard:
     """rq-dashboard (a Flask app) on the configured Redis, behind `DashboardGuard`
     (`failed_logins`: a limiter of the caller's, e.g. on a clock a test moves)."""
+    from rq_dashboard import web  # noqa: PLC0415
     from rq_dashboard.cli import make_flask_app  # noqa: PLC0415 - Flask is slow to import
     from rq_dashboard.web import setup_rq_connection  # noqa: PLC0415
 
@@ -130,6 +138,8 @@ def dashboard_app(
     app = make_flask_app(None, None, None, url_prefix="")
     app.config["RQ_DASHBOARD_REDIS_URL"] = settings.redis.url
     app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
+    # rq-dashboard's serializer is process-wide (its `--json` flag sets this).
+    web.config.serializer = SERIALIZER
     setup_rq_connection(app)
     return DashboardGuard(
         app,
@@ -223,7 +233,7 @@ def _registered_here(component: Literal["worker", "cron"], connection: Redis) ->
 
     hostname = socket.gethostname()
     members: list[tuple[str | None, int | None]] = (
-        [(w.hostname, w.pid) for w in Worker.all(connection=connection)]
+        [(w.hostname, w.pid) for w in Worker.all(connection=connection, serializer=SERIALIZER)]
         if component == "worker"
         else [(s.hostname, s.pid) for s in CronScheduler.all(connection)]
     )

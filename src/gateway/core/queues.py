@@ -1,22 +1,61 @@
 """The RQ queues (DESIGN.md "Events, outbox and background work") and handing
 work to them. Jobs carry ids only; their functions live in the `jobs` package and
-are named here by path, so the service never imports its workers."""
+are named here by path, so the service never imports its workers.
+
+Jobs are serialized as JSON (`SERIALIZER`), never pickled: whoever can write to
+Redis must not be able to run code in a worker. Every `Queue`, worker, registry
+and `Job.fetch` of the gateway is given `SERIALIZER` (`rq_queue()` builds a queue
+with it). Importing this module also disables RQ's pickle serializer in the
+process (`refuse_pickle`), so a place that forgot the serializer fails at once
+instead of pickling, and nothing that reads Redis (rq-dashboard's workers page
+included, which fetches jobs without a serializer) ever unpickles.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.serializers import DefaultSerializer, JSONSerializer, Serializer
 
 QUEUE_NAMES: tuple[str, ...] = ("webhooks", "billing", "deliveries", "simulator", "maintenance")
 
 RELAY_JOB = "jobs.outbox.relay_outbox"
 RELAY_NUDGE_ID = "outbox-relay-nudge"
+
+SERIALIZER: Serializer = JSONSerializer
+
+
+class PickleRefused(RuntimeError):
+    """RQ was asked to pickle or unpickle: the caller did not pass `SERIALIZER`."""
+
+
+def _refuse_pickle(*_: Any, **__: Any) -> NoReturn:
+    raise PickleRefused(
+        "RQ's pickle serializer is disabled: pass serializer=gateway.core.queues.SERIALIZER"
+    )
+
+
+def refuse_pickle() -> None:
+    """Make RQ's default (pickle) serializer raise instead of (un)pickling. RQ
+    looks `dumps`/`loads` up on the class at each call, so this reaches every
+    default-serialized job, result and meta in the process (and forked workers)."""
+    DefaultSerializer.dumps = staticmethod(_refuse_pickle)
+    DefaultSerializer.loads = staticmethod(_refuse_pickle)
+
+
+refuse_pickle()
+
+
+def rq_queue(name: str, connection: Redis) -> Queue:
+    """The RQ queue `name`, serializing its jobs as JSON."""
+    return Queue(name, connection=connection, serializer=SERIALIZER)
 
 
 def rq_connection(url: str) -> Redis:
@@ -53,7 +92,7 @@ def enqueue_all(connection: Redis, jobs: Sequence[QueuedJob]) -> None:
     queues: dict[str, Queue] = {}
     with connection.pipeline() as pipeline:
         for job in jobs:
-            target = queues.setdefault(job.queue, Queue(job.queue, connection=connection))
+            target = queues.setdefault(job.queue, rq_queue(job.queue, connection))
             intervals = list(job.retry_intervals)
             retry = Retry(max=len(intervals), interval=intervals) if intervals else None
             argument = job.argument if isinstance(job.argument, str) else list(job.argument)
@@ -76,12 +115,12 @@ def send_nudge(connection: Redis) -> bool:
     """Ask a worker to relay the outbox now (after a commit). Cron relays anyway,
     so a failure here only delays the work."""
     try:
-        queue = Queue("maintenance", connection=connection)
-        waiting = queue.fetch_job(RELAY_NUDGE_ID)
+        maintenance = rq_queue("maintenance", connection)
+        waiting = maintenance.fetch_job(RELAY_NUDGE_ID)
         # One waiting nudge is enough: while no worker runs, commits must not pile
         # copies of it into the queue.
         if waiting is None or waiting.get_status() is not JobStatus.QUEUED:
-            queue.enqueue(RELAY_JOB, job_id=RELAY_NUDGE_ID)
+            maintenance.enqueue(RELAY_JOB, job_id=RELAY_NUDGE_ID)
     except RedisError:
         return False
     return True

@@ -21,6 +21,12 @@ import msgspec.inspect
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
 from gateway.core.faults import FaultPoints
 from gateway.core.processor_settings import ProcessorSettings
+from gateway.core.production_secrets import (
+    dashboard_password_problem,
+    redis_url_problem,
+    reused_key,
+    signature_key_problem,
+)
 from gateway.core.sandbox_settings import SandboxSettings
 
 Environment = Literal["development", "test", "production"]
@@ -32,8 +38,6 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 DEFAULT_DATA_DIR = ".gateway-data"
-# The dashboard's basic auth is guessable below this (issue 19 point 7).
-MIN_PRODUCTION_DASHBOARD_PASSWORD = 16
 # The path of Authorize.Net's one endpoint, which an environment given as a URL names.
 
 
@@ -370,12 +374,33 @@ def _check_production(settings: Settings) -> None:
                 f"{name}: required when GATEWAY_ENV=production"
                 " (embedded servers and generated secrets are for development only)"
             )
-    if len(settings.dashboard.password or "") < MIN_PRODUCTION_DASHBOARD_PASSWORD:
-        raise SettingsError(
-            f"GATEWAY_DASHBOARD_PASSWORD: at least {MIN_PRODUCTION_DASHBOARD_PASSWORD}"
-            " characters when GATEWAY_ENV=production"
-        )
+    _check_production_secrets(settings)
     _check_live_processor(settings)
+
+
+def _check_production_secrets(settings: Settings) -> None:
+    """Production refuses Redis without authentication, one key serving two
+    purposes, guessable signature keys and short dashboard passwords
+    (core/production_secrets.py has the rules)."""
+    # Every value below was required, hence set, just before.
+    assert settings.redis.url is not None
+    if problem := redis_url_problem(settings.redis.url):
+        raise SettingsError(f"REDIS_URL: {problem}")
+    keys = {
+        "GATEWAY_ENCRYPTION_KEYS": settings.secrets.encryption_keys,
+        "GATEWAY_FINGERPRINT_KEY": settings.secrets.fingerprint_key,
+        "GATEWAY_BLIND_INDEX_KEY": settings.secrets.blind_index_key,
+    }
+    reused = reused_key({name: text for name, text in keys.items() if text})
+    if reused is not None:
+        first, second = reused
+        raise SettingsError(f"{second}: must not be the same key as {first}")
+    for key in settings.processor.authorize_net_signature_keys or ():
+        if problem := signature_key_problem(key):
+            raise SettingsError(f"GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS: {problem}")
+    assert settings.dashboard.password is not None
+    if problem := dashboard_password_problem(settings.dashboard.password):
+        raise SettingsError(f"GATEWAY_DASHBOARD_PASSWORD: {problem}")
 
 
 def _check_live_processor(settings: Settings) -> None:

@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from redis import Redis
-from rq import Queue
 
-from gateway.core.queues import QUEUE_NAMES
+from gateway.core.queues import QUEUE_NAMES, rq_queue
 from jobs.deliveries import sweep_deliveries
 from tests.fixtures.app import flush_test_redis
 from tests.support import run_in_thread
@@ -33,7 +32,7 @@ async def test_a_redis_restart_that_loses_every_job_loses_no_delivery(
     endpoint, secrets = await deliveries.endpoint(receiver.url("/hooks"))
     receiver.verify_with("/hooks", [secrets.current])
     delivery = await deliveries.delivery(endpoint)
-    queue = Queue("deliveries", connection=job_environment)
+    queue = rq_queue("deliveries", job_environment)
     queue.enqueue("jobs.deliveries.deliver_due", delivery.event_id)
 
     flush_test_redis(job_environment)  # Redis restarted empty
