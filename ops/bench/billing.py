@@ -43,6 +43,7 @@ from gateway.core.queues import SERIALIZER, nudge_relay, rq_queue
 from gateway.core.settings import Settings, load_settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedRequest
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.store import KeyScope
 from gateway.merchants.service import MerchantService
 from gateway.models import Base
@@ -141,7 +142,7 @@ async def seed(settings: Settings, n: int) -> None:
             )
             keyed = KeyedRequest(
                 scope=KeyScope(merchant_id=merchant.id, livemode=False, key=f"pm-{number}"),
-                fingerprint=f"pm-{number}",
+                fingerprint=RequestFingerprint(current=f"v2:pm-{number}", legacy=""),
             )
             stored = await vault.create(NewPaymentMethod(card=card), keyed)
             methods.append(stored.response.body.split(b'"id":"')[1].split(b'"')[0].decode())

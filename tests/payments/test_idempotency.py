@@ -14,6 +14,7 @@ from gateway.audit.service import Actor
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.tenancy import Owner
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.keys import stored_key
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import IdempotencyStore, KeyScope, RecoveryPoint
@@ -198,7 +199,8 @@ async def _hold_key(
         db_session, clock=clock, crypto=field_crypto, lock_seconds=90, retention_hours=72
     )
     key = stored_key(field_crypto.fingerprints, "busy")
-    _, record = await store.claim(KeyScope(merchant.id, False, key), fingerprint)
+    claimed = RequestFingerprint(current=fingerprint, legacy="")
+    _, record = await store.claim(KeyScope(merchant.id, False, key), claimed)
     await db_session.commit()
     return record
 

@@ -20,6 +20,7 @@ from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
 from gateway.core.settings import Settings
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.store import IdempotencyStore, KeyScope
 from gateway.merchants.models import Merchant
 from gateway.payments.models import Transaction
@@ -542,7 +543,9 @@ async def test_a_transaction_whose_request_is_still_running_is_left_to_it(
         store = IdempotencyStore(
             session, clock=clock, crypto=field_crypto, lock_seconds=90, retention_hours=72
         )
-        _, held = await store.claim(KeyScope(merchant.id, False, "running"), "f")
+        _, held = await store.claim(
+            KeyScope(merchant.id, False, "running"), RequestFingerprint(current="v2:f", legacy="")
+        )
         store.mark_reserved(held, reference)
         await session.commit()
     taken = await simulator.purchase(charge(1500, ref=reference))

@@ -3,6 +3,7 @@ health checks; plus `migrate`."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,14 +29,17 @@ CRON_CONFIG = "jobs.cron"
 
 @click.command()
 def migrate() -> None:
-    """Apply every pending database migration, then exit."""
+    """Apply every pending database migration and the data upgrades that need the
+    application's keys (card fingerprints scoped per merchant and mode), then exit."""
+    from gateway.composition.data_upgrades import upgrade_stored_data  # noqa: PLC0415
     from gateway.core.migrations import upgrade_to_head  # noqa: PLC0415 - Alembic is slow to import
 
     settings = load_settings_or_exit()
     with terminate_on_signals(), running_servers(settings, redis=False) as ready:
         assert ready.database.url is not None
         upgrade_to_head(ready.database.url)  # a no-op when the embedded server was just migrated
-    click.echo("migrations applied")
+        rewritten = asyncio.run(upgrade_stored_data(ready))
+    click.echo(f"migrations applied ({rewritten} rows upgraded)")
 
 
 @click.command()

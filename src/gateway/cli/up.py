@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -136,6 +137,7 @@ def up() -> None:
     RQ cron, the RQ dashboard and the Authorize.Net-compatible sandbox until Ctrl-C
     or SIGTERM. In development, unless GATEWAY_PROCESSOR or GATEWAY_AUTHORIZE_NET_*
     is set, live keys go through the Authorize.Net connector to that sandbox."""
+    from gateway.composition.data_upgrades import upgrade_stored_data  # noqa: PLC0415
     from gateway.core.migrations import upgrade_to_head  # noqa: PLC0415 - Alembic is slow to import
 
     settings = load_settings_or_exit()
@@ -148,6 +150,7 @@ def up() -> None:
     with terminate_on_signals(), running_servers(settings) as ready:
         assert ready.database.url is not None
         upgrade_to_head(ready.database.url)
+        asyncio.run(upgrade_stored_data(ready))
         key = _demo_key(ready)
         try:
             sandbox = sandbox_config(ready)

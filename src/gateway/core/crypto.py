@@ -30,7 +30,9 @@ from collections.abc import Sequence
 from typing import Final, Self
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 FORMAT_VERSION: Final = "v1"
 KEY_BYTES: Final = 32
@@ -181,9 +183,24 @@ class Fingerprinter(_KeyedHasher):
     __slots__ = ()
 
     def card(self, number: str) -> str:
-        """The same card number always gives the same fingerprint; the expiry is left
-        out on purpose, so a reissued card with a new expiry is still recognised."""
+        """The global fingerprint: the same card number always gives the same value;
+        the expiry is left out on purpose, so a reissued card with a new expiry is
+        still recognised. Never stored nor shown (issue 19): the base of `card_in_scope`."""
         return self.digest("card", number)
+
+    def card_in_scope(self, number: str, *, merchant_id: str, livemode: bool) -> str:
+        """The card fingerprint a merchant stores and sees in one mode."""
+        return self.scoped_card(self.card(number), merchant_id=merchant_id, livemode=livemode)
+
+    def scoped_card(self, global_fingerprint: str, *, merchant_id: str, livemode: bool) -> str:
+        """HMAC(key(merchant, mode), global fingerprint): two merchants (or one
+        merchant's two modes) cannot link a card between them, and a stored global
+        fingerprint can be rewritten in place, with no card number at hand."""
+        return keyed_digest(self._scope_key(merchant_id, livemode), "card", global_fingerprint)
+
+    def _scope_key(self, merchant_id: str, livemode: bool) -> bytes:
+        info = encode_parts("card-fingerprint-scope", merchant_id, "live" if livemode else "test")
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._key)
 
 
 class BlindIndex(_KeyedHasher):

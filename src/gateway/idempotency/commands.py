@@ -14,6 +14,7 @@ from gateway.composition.resources import Resources
 from gateway.core.relay_nudge import RelayNudge
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.key_claim import KeyAnswers, KeyClaim, Outcome, Reservation
 from gateway.idempotency.runner import MoneyRunner, Operation
 from gateway.idempotency.store import (
@@ -32,7 +33,7 @@ class KeyedRequest:
     """A request's Idempotency-Key, scoped to its merchant and mode, and its fingerprint."""
 
     scope: KeyScope
-    fingerprint: str
+    fingerprint: RequestFingerprint
 
 
 class KeyedCommands(ABC):

@@ -11,8 +11,9 @@ from gateway.composition.resources import Resources
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.relay_nudge import RelayNudge, after_response_nudge
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
+from gateway.idempotency.fingerprint import request_fingerprint
 from gateway.idempotency.key_claim import Outcome
-from gateway.idempotency.keys import HEADER, parse_key, request_fingerprint, stored_key
+from gateway.idempotency.keys import HEADER, parse_key, stored_key
 from gateway.idempotency.store import KeyScope
 from gateway.merchants.auth import provide_principal
 
@@ -46,7 +47,9 @@ def idempotency_precheck(commands: CommandsFactory) -> BeforeRequest:
                 livemode=principal.livemode,
                 key=stored_key(fingerprints, key),
             ),
-            fingerprint=request_fingerprint(fingerprints, request.method, request.url.path, body),
+            fingerprint=request_fingerprint(
+                fingerprints, principal.owner, request.method, request.url.path, body
+            ),
         )
         request.state[_KEYED_STATE] = keyed
         existing = await commands(request).existing(keyed)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.errors import GatewayError
 from gateway.core.problems import STATUS_BY_CODE, problem_of
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.keys import IdempotencyKeyInUse, IdempotencyKeyReused
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.idempotency.store import (
@@ -91,7 +92,9 @@ class KeyAnswers:
 class KeyClaim:
     """One request's claim on its key; `replayed` tells whether it ran."""
 
-    def __init__(self, answers: KeyAnswers, scope: KeyScope, fingerprint: str) -> None:
+    def __init__(
+        self, answers: KeyAnswers, scope: KeyScope, fingerprint: RequestFingerprint
+    ) -> None:
         self.answers = answers
         self.scope = scope
         self.fingerprint = fingerprint

@@ -1,10 +1,8 @@
-"""The Idempotency-Key header and the request fingerprint."""
+"""The Idempotency-Key header and what is stored of it."""
 
 from __future__ import annotations
 
 import re
-
-import msgspec
 
 from gateway.core.crypto import Fingerprinter
 from gateway.core.errors import FieldError, GatewayError, ValidationFailed
@@ -43,13 +41,3 @@ def stored_key(fingerprints: Fingerprinter, key: str) -> str:
     """What is kept of a client's key: its keyed digest. The key is the client's
     free text (it could even hold a card number), so it is never stored itself."""
     return fingerprints.digest("idempotency-key", key)
-
-
-def request_fingerprint(fingerprints: Fingerprinter, method: str, path: str, body: bytes) -> str:
-    """Same method, path and JSON (whatever its key order or spacing) → same value."""
-    try:
-        canonical = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
-    except msgspec.DecodeError:
-        canonical = body
-    # latin-1 maps every byte to one character: a lossless text of any body.
-    return fingerprints.digest("idempotency", method.upper(), path, canonical.decode("latin-1"))

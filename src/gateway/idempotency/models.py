@@ -23,9 +23,10 @@ class IdempotencyRecord(Base):
     livemode: Mapped[bool] = mapped_column(Boolean)
     # The keyed digest of the client's Idempotency-Key, never the key itself.
     key: Mapped[str] = mapped_column(Text)
-    # A keyed HMAC of method, path and canonical body: never a plain hash of a
-    # body that may hold a card number.
-    fingerprint: Mapped[str] = mapped_column(String(64))
+    # A keyed HMAC of method, path and canonical body, with its version
+    # (gateway.idempotency.fingerprint): never a plain hash of a body that may
+    # hold a card number.
+    fingerprint: Mapped[str] = mapped_column(Text)
     # in_flight: a request holds the key until `locked_until`; completed: replayable.
     state: Mapped[str] = mapped_column(String(16))
     # How far the holder got: started (nothing written yet), reserved (the pending

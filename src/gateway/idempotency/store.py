@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.models import IdempotencyRecord
 
 TABLE = "idempotency_keys"
@@ -64,10 +65,12 @@ class StoredResponse:
     body: bytes
 
 
-def decide(record: IdempotencyRecord | None, fingerprint: str, now: datetime) -> Decision:
+def decide(
+    record: IdempotencyRecord | None, fingerprint: RequestFingerprint, now: datetime
+) -> Decision:
     if record is None or record.expires_at <= now:
         return Decision.FRESH
-    if record.fingerprint != fingerprint:
+    if not fingerprint.matches(record.fingerprint):
         return Decision.REUSED
     if record.state == State.COMPLETED:
         return Decision.REPLAY
@@ -104,7 +107,9 @@ class IdempotencyStore:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def claim(self, scope: KeyScope, fingerprint: str) -> tuple[Decision, IdempotencyRecord]:
+    async def claim(
+        self, scope: KeyScope, fingerprint: RequestFingerprint
+    ) -> tuple[Decision, IdempotencyRecord]:
         """Take the key for this request, or say why not. The row is inserted (or, when
         free, re-armed) in the caller's transaction, which the caller commits."""
         now = self.clock.now()
@@ -115,7 +120,7 @@ class IdempotencyStore:
                 merchant_id=scope.merchant_id,
                 livemode=scope.livemode,
                 key=scope.key,
-                fingerprint=fingerprint,
+                fingerprint=fingerprint.current,
                 state=State.IN_FLIGHT,
                 recovery_point=RecoveryPoint.STARTED,
                 locked_until=now + self.lock,
@@ -138,9 +143,11 @@ class IdempotencyStore:
             self._rearm(record, fingerprint, now)
         return decision, record
 
-    def _rearm(self, record: IdempotencyRecord, fingerprint: str, now: datetime) -> None:
+    def _rearm(
+        self, record: IdempotencyRecord, fingerprint: RequestFingerprint, now: datetime
+    ) -> None:
         """Take over a key whose holder wrote nothing, or whose retention ended."""
-        record.fingerprint = fingerprint
+        record.fingerprint = fingerprint.current
         record.state = State.IN_FLIGHT
         record.recovery_point = RecoveryPoint.STARTED
         record.locked_until = now + self.lock

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.core import card_fingerprints
 from gateway.core.db import Base
 from gateway.payments.states import FailureKind
 
@@ -111,6 +112,11 @@ class Transaction(Base):
     card_exp_month: Mapped[int | None] = mapped_column(SmallInteger)
     card_exp_year: Mapped[int | None] = mapped_column(SmallInteger)
     card_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # gateway.core.card_fingerprints: the database says "global" for rows an older
+    # process writes, so the upgrade step still finds them.
+    card_fingerprint_version: Mapped[int] = mapped_column(
+        SmallInteger, default=card_fingerprints.SCOPED, server_default=text("1")
+    )
     processor: Mapped[str] = mapped_column(String(16))
     processor_transaction_id: Mapped[str | None] = mapped_column(String(64))
     auth_code: Mapped[str | None] = mapped_column(String(16))

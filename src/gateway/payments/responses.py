@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import msgspec
 
 from gateway.audit.models import Event
+from gateway.core.card_fingerprints import shown_fingerprint
 from gateway.core.crypto import FieldCrypto
 from gateway.core.problems import problem_document
 from gateway.idempotency.store import StoredResponse
@@ -41,7 +42,7 @@ def _fields(transaction: Transaction, crypto: FieldCrypto) -> dict[str, object]:
             last4=transaction.card_last4 or "",
             exp_month=transaction.card_exp_month or 0,
             exp_year=transaction.card_exp_year or 0,
-            fingerprint=transaction.card_fingerprint,
+            fingerprint=shown_fingerprint(crypto.fingerprints, transaction),
         )
         if transaction.card_brand
         else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.core import card_fingerprints
 from gateway.core.db import Base
 
 
@@ -38,5 +39,10 @@ class PaymentMethod(Base):
     card_exp_month: Mapped[int] = mapped_column(SmallInteger)
     card_exp_year: Mapped[int] = mapped_column(SmallInteger)
     card_fingerprint: Mapped[str] = mapped_column(String(64))
+    # gateway.core.card_fingerprints: the database says "global" for rows an older
+    # process writes, so the upgrade step still finds them.
+    card_fingerprint_version: Mapped[int] = mapped_column(
+        SmallInteger, default=card_fingerprints.SCOPED, server_default=text("1")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -113,7 +113,11 @@ class TokenizeOperation:
             card_last4=facts.last4,
             card_exp_month=facts.exp_month,
             card_exp_year=facts.exp_year,
-            card_fingerprint=self.crypto.fingerprints.card(card_in.number),
+            card_fingerprint=self.crypto.fingerprints.card_in_scope(
+                card_in.number,
+                merchant_id=self.owner.merchant_id,
+                livemode=self.owner.livemode,
+            ),
             created_at=self.clock.now(),
         )
         seal(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from gateway.core.card_fingerprints import shown_fingerprint
 from gateway.core.problems import problem_document
 from gateway.idempotency.store import StoredResponse
 from gateway.vault.models import PaymentMethod
@@ -22,7 +23,7 @@ def payment_method_out(method: PaymentMethod, service: PaymentMethodService) -> 
             last4=method.card_last4,
             exp_month=method.card_exp_month,
             exp_year=method.card_exp_year,
-            fingerprint=method.card_fingerprint,
+            fingerprint=shown_fingerprint(service.crypto.fingerprints, method),
         ),
         customer=CustomerOut(id=method.customer_id, email=personal.customer_email)
         if method.customer_id or personal.customer_email

@@ -13,6 +13,7 @@ from datetime import timedelta
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.card_fingerprints import shown_fingerprint
 from gateway.core.clock import Clock
 from gateway.core.errors import ValidationFailed
 from gateway.core.ids import new_id
@@ -54,7 +55,7 @@ class _Source:
     last4: str
     exp_month: int
     exp_year: int
-    fingerprint: str
+    fingerprint: str | None
     stored: PersonalData
     card: Card | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
@@ -160,7 +161,11 @@ class ChargeOperation(ChargeFinalizer):
                 last4=facts.last4,
                 exp_month=facts.exp_month,
                 exp_year=facts.exp_year,
-                fingerprint=self.context.crypto.fingerprints.card(card.number),
+                fingerprint=self.context.crypto.fingerprints.card_in_scope(
+                    card.number,
+                    merchant_id=self.context.owner.merchant_id,
+                    livemode=self.context.owner.livemode,
+                ),
                 stored=PersonalData(holder_name=card.holder_name),
                 card=card,
             )
@@ -172,7 +177,7 @@ class ChargeOperation(ChargeFinalizer):
             last4=method.card_last4,
             exp_month=method.card_exp_month,
             exp_year=method.card_exp_year,
-            fingerprint=method.card_fingerprint,
+            fingerprint=shown_fingerprint(self.context.crypto.fingerprints, method),
             stored=vault.personal(method),
             token=vault.processor_token(method),
         )

@@ -62,6 +62,7 @@ def new_child(
         card_exp_month=parent.card_exp_month,
         card_exp_year=parent.card_exp_year,
         card_fingerprint=parent.card_fingerprint,
+        card_fingerprint_version=parent.card_fingerprint_version,
         processor=parent.processor,
         reason=reason,
     )
