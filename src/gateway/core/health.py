@@ -9,6 +9,7 @@ import msgspec
 import structlog
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from gateway.core.handles import BreakerState, ProcessHandles
@@ -78,6 +79,13 @@ class HealthController(Controller):
         "/",
         summary="Readiness: database and Redis reachable",
         description="503 when the database is down; 200 `degraded` when only Redis is down.",
+        responses={
+            503: ResponseSpec(
+                data_container=Health,
+                description="unavailable: the database is down (plain JSON, not a problem).",
+                generate_examples=False,
+            )
+        },
     )
     async def health(self, state: State) -> Response[Health]:
         report = await check_health(state.resources, state.settings.http.health_timeout_s)
