@@ -9,11 +9,12 @@ document its own 400 shape instead of ours.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Operation
 from litestar.params import HeaderParameter, KwargDefinition, QueryParameter
 from litestar.types import DataContainerType
 
@@ -212,3 +213,12 @@ IdempotencyKeyHeader = Annotated[
         examples=[Example(value="order-1042-purchase")],
     ),
 ]
+
+
+@dataclass
+class PublicOperation(Operation):
+    """An operation no API key guards (health, inbound webhooks): `security: []`
+    overrides the document's default, since Litestar only adds to it per layer."""
+
+    def __post_init__(self) -> None:
+        self.security = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -18,7 +17,13 @@ from gateway.core.openapi import (
     ok,
     query_one_of,
 )
-from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from gateway.core.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    TimeQuery,
+    query_time,
+)
 from gateway.idempotency.commands import KeyedRequest
 from gateway.idempotency.http import idempotency_precheck, to_response
 from gateway.merchants.auth import SCOPE_OPT
@@ -62,14 +67,7 @@ _STATUSES = sorted({status.value for status in ParentStatus} | {s.value for s in
 
 StatusFilter = Annotated[str | None, query_one_of(_STATUSES, "The transaction's status.")]
 TypeFilter = Annotated[str | None, query_one_of(TransactionType, "The transaction's type.")]
-TimeFilter = Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset.")]
 TextFilter = Annotated[str | None, QueryParameter()]
-
-
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.utcoffset() is None:
-        raise ValidationFailed.for_field(field, "an RFC 3339 time with an offset")
-    return value
 
 
 def _known(value: str | None, allowed: list[str], field: str) -> str | None:
@@ -197,8 +195,8 @@ class PaymentController(Controller):
         type: TypeFilter = None,
         order_id: TextFilter = None,
         customer_id: TextFilter = None,
-        created_gte: TimeFilter = None,
-        created_lt: TimeFilter = None,
+        created_gte: TimeQuery = None,
+        created_lt: TimeQuery = None,
         limit: LimitQuery = DEFAULT_LIMIT,
         cursor: CursorQuery = None,
     ) -> TransactionList:
@@ -207,8 +205,8 @@ class PaymentController(Controller):
             type=_known(type, [t.value for t in TransactionType], "type"),
             order_id=order_id,
             customer_id=customer_id,
-            created_gte=_aware(created_gte, "created_gte"),
-            created_lt=_aware(created_lt, "created_lt"),
+            created_gte=query_time(created_gte, "created_gte"),
+            created_lt=query_time(created_lt, "created_lt"),
         )
         rows, next_cursor = await transactions.list(
             principal.owner, filters, cursor=cursor, limit=limit

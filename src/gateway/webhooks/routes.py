@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.composition.resources import Resources
 from gateway.core.errors import ValidationFailed
-from gateway.core.openapi import api_responses, ok, problem, query_one_of
+from gateway.core.openapi import PublicOperation, api_responses, ok, problem, query_one_of
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.core.relay_nudge import after_response_nudge
 from gateway.core.settings import Settings
@@ -97,6 +97,7 @@ class InboundWebhookController(Controller):
         "/authorize-net",
         status_code=200,
         responses=INBOUND_RESPONSES,
+        operation_class=PublicOperation,
         summary="Authorize.Net's webhooks",
         description=_INBOUND_DOC,
     )
@@ -109,6 +110,7 @@ class InboundWebhookController(Controller):
         "/simulator",
         status_code=200,
         responses=INBOUND_RESPONSES,
+        operation_class=PublicOperation,
         summary="The simulator's webhooks",
         description=_INBOUND_DOC + " Same format and rules as Authorize.Net's.",
     )

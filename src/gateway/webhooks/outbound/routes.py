@@ -3,7 +3,6 @@ scope `webhooks:admin`, one merchant in one mode, no Idempotency-Key."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -11,7 +10,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.core.openapi import api_responses, problem, query_one_of
-from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
+from gateway.core.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    TimeQuery,
+    query_time,
+)
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
@@ -34,7 +39,6 @@ ADMIN = {SCOPE_OPT: Scope.WEBHOOKS_ADMIN}
 
 StatusQuery = Annotated[str | None, query_one_of(DELIVERY_STATUSES, "The delivery's status.")]
 EventTypeQuery = Annotated[str | None, QueryParameter(description="One event type.")]
-TimeQuery = Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset.")]
 
 
 _IN_FLIGHT = {
@@ -172,8 +176,8 @@ class WebhookEndpointController(Controller):
             endpoint_id=endpoint_id,
             status=status,
             event_type=event_type,
-            created_gte=created_gte,
-            created_lt=created_lt,
+            created_gte=query_time(created_gte, "created_gte"),
+            created_lt=query_time(created_lt, "created_lt"),
         )
         rows, next_cursor = await webhook_endpoints.deliveries_page(
             principal.owner, filters, cursor=cursor, limit=limit
