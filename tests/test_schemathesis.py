@@ -33,10 +33,13 @@ def served(
         yield url
 
 
-async def test_schemathesis_finds_no_failure_in_any_operation(
-    served: str, make_committed_key: KeyFactory
-) -> None:
-    key = await make_committed_key(Scope.ADMIN)
+@pytest.fixture
+async def test_key(make_committed_key: KeyFactory) -> str:
+    return await make_committed_key(Scope.ADMIN)
+
+
+def test_schemathesis_finds_no_failure_in_any_operation(served: str, test_key: str) -> None:
+    key = test_key
     run = subprocess.run(  # noqa: S603 - our own command line
         [
             SCHEMATHESIS,
