@@ -34,12 +34,12 @@ def served(
 
 
 @pytest.fixture
-async def test_key(make_committed_key: KeyFactory) -> str:
+async def committed_key(make_committed_key: KeyFactory) -> str:
     return await make_committed_key(Scope.ADMIN)
 
 
-def test_schemathesis_finds_no_failure_in_any_operation(served: str, test_key: str) -> None:
-    key = test_key
+def test_schemathesis_finds_no_failure_in_any_operation(served: str, committed_key: str) -> None:
+    key = committed_key
     run = subprocess.run(  # noqa: S603 - our own command line
         [
             SCHEMATHESIS,
