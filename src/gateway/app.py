@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from gateway import __version__
@@ -81,10 +82,28 @@ class GatewayApp(Litestar):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        _complete_allow_headers(self)
         self._entry = RequestContextMiddleware(FixedResponseHeaders(super().__call__))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         await self._entry(scope, receive, send)
+
+
+def _complete_allow_headers(app: Litestar) -> None:
+    """Litestar builds a path's automatic OPTIONS answer for the first handler it
+    registers and keeps it when more methods join that path, so `Allow` would
+    omit them (`Allow: OPTIONS, POST` on a path that also answers GET). Point each
+    automatic handler at the finished route, whose `methods` are complete."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "OPTIONS" not in route.route_handler_map:
+            continue
+        handler, _ = route.route_handler_map["OPTIONS"]
+        function = handler.fn
+        if getattr(function, "__name__", "") != "options_handler":
+            continue
+        for cell in getattr(function, "__closure__", None) or ():
+            if isinstance(cell.cell_contents, HTTPRoute):
+                cell.cell_contents = route
 
 
 def api_routes() -> Sequence[ControllerRouterHandler]:

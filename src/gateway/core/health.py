@@ -9,9 +9,11 @@ import msgspec
 import structlog
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from gateway.core.handles import BreakerState, ProcessHandles
+from gateway.core.openapi import PublicOperation
 
 _log = structlog.get_logger("gateway.health")
 
@@ -69,15 +71,28 @@ async def check_health(resources: ProcessHandles, timeout_s: float) -> Health:
 class HealthController(Controller):
     path = "/api/v1/health"
     tags = ["System"]  # noqa: RUF012 - Litestar reads this class attribute
+    security = []  # noqa: RUF012 - no API key: probes call it
 
-    @get("/live", summary="Liveness: the process serves requests")
+    @get(
+        "/live",
+        summary="Liveness: the process serves requests",
+        operation_class=PublicOperation,
+    )
     async def live(self) -> Liveness:
         return Liveness(status="ok")
 
     @get(
         "/",
         summary="Readiness: database and Redis reachable",
+        operation_class=PublicOperation,
         description="503 when the database is down; 200 `degraded` when only Redis is down.",
+        responses={
+            503: ResponseSpec(
+                data_container=Health,
+                description="unavailable: the database is down (plain JSON, not a problem).",
+                generate_examples=False,
+            )
+        },
     )
     async def health(self, state: State) -> Response[Health]:
         report = await check_health(state.resources, state.settings.http.health_timeout_s)

@@ -6,6 +6,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from gateway.core.openapi import api_responses
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from gateway.merchants.auth import ANY_KEY, SCOPE_OPT
 from gateway.merchants.principal import Principal
@@ -18,7 +19,12 @@ class MerchantController(Controller):
     path = "/api/v1/merchants"
     tags = ["Merchant and keys"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/me", opt={SCOPE_OPT: ANY_KEY}, summary="The merchant that owns the calling key")
+    @get(
+        "/me",
+        opt={SCOPE_OPT: ANY_KEY},
+        summary="The merchant that owns the calling key",
+        responses=api_responses(),
+    )
     async def me(
         self,
         principal: NamedDependency[Principal],
@@ -38,7 +44,11 @@ class ApiKeyController(Controller):
     tags = ["Merchant and keys"]  # noqa: RUF012
     opt = {SCOPE_OPT: Scope.ADMIN}  # noqa: RUF012
 
-    @get("/", summary="The merchant's API keys of the caller's mode, newest first")
+    @get(
+        "/",
+        summary="The merchant's API keys of the caller's mode, newest first",
+        responses=api_responses(),
+    )
     async def list_keys(
         self,
         principal: NamedDependency[Principal],
@@ -51,7 +61,7 @@ class ApiKeyController(Controller):
         )
         return Page(data=[ApiKeyOut.of(key) for key in keys], next_cursor=next_cursor)
 
-    @get("/{key_id:str}", summary="One API key")
+    @get("/{key_id:str}", summary="One API key", responses=api_responses(takes_id=True))
     async def get_key(
         self,
         key_id: FromPath[str],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -11,8 +10,20 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.core.errors import ValidationFailed
-from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.core.openapi import (
+    IdempotencyKeyHeader,
+    api_responses,
+    money_responses,
+    ok,
+    query_one_of,
+)
+from gateway.core.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    TimeQuery,
+    query_time,
+)
 from gateway.idempotency.commands import KeyedRequest
 from gateway.idempotency.http import idempotency_precheck, to_response
 from gateway.merchants.auth import SCOPE_OPT
@@ -37,51 +48,26 @@ from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
 WRITE = {SCOPE_OPT: Scope.PAYMENTS_WRITE}
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
-    )
-
-
 # What a money-moving POST may answer (API.md "Errors"), for the OpenAPI document.
-MONEY_RESPONSES: dict[int, ResponseSpec] = {
-    201: ResponseSpec(
-        data_container=TransactionOut, description="Done (a replay adds Idempotent-Replayed: true)."
-    ),
-    202: ResponseSpec(
-        data_container=TransactionOut, description="Pending: timeout or processor review."
-    ),
-    400: _problem("validation_error or idempotency_key_missing."),
-    402: _problem("card_declined, with transaction_id, decline_code and decline_reason."),
-    403: _problem("forbidden: the key lacks the scope, or live mode is not enabled here."),
-    404: _problem("not_found: no such transaction for this key."),
-    409: _problem("invalid_state, or idempotency_key_in_use."),
-    422: _problem("amount_exceeds_capturable/refundable, or idempotency_key_reused."),
-    502: _problem("processor_error; the transaction is failed."),
-    503: _problem("processor_unavailable; the key is released."),
-}
-CANCEL_RESPONSES = {
-    **{status: spec for status, spec in MONEY_RESPONSES.items() if status != 201},
-    200: ResponseSpec(
-        data_container=TransactionOut, description="The cancelled transaction, voided."
-    ),
-}
+MONEY_RESPONSES: dict[int, ResponseSpec] = money_responses(
+    {
+        201: ok(TransactionOut, "Done (a replay adds Idempotent-Replayed: true)."),
+        202: ok(TransactionOut, "Pending: timeout or processor review."),
+    }
+)
+CANCEL_RESPONSES = money_responses(
+    {
+        200: ok(TransactionOut, "The cancelled transaction, voided."),
+        202: ok(TransactionOut, "Pending: the void's outcome is not known yet."),
+    }
+)
 READ = {SCOPE_OPT: Scope.PAYMENTS_READ}
 _KEY_HEADER_DOC = "Required: `Idempotency-Key` (1-255 printable ASCII characters)."
 _STATUSES = sorted({status.value for status in ParentStatus} | {s.value for s in ChildStatus})
 
-StatusFilter = Annotated[str | None, QueryParameter(description=f"One of {', '.join(_STATUSES)}.")]
-TypeFilter = Annotated[
-    str | None, QueryParameter(description=f"One of {', '.join(t.value for t in TransactionType)}.")
-]
-TimeFilter = Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset.")]
+StatusFilter = Annotated[str | None, query_one_of(_STATUSES, "The transaction's status.")]
+TypeFilter = Annotated[str | None, query_one_of(TransactionType, "The transaction's type.")]
 TextFilter = Annotated[str | None, QueryParameter()]
-
-
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.utcoffset() is None:
-        raise ValidationFailed.for_field(field, "an RFC 3339 time with an offset")
-    return value
 
 
 def _known(value: str | None, allowed: list[str], field: str) -> str | None:
@@ -107,6 +93,7 @@ class PaymentController(Controller):
         data: JSONBody[ChargeIn],
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await commands.charge(TransactionType.PURCHASE, data, keyed)
         return to_response(outcome, relay=commands.relay)
@@ -123,6 +110,7 @@ class PaymentController(Controller):
         data: JSONBody[ChargeIn],
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await commands.charge(TransactionType.AUTHORIZATION, data, keyed)
         return to_response(outcome, relay=commands.relay)
@@ -139,6 +127,7 @@ class PaymentController(Controller):
         data: JSONBody[CaptureIn],
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await commands.capture(data, keyed)
         return to_response(outcome, relay=commands.relay)
@@ -155,6 +144,7 @@ class PaymentController(Controller):
         data: JSONBody[RefundIn],
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await commands.refund(data, keyed)
         return to_response(outcome, relay=commands.relay)
@@ -172,11 +162,17 @@ class PaymentController(Controller):
         data: JSONBody[CancelIn],
         commands: NamedDependency[PaymentCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await commands.cancel(data, keyed)
         return to_response(outcome, relay=commands.relay)
 
-    @get("/{transaction_id:str}", opt=READ, summary="One transaction with its events")
+    @get(
+        "/{transaction_id:str}",
+        opt=READ,
+        summary="One transaction with its events",
+        responses=api_responses(takes_id=True),
+    )
     async def get_one(
         self,
         transaction_id: FromPath[str],
@@ -188,7 +184,7 @@ class PaymentController(Controller):
         events = await transactions.events(transaction)
         return transaction_detail(transaction, events, request.app.state.resources.crypto)
 
-    @get("/", opt=READ, summary="Transactions, newest first")
+    @get("/", opt=READ, summary="Transactions, newest first", responses=api_responses())
     async def list_transactions(
         self,
         *,
@@ -199,8 +195,8 @@ class PaymentController(Controller):
         type: TypeFilter = None,
         order_id: TextFilter = None,
         customer_id: TextFilter = None,
-        created_gte: TimeFilter = None,
-        created_lt: TimeFilter = None,
+        created_gte: TimeQuery = None,
+        created_lt: TimeQuery = None,
         limit: LimitQuery = DEFAULT_LIMIT,
         cursor: CursorQuery = None,
     ) -> TransactionList:
@@ -209,8 +205,8 @@ class PaymentController(Controller):
             type=_known(type, [t.value for t in TransactionType], "type"),
             order_id=order_id,
             customer_id=customer_id,
-            created_gte=_aware(created_gte, "created_gte"),
-            created_lt=_aware(created_lt, "created_lt"),
+            created_gte=query_time(created_gte, "created_gte"),
+            created_lt=query_time(created_lt, "created_lt"),
         )
         rows, next_cursor = await transactions.list(
             principal.owner, filters, cursor=cursor, limit=limit

@@ -13,14 +13,18 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.core.money import Amount, CurrencyCode
+from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
+from gateway.payments.states import ChildStatus, ParentStatus, PendingReason, TransactionType
 from gateway.vault.schemas import AddressIn, CardIn, CardOut, CustomerIn, CustomerOut
 
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, msgspec.Meta(max_length=500)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
-TransactionId = Annotated[str, msgspec.Meta(pattern=r"^txn_[0-9A-Z]{16}$")]
+TransactionId = Annotated[
+    str, msgspec.Meta(pattern=r"^txn_[0-9A-Z]{16}$", examples=["txn_01JH6M4Q8ZK2V3X9"])
+]
 
 
 class PaymentMethodIn(RequestBody):
@@ -60,11 +64,16 @@ class CancelIn(RequestBody):
     transaction_id: TransactionId
 
 
+# A purchase or authorization has a ParentStatus; a capture, refund or void a ChildStatus.
+_STATUSES = sorted({status.value for status in ParentStatus} | {s.value for s in ChildStatus})
+TransactionStatusText = Annotated[str, one_of(_STATUSES)]
+
+
 class EventOut(msgspec.Struct):
     id: str
     sequence: int
-    from_status: str | None
-    to_status: str
+    from_status: Annotated[str | None, one_of([*_STATUSES, None])]
+    to_status: TransactionStatusText
     actor: str
     reason: str | None
     request_id: str | None
@@ -75,9 +84,9 @@ class TransactionOut(msgspec.Struct, kw_only=True):
     id: str
     object: Literal["transaction"] = "transaction"
     livemode: bool
-    type: str
-    status: str
-    pending_reason: str | None
+    type: Annotated[str, one_of(TransactionType)]
+    status: TransactionStatusText
+    pending_reason: Annotated[str | None, one_of([*(r.value for r in PendingReason), None])]
     amount: int
     currency: str
     amount_captured: int

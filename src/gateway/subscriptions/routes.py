@@ -10,13 +10,20 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.core.errors import ValidationFailed
+from gateway.core.openapi import (
+    IdempotencyKeyHeader,
+    api_responses,
+    money_responses,
+    ok,
+    problem,
+    query_one_of,
+)
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.idempotency.commands import KeyedRequest
 from gateway.idempotency.http import idempotency_precheck, to_response
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
-from gateway.payments.routes import MONEY_RESPONSES
 from gateway.subscriptions.commands import SubscriptionCommands
 from gateway.subscriptions.dependencies import subscription_commands
 from gateway.subscriptions.lifecycle import SubscriptionChanges
@@ -36,19 +43,21 @@ WRITE = {SCOPE_OPT: Scope.SUBSCRIPTIONS_WRITE}
 READ = {SCOPE_OPT: Scope.SUBSCRIPTIONS_READ}
 _STATUSES = [status.value for status in SubscriptionStatus]
 
-CREATE_RESPONSES: dict[int, ResponseSpec] = {
-    **{status: spec for status, spec in MONEY_RESPONSES.items() if status not in (201, 202)},
-    201: ResponseSpec(
-        data_container=SubscriptionOut,
-        description="Created: active (first period paid), trialing, or active from start_date.",
-    ),
-    202: ResponseSpec(
-        data_container=SubscriptionOut,
-        description="Incomplete: the first charge's outcome is unknown; reconciliation decides.",
-    ),
-}
+CREATE_RESPONSES: dict[int, ResponseSpec] = money_responses(
+    {
+        201: ok(
+            SubscriptionOut,
+            "Created: active (first period paid), trialing, or active from start_date.",
+        ),
+        202: ok(
+            SubscriptionOut,
+            "Incomplete: the first charge's outcome is unknown; reconciliation decides.",
+        ),
+    }
+)
+_INVALID_STATE = {409: problem("invalid_state: not possible in its status.", "invalid_state")}
 
-StatusFilter = Annotated[str | None, QueryParameter(description=f"One of {', '.join(_STATUSES)}.")]
+StatusFilter = Annotated[str | None, query_one_of(SubscriptionStatus, "The subscription's status.")]
 
 
 class SubscriptionController(Controller):
@@ -69,11 +78,17 @@ class SubscriptionController(Controller):
         data: JSONBody[NewSubscription],
         subscription_commands: NamedDependency[SubscriptionCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await subscription_commands.create(data, keyed)
         return to_response(outcome, relay=subscription_commands.relay)
 
-    @get("/{subscription_id:str}", opt=READ, summary="One subscription")
+    @get(
+        "/{subscription_id:str}",
+        opt=READ,
+        summary="One subscription",
+        responses=api_responses(takes_id=True),
+    )
     async def get_one(
         self,
         subscription_id: FromPath[str],
@@ -83,7 +98,7 @@ class SubscriptionController(Controller):
         found = await subscriptions.get(principal.owner, subscription_id)
         return subscription_out(found, subscriptions)
 
-    @get("/", opt=READ, summary="Subscriptions, newest first")
+    @get("/", opt=READ, summary="Subscriptions, newest first", responses=api_responses())
     async def list_subscriptions(
         self,
         *,
@@ -111,6 +126,7 @@ class SubscriptionController(Controller):
         opt=WRITE,
         summary="Change price, plan, card, metadata; pause or resume",
         description="`amount` and `plan_id` apply from the next period; the rest at once.",
+        responses=api_responses(takes_id=True, body=True, also=_INVALID_STATE),
     )
     async def update(
         self,
@@ -130,6 +146,7 @@ class SubscriptionController(Controller):
         opt=WRITE,
         status_code=200,
         summary="Cancel now, or at the end of the period",
+        responses=api_responses(takes_id=True, also=_INVALID_STATE),
     )
     async def cancel(
         self,
@@ -144,7 +161,12 @@ class SubscriptionController(Controller):
         )
         return subscription_out(canceled, subscription_changes.service)
 
-    @get("/{subscription_id:str}/invoices", opt=READ, summary="Its invoices with their attempts")
+    @get(
+        "/{subscription_id:str}/invoices",
+        opt=READ,
+        summary="Its invoices with their attempts",
+        responses=api_responses(takes_id=True),
+    )
     async def invoices(
         self,
         subscription_id: FromPath[str],

@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.core.money import Amount, CurrencyCode
+from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
 from gateway.payments.schemas import Metadata, ShortText
 from gateway.subscriptions.billing.schedule import Interval
+from gateway.subscriptions.states import AttemptStatus, InvoiceStatus, SubscriptionStatus
 from gateway.vault.schemas import CustomerIn, CustomerOut
 
 PaymentMethodId = Annotated[str, msgspec.Meta(pattern=r"^pm_[0-9A-Z]{16}$")]
@@ -66,13 +68,13 @@ class SubscriptionOut(msgspec.Struct, kw_only=True):
     id: str
     object: Literal["subscription"] = "subscription"
     livemode: bool
-    status: str
+    status: Annotated[str, one_of(SubscriptionStatus)]
     customer: CustomerOut
     plan_id: str | None
     payment_method: str
     amount: int
     currency: str
-    interval: str
+    interval: Annotated[str, one_of(Interval)]
     interval_count: int
     current_period_start: datetime
     current_period_end: datetime
@@ -96,7 +98,7 @@ class SubscriptionList(msgspec.Struct):
 class AttemptOut(msgspec.Struct, kw_only=True):
     id: str
     transaction_id: str | None
-    status: str
+    status: Annotated[str, one_of(AttemptStatus)]
     decline_code: str | None
     attempted_at: datetime
     next_attempt_at: datetime | None
@@ -109,7 +111,7 @@ class InvoiceOut(msgspec.Struct, kw_only=True):
     period_end: datetime
     amount: int
     currency: str
-    status: str
+    status: Annotated[str, one_of(InvoiceStatus)]
     attempts: list[AttemptOut]
 
 
@@ -139,5 +141,5 @@ class TestClockOut(msgspec.Struct, kw_only=True):
     object: Literal["test_clock"] = "test_clock"
     livemode: bool = False
     frozen_time: datetime
-    status: str
+    status: Annotated[str, one_of(["ready"])]
     created_at: datetime

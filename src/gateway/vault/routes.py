@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from gateway.core.openapi import IdempotencyKeyHeader, api_responses, money_responses, ok
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
 from gateway.idempotency.commands import KeyedRequest
 from gateway.idempotency.http import idempotency_precheck, to_response
@@ -35,17 +36,26 @@ class PaymentMethodController(Controller):
         opt=WRITE,
         summary="Store a card as a token",
         description="Required: `Idempotency-Key`. The card is tokenized at the processor.",
+        responses=money_responses(
+            {201: ok(PaymentMethodOut, "Stored (a replay adds Idempotent-Replayed: true).")}
+        ),
     )
     async def create(
         self,
         data: JSONBody[NewPaymentMethod],
         vault: NamedDependency[VaultCommands],
         keyed: NamedDependency[KeyedRequest],
+        idempotency_key: IdempotencyKeyHeader,
     ) -> Response[bytes]:
         outcome = await vault.create(data, keyed)
         return to_response(outcome, relay=vault.relay)
 
-    @get("/{method_id:str}", opt=READ, summary="One payment method")
+    @get(
+        "/{method_id:str}",
+        opt=READ,
+        summary="One payment method",
+        responses=api_responses(takes_id=True),
+    )
     async def get_one(
         self,
         method_id: FromPath[str],
@@ -55,7 +65,7 @@ class PaymentMethodController(Controller):
         method = await payment_methods.get(principal.owner, method_id)
         return payment_method_out(method, payment_methods)
 
-    @get("/", opt=READ, summary="Payment methods, newest first")
+    @get("/", opt=READ, summary="Payment methods, newest first", responses=api_responses())
     async def list_methods(
         self,
         *,
@@ -73,7 +83,12 @@ class PaymentMethodController(Controller):
             next_cursor=next_cursor,
         )
 
-    @delete("/{method_id:str}", opt=WRITE, summary="Delete here and at the processor")
+    @delete(
+        "/{method_id:str}",
+        opt=WRITE,
+        summary="Delete here and at the processor",
+        responses=api_responses(takes_id=True),
+    )
     async def remove(
         self,
         method_id: FromPath[str],

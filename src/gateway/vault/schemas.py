@@ -8,17 +8,24 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
+from gateway.vault.cards import BRANDS
 
 # Authorize.Net's limits (ANET.md §1) bound what a merchant may send.
 ADDRESS_LINES_MAX = 60
 
 
 class CardIn(RequestBody):
-    number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="Digits only.")]
-    exp_month: Annotated[int, msgspec.Meta(ge=1, le=12)]
-    exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2099)]
-    cvv: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$")]
+    number: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[0-9]{12,19}$", description="Digits only.", examples=["4111111111111111"]
+        ),
+    ]
+    exp_month: Annotated[int, msgspec.Meta(ge=1, le=12, examples=[12])]
+    exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2099, examples=[2030])]
+    cvv: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{3,4}$", examples=["123"])]
     holder_name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] | None = None
 
 
@@ -43,7 +50,7 @@ class AddressIn(RequestBody):
 
 
 class CardOut(msgspec.Struct):
-    brand: str
+    brand: Annotated[str, one_of(BRANDS)]
     last4: str
     exp_month: int
     exp_year: int

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.composition.resources import Resources
 from gateway.core.errors import ValidationFailed
+from gateway.core.openapi import PublicOperation, api_responses, ok, problem, query_one_of
 from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
 from gateway.core.rate_limits import Policy
 from gateway.core.relay_nudge import after_response_nudge
 from gateway.core.settings import Settings
@@ -38,29 +38,28 @@ from gateway.webhooks.signature import HEADER
 ADMIN = {SCOPE_OPT: Scope.WEBHOOKS_ADMIN}
 REPLAYABLE = ("dead", "failed")
 
-StatusQuery = Annotated[
-    str | None, QueryParameter(description=f"One of {', '.join(EVENT_STATUSES)}.")
-]
+StatusQuery = Annotated[str | None, query_one_of(EVENT_STATUSES, "The event's status.")]
 ReplayStatusQuery = Annotated[
-    str, QueryParameter(description=f"Which events to replay: {' or '.join(REPLAYABLE)}.")
+    str,
+    QueryParameter(
+        description=f"Which events to replay: {' or '.join(REPLAYABLE)}.",
+        schema_extra={"enum": list(REPLAYABLE)},
+    ),
 ]
-
-
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
-    )
-
 
 INBOUND_RESPONSES: dict[int, ResponseSpec] = {
-    200: ResponseSpec(
-        data_container=InboundAccepted,
-        description="Stored (or a duplicate of a stored notification): processed by a worker.",
+    200: ok(
+        InboundAccepted,
+        "Stored (or a duplicate of a stored notification): processed by a worker.",
     ),
-    400: _problem("validation_error: a valid signature over a body that is not a notification."),
-    401: _problem("invalid_signature: nothing was stored."),
-    413: _problem("payload_too_large: over 64 KiB."),
-    429: _problem("rate_limited: too many invalid signatures from this address."),
+    400: problem(
+        "validation_error: a valid signature over a body that is not a notification.",
+        "validation_error",
+    ),
+    401: problem("invalid_signature: nothing was stored.", "invalid_signature"),
+    413: problem("payload_too_large: over 64 KiB.", "payload_too_large"),
+    429: problem("rate_limited: too many invalid signatures from this address.", "rate_limited"),
+    503: problem("service_unavailable: the database is unreachable.", "service_unavailable"),
 }
 _INBOUND_DOC = (
     "Authenticated only by `X-ANET-Signature: sha512=<HEX>`, the HMAC-SHA512 of the raw "
@@ -113,6 +112,7 @@ class InboundWebhookController(Controller):
         "/authorize-net",
         status_code=200,
         responses=INBOUND_RESPONSES,
+        operation_class=PublicOperation,
         summary="Authorize.Net's webhooks",
         description=_INBOUND_DOC,
     )
@@ -125,6 +125,7 @@ class InboundWebhookController(Controller):
         "/simulator",
         status_code=200,
         responses=INBOUND_RESPONSES,
+        operation_class=PublicOperation,
         summary="The simulator's webhooks",
         description=_INBOUND_DOC + " Same format and rules as Authorize.Net's.",
     )
@@ -144,7 +145,12 @@ class WebhookEventController(Controller):
     path = "/api/v1/webhooks/events"
     tags = ["Webhooks"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/", opt=ADMIN, summary="Inbound events matched to this merchant, newest first")
+    @get(
+        "/",
+        opt=ADMIN,
+        summary="Inbound events matched to this merchant, newest first",
+        responses=api_responses(),
+    )
     async def list_events(
         self,
         *,
@@ -167,6 +173,7 @@ class WebhookEventController(Controller):
         status_code=202,
         summary="Process one event again",
         description="Whatever its status, with a fresh set of retries.",
+        responses=api_responses(takes_id=True),
     )
     async def replay_one(
         self,
@@ -187,6 +194,7 @@ class WebhookEventController(Controller):
         opt=ADMIN,
         status_code=202,
         summary="Process every dead (or failed) event again",
+        responses=api_responses(),
     )
     async def replay_all(
         self,

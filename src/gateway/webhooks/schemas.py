@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.core.errors import ValidationFailed
+from gateway.core.openapi import one_of
 from gateway.core.problems import dotted_path
 from gateway.webhooks.models import WebhookEvent
 
@@ -79,11 +80,11 @@ EVENT_STATUSES: tuple[str, ...] = ("received", "processed", "failed", "dead")
 
 class WebhookEventOut(msgspec.Struct):
     id: str
-    source: str
+    source: Annotated[str, one_of(["authorize_net", "simulator"])]
     notification_id: str
     event_type: str
     entity_id: str | None
-    status: str
+    status: Annotated[str, one_of(EVENT_STATUSES)]
     outcome: str | None
     attempts: int
     last_error: str | None

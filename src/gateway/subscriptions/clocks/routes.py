@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.composition.resources import Resources
+from gateway.core.openapi import api_responses
 from gateway.core.settings import Settings
 from gateway.merchants.auth import api_actor
 from gateway.merchants.principal import Principal
@@ -57,7 +58,12 @@ class TestClockController(Controller):
         "clock_advance": Provide(provide_clock_advance, sync_to_thread=False),
     }
 
-    @post("/", opt=WRITE, summary="Create a test clock (test keys only)")
+    @post(
+        "/",
+        opt=WRITE,
+        summary="Create a test clock (test keys only)",
+        responses=api_responses(body=True),
+    )
     async def create(
         self,
         data: JSONBody[NewTestClock],
@@ -66,7 +72,12 @@ class TestClockController(Controller):
     ) -> TestClockOut:
         return clock_out(await test_clocks.create(principal.owner, data.frozen_time))
 
-    @get("/{clock_id:str}", opt=READ, summary="One test clock")
+    @get(
+        "/{clock_id:str}",
+        opt=READ,
+        summary="One test clock",
+        responses=api_responses(takes_id=True),
+    )
     async def get_one(
         self,
         clock_id: FromPath[str],
@@ -82,6 +93,7 @@ class TestClockController(Controller):
         summary="Advance a test clock",
         description="Answers once every renewal, retry, trial end and expiry due up to"
         " `frozen_time` has run, in time order.",
+        responses=api_responses(takes_id=True, body=True),
     )
     async def advance(
         self,
@@ -96,6 +108,7 @@ class TestClockController(Controller):
     @delete(
         "/{clock_id:str}", opt=WRITE, status_code=204, summary="Delete a test clock",
         description="Its subscriptions are canceled.",
+        responses=api_responses(takes_id=True),
     )  # fmt: skip
     async def remove(
         self,

@@ -3,16 +3,20 @@ scope `webhooks:admin`, one merchant in one mode, no Idempotency-Key."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.core.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery
-from gateway.core.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.core.openapi import api_responses, problem, query_one_of
+from gateway.core.pagination import (
+    DEFAULT_LIMIT,
+    CursorQuery,
+    LimitQuery,
+    TimeQuery,
+    query_time,
+)
 from gateway.merchants.auth import SCOPE_OPT, api_actor
 from gateway.merchants.principal import Principal
 from gateway.merchants.scopes import Scope
@@ -33,22 +37,13 @@ from gateway.webhooks.outbound.schemas import (
 
 ADMIN = {SCOPE_OPT: Scope.WEBHOOKS_ADMIN}
 
-StatusQuery = Annotated[
-    str | None, QueryParameter(description=f"One of {', '.join(DELIVERY_STATUSES)}.")
-]
+StatusQuery = Annotated[str | None, query_one_of(DELIVERY_STATUSES, "The delivery's status.")]
 EventTypeQuery = Annotated[str | None, QueryParameter(description="One event type.")]
-TimeQuery = Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset.")]
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        data_container=Problem, description=description, media_type=PROBLEM_MEDIA_TYPE
-    )
-
-
-_VALIDATION = _problem("validation_error: unknown fields, a bad value, or a refused URL.")
-_NOT_FOUND = _problem("not_found: no such endpoint for this merchant and mode.")
-_DELIVERY_NOT_FOUND = _problem("not_found: no such delivery for this merchant and mode.")
+_IN_FLIGHT = {
+    409: problem("invalid_state: an attempt of this delivery is in flight.", "invalid_state")
+}
 
 
 class WebhookEndpointController(Controller):
@@ -62,7 +57,7 @@ class WebhookEndpointController(Controller):
         summary="Create an endpoint",
         description="The answer carries the signing `secret`: it is shown only here and on "
         "rotation. In production the URL must be https:// and resolve to public addresses.",
-        responses={400: _VALIDATION},
+        responses=api_responses(body=True),
     )
     async def create(
         self,
@@ -74,7 +69,7 @@ class WebhookEndpointController(Controller):
         endpoint, secret = await webhook_endpoints.create(principal.owner, data, api_actor(request))
         return EndpointWithSecret.revealing(endpoint, secret)
 
-    @get("/", opt=ADMIN, summary="Endpoints, newest first")
+    @get("/", opt=ADMIN, summary="Endpoints, newest first", responses=api_responses())
     async def list_endpoints(
         self,
         *,
@@ -88,7 +83,12 @@ class WebhookEndpointController(Controller):
         )
         return EndpointList(data=[EndpointOut.of(row) for row in rows], next_cursor=next_cursor)
 
-    @get("/{endpoint_id:str}", opt=ADMIN, summary="One endpoint", responses={404: _NOT_FOUND})
+    @get(
+        "/{endpoint_id:str}",
+        opt=ADMIN,
+        summary="One endpoint",
+        responses=api_responses(takes_id=True),
+    )
     async def get_one(
         self,
         endpoint_id: FromPath[str],
@@ -102,7 +102,7 @@ class WebhookEndpointController(Controller):
         opt=ADMIN,
         summary="Change an endpoint",
         description="Only the fields given change. `disabled: false` enables it again.",
-        responses={400: _VALIDATION, 404: _NOT_FOUND},
+        responses=api_responses(takes_id=True, body=True),
     )
     async def update(
         self,
@@ -121,7 +121,7 @@ class WebhookEndpointController(Controller):
         "/{endpoint_id:str}",
         opt=ADMIN,
         summary="Delete an endpoint and its deliveries",
-        responses={404: _NOT_FOUND},
+        responses=api_responses(takes_id=True),
     )
     async def remove(
         self,
@@ -139,7 +139,7 @@ class WebhookEndpointController(Controller):
         summary="Rotate the signing secret",
         description="The new `secret` is shown once; the old one keeps signing beside it "
         "for 24 hours.",
-        responses={404: _NOT_FOUND},
+        responses=api_responses(takes_id=True),
     )
     async def rotate_secret(
         self,
@@ -157,7 +157,7 @@ class WebhookEndpointController(Controller):
         "/{endpoint_id:str}/deliveries",
         opt=ADMIN,
         summary="The endpoint's deliveries, newest first",
-        responses={400: _VALIDATION, 404: _NOT_FOUND},
+        responses=api_responses(takes_id=True),
     )
     async def deliveries(
         self,
@@ -176,8 +176,8 @@ class WebhookEndpointController(Controller):
             endpoint_id=endpoint_id,
             status=status,
             event_type=event_type,
-            created_gte=created_gte,
-            created_lt=created_lt,
+            created_gte=query_time(created_gte, "created_gte"),
+            created_lt=query_time(created_lt, "created_lt"),
         )
         rows, next_cursor = await webhook_endpoints.deliveries_page(
             principal.owner, filters, cursor=cursor, limit=limit
@@ -190,7 +190,7 @@ class WebhookEndpointController(Controller):
         status_code=202,
         summary="Re-send every failed or dead delivery of a window",
         description="Deliveries created in [since, until) (until: now) are due again at once.",
-        responses={400: _VALIDATION, 404: _NOT_FOUND},
+        responses=api_responses(takes_id=True, body=True),
     )
     async def recover(
         self,
@@ -216,10 +216,7 @@ class WebhookDeliveryController(Controller):
         status_code=202,
         summary="Send one delivery again",
         description="Due at once, its attempts so far kept; 409 while an attempt is in flight.",
-        responses={
-            404: _DELIVERY_NOT_FOUND,
-            409: _problem("invalid_state: an attempt of this delivery is in flight."),
-        },
+        responses=api_responses(takes_id=True, also=_IN_FLIGHT),
     )
     async def retry(
         self,

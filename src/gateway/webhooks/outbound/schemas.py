@@ -12,10 +12,11 @@ from typing import Annotated
 
 import msgspec
 
+from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
 from gateway.webhooks.outbound.destinations import MAX_URL_LENGTH
 from gateway.webhooks.outbound.event_types import EVENT_TYPES
-from gateway.webhooks.outbound.models import WebhookDelivery, WebhookEndpoint
+from gateway.webhooks.outbound.models import DELIVERY_STATUSES, WebhookDelivery, WebhookEndpoint
 
 DESCRIPTION_MAX = 255
 
@@ -106,8 +107,8 @@ class DeliveryOut(msgspec.Struct, kw_only=True):
     id: str
     endpoint_id: str
     event_id: str
-    event_type: str
-    status: str
+    event_type: Annotated[str, one_of(EVENT_TYPES)]
+    status: Annotated[str, one_of(DELIVERY_STATUSES)]
     attempts: int
     next_attempt_at: datetime | None
     last_status_code: int | None
