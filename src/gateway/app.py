@@ -22,6 +22,7 @@ from gateway.composition.processors import live_mode_notice
 from gateway.composition.resources import Resources
 from gateway.core.db import provide_db_session
 from gateway.core.health import HealthController
+from gateway.core.hostile_input import refuse_unstorable_text
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import (
     BACKLOG_TTL,
@@ -162,7 +163,7 @@ def create_app(
             "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
             "webhook_endpoints": Provide(provide_endpoint_service, sync_to_thread=False),
         },
-        guards=[scope_guard],
+        guards=[refuse_unstorable_text, scope_guard],
         exception_handlers=exception_handlers(),
         middleware=[metrics.middleware, authentication_middleware()],
         plugins=[StrictBodyPlugin()],

@@ -15,6 +15,8 @@ ADDRESS_LINES_MAX = 60
 
 
 class CardIn(RequestBody):
+    card_data = frozenset({"number"})
+
     number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="Digits only.")]
     exp_month: Annotated[int, msgspec.Meta(ge=1, le=12)]
     exp_year: Annotated[int, msgspec.Meta(ge=2000, le=2099)]
