@@ -72,7 +72,8 @@ def _fail(field: str, message: str) -> ValidationFailed:
 
 
 def _walk(value: Any, path: str, depth: int) -> None:
-    if depth > MAX_JSON_DEPTH:
+    """`depth`: how many objects and arrays enclose `value` (the body's own is 1)."""
+    if isinstance(value, dict | list) and depth > MAX_JSON_DEPTH:
         raise _fail("body", f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, str):
         if is_unstorable(value):

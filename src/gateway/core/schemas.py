@@ -62,6 +62,23 @@ def _as_validation_exception(error: msgspec.ValidationError) -> ValidationExcept
     )
 
 
+def decode_body(raw: bytes, model: type[BodyT]) -> BodyT:
+    """A request body as `model`: storable JSON (`check_json_body`), strictly typed,
+    no unknown fields, no card number in free text (`refuse_card_numbers`)."""
+    check_json_body(raw)
+    try:
+        body = msgspec.json.decode(raw, type=model, strict=True)
+    except msgspec.ValidationError as error:
+        raise _as_validation_exception(error) from None
+    except msgspec.DecodeError:
+        raise ValidationException(
+            detail="Validation failed",
+            extra=[{"message": "malformed JSON", "key": "body", "source": "body"}],
+        ) from None
+    refuse_card_numbers(body)
+    return body
+
+
 class StrictBodyDTO(MsgspecDTO[BodyT]):
     """Decodes the raw request body straight into the Struct, strictly."""
 
@@ -78,18 +95,7 @@ class StrictBodyDTO(MsgspecDTO[BodyT]):
         )
 
     def decode_bytes(self, value: bytes) -> Any:
-        check_json_body(value)
-        try:
-            body = msgspec.json.decode(value, type=self.model_type, strict=True)
-        except msgspec.ValidationError as error:
-            raise _as_validation_exception(error) from None
-        except msgspec.DecodeError:
-            raise ValidationException(
-                detail="Validation failed",
-                extra=[{"message": "malformed JSON", "key": "body", "source": "body"}],
-            ) from None
-        refuse_card_numbers(body)
-        return body
+        return decode_body(value, self.model_type)
 
 
 class StrictBodyPlugin(SerializationPlugin):
