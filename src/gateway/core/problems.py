@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway.core.card_numbers import mask_card_numbers_in
 from gateway.core.errors import FieldError, GatewayError
+from gateway.core.hostile_input import OBJECT_REQUIRED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -166,6 +167,10 @@ def field_errors_from_litestar(extra: Any) -> list[FieldError]:
         key = str(item.get("key") or "")
         source = item.get("source")
         field = key if source != "body" else key.removeprefix("data").lstrip(".")
+        if source == "body" and not field:
+            # Litestar never hands an empty body to the decoder; it reports the
+            # handler's `data` argument as missing instead.
+            message = OBJECT_REQUIRED
         errors.append(FieldError(field=field or "body", message=message))
     return errors
 
