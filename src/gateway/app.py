@@ -23,6 +23,7 @@ from gateway.composition.resources import Resources
 from gateway.core.db import provide_db_session
 from gateway.core.docs_ui import DOCS_PATH, docs_assets_router, docs_render_plugin
 from gateway.core.health import HealthController
+from gateway.core.hostile_input import refuse_unstorable_text
 from gateway.core.logging import configure_logging
 from gateway.core.metrics import (
     BACKLOG_TTL,
@@ -185,8 +186,9 @@ def create_app(
             "webhook_events": Provide(provide_webhook_event_service, sync_to_thread=False),
             "webhook_endpoints": Provide(provide_endpoint_service, sync_to_thread=False),
         },
-        # Rate limits after the scope check: a key refused its route spends nothing.
-        guards=[scope_guard, rate_limit_guard],
+        # Rate limits after the scope check: a key refused its route spends nothing;
+        # text PostgreSQL cannot store after both (API.md's order: key, scope, then input).
+        guards=[scope_guard, rate_limit_guard, refuse_unstorable_text],
         exception_handlers=exception_handlers(),
         middleware=[metrics.middleware, authentication_middleware()],
         plugins=[StrictBodyPlugin()],

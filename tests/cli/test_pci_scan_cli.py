@@ -39,6 +39,7 @@ from gateway.app import create_app
 from gateway.cli import main
 from gateway.composition.process import lent_resources
 from gateway.composition.resources import Resources
+from gateway.core.card_numbers import detect_brand
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto, KeyRing, generate_key
 from gateway.core.embedded import embedded_redis
@@ -50,7 +51,6 @@ from gateway.merchants.service import MerchantService
 from gateway.payments.settlement import SettlementService
 from gateway.processors.simulator import Simulator, SimulatorConfig
 from gateway.sandbox.database import ensure_database, migrate
-from gateway.vault.cards import detect_brand
 from gateway.vault.models import PaymentMethod
 from gateway.vault.pci_scan import mask_number, redis_url_for_db
 from tests.fixtures.database import _admin

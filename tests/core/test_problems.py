@@ -27,6 +27,8 @@ from tests.support import closed_port, http_client
 
 
 class Card(RequestBody):
+    card_data = frozenset({"number"})
+
     number: str
     exp_month: int
 

@@ -38,6 +38,7 @@ from structlog.testing import capture_logs
 from gateway.app import create_app
 from gateway.composition.process import lent_resources
 from gateway.composition.resources import Resources
+from gateway.core.card_numbers import detect_brand
 from gateway.core.clock import FrozenClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.settings import Settings
@@ -45,7 +46,6 @@ from gateway.merchants.scopes import Scope
 from gateway.models import Base
 from gateway.payments.settlement import SettlementService
 from gateway.processors.simulator import Simulator
-from gateway.vault.cards import detect_brand
 from tests.fixtures.merchants import KeyFactory
 from tests.support import TEST_CARD_NUMBERS, http_client
 

@@ -10,16 +10,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from gateway.core.card_numbers import BRANDS, IIN_RANGES, VALID_LENGTHS, Brand, detect_brand
 from gateway.core.errors import ValidationFailed
 from gateway.core.logging import luhn_valid
 from gateway.vault.cards import (
-    BRANDS,
-    IIN_RANGES,
-    VALID_LENGTHS,
-    Brand,
     CardFacts,
     cvv_length,
-    detect_brand,
     expiry_end,
     is_expired,
     validate_card,

@@ -1,6 +1,6 @@
 """Domain errors: what went wrong, in the words of API.md's stable codes.
 
-They know nothing of HTTP; `core.problems` maps each code to a status and a
+They know nothing of HTTP; `core.problems` maps each code to a status, a title and a
 problem+json body.
 """
 
@@ -23,7 +23,6 @@ class GatewayError(Exception):
     """Base of every error a client may be told about."""
 
     code: ClassVar[str] = "internal_error"
-    title: ClassVar[str] = "Internal error"
 
     def __init__(
         self,
@@ -45,7 +44,6 @@ class GatewayError(Exception):
 
 class ValidationFailed(GatewayError):
     code = "validation_error"
-    title = "Invalid request"
 
     @classmethod
     def for_field(cls, field: str, message: str) -> ValidationFailed:
@@ -54,29 +52,23 @@ class ValidationFailed(GatewayError):
 
 class Unauthorized(GatewayError):
     code = "unauthorized"
-    title = "Unauthorized"
 
 
 class Forbidden(GatewayError):
     code = "forbidden"
-    title = "Forbidden"
 
 
 class NotFound(GatewayError):
     code = "not_found"
-    title = "Not found"
 
 
 class InvalidState(GatewayError):
     code = "invalid_state"
-    title = "Invalid state"
 
 
 class RateLimited(GatewayError):
     code = "rate_limited"
-    title = "Too many requests"
 
 
 class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
-    title = "Service unavailable"

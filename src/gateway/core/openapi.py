@@ -30,7 +30,6 @@ EXAMPLE_CARD_NUMBER = "4111111111111111"
 _EXAMPLES: Mapping[str, dict[str, Any]] = {
     "validation_error": problem_document(
         code="validation_error",
-        title="Invalid request",
         detail="amount: expected `int`, got `str`",
         errors=[FieldError(field="amount", message="expected int, got str")],
     ),
@@ -48,7 +47,6 @@ _EXAMPLES: Mapping[str, dict[str, Any]] = {
     ),
     "card_declined": problem_document(
         code="card_declined",
-        title="Card declined",
         detail="This transaction has been declined.",
         extra={
             "transaction_id": EXAMPLE_TRANSACTION_ID,
@@ -58,7 +56,6 @@ _EXAMPLES: Mapping[str, dict[str, Any]] = {
     ),
     "invalid_state": problem_document(
         code="invalid_state",
-        title="Invalid state",
         detail="Only an authorized transaction can be captured.",
     ),
     "idempotency_key_in_use": problem_document(

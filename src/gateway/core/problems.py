@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
@@ -25,34 +24,43 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from gateway.core.card_numbers import mask_card_numbers_in
 from gateway.core.errors import FieldError, GatewayError
-from gateway.core.logging import mask_card_numbers
+from gateway.core.hostile_input import OBJECT_REQUIRED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-# Every code of API.md with its status. Codes of later features live here too, so
-# a domain never decides an HTTP status on its own.
-STATUS_BY_CODE: Mapping[str, int] = {
-    "validation_error": 400,
-    "idempotency_key_missing": 400,
-    "unauthorized": 401,
-    "card_declined": 402,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "invalid_state": 409,
-    "idempotency_key_in_use": 409,
-    "payload_too_large": 413,
-    "amount_exceeds_capturable": 422,
-    "amount_exceeds_refundable": 422,
-    "idempotency_key_reused": 422,
-    "invalid_signature": 401,
-    "rate_limited": 429,
-    "internal_error": 500,
-    "processor_error": 502,
-    "processor_unavailable": 503,
-    "service_unavailable": 503,
+
+class ProblemKind(NamedTuple):
+    status: int
+    title: str
+
+
+# Every code of API.md with its status and its one title. Codes of later features
+# live here too, so a domain never decides an HTTP status (or words a title) itself.
+PROBLEM_KINDS: Mapping[str, ProblemKind] = {
+    "validation_error": ProblemKind(400, "Invalid request"),
+    "idempotency_key_missing": ProblemKind(400, "Idempotency-Key required"),
+    "unauthorized": ProblemKind(401, "Unauthorized"),
+    "invalid_signature": ProblemKind(401, "Invalid signature"),
+    "card_declined": ProblemKind(402, "Card declined"),
+    "forbidden": ProblemKind(403, "Forbidden"),
+    "not_found": ProblemKind(404, "Not found"),
+    "method_not_allowed": ProblemKind(405, "Method not allowed"),
+    "invalid_state": ProblemKind(409, "Invalid state"),
+    "idempotency_key_in_use": ProblemKind(409, "Idempotency-Key in use"),
+    "payload_too_large": ProblemKind(413, "Payload too large"),
+    "amount_exceeds_capturable": ProblemKind(422, "Amount exceeds capturable"),
+    "amount_exceeds_refundable": ProblemKind(422, "Amount exceeds refundable"),
+    "idempotency_key_reused": ProblemKind(422, "Idempotency-Key reused"),
+    "rate_limited": ProblemKind(429, "Too many requests"),
+    "internal_error": ProblemKind(500, "Internal error"),
+    "processor_error": ProblemKind(502, "Processor error"),
+    "processor_unavailable": ProblemKind(503, "Processor unavailable"),
+    "service_unavailable": ProblemKind(503, "Service unavailable"),
 }
+
+STATUS_BY_CODE: Mapping[str, int] = {code: kind.status for code, kind in PROBLEM_KINDS.items()}
 
 _CODE_BY_STATUS: Mapping[int, str] = {
     400: "validation_error",
@@ -83,22 +91,29 @@ def problem_document(
     *,
     code: str,
     detail: str,
-    title: str | None = None,
     errors: Sequence[FieldError] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The problem+json body of an error code (API.md "Errors")."""
-    status = STATUS_BY_CODE[code]
+    """The problem+json body of an error code (API.md "Errors"); its status and
+    title are the code's own (`PROBLEM_KINDS`)."""
+    kind = PROBLEM_KINDS[code]
     body: dict[str, Any] = {
         "type": f"urn:gateway:problem:{code}",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        # Details may quote what the client sent (an id); never a card number.
-        "detail": mask_card_numbers(detail),
+        "title": kind.title,
+        "status": kind.status,
+        # Details may quote what the client sent (an id); never a card number. Only
+        # what pci-scan calls a card number is masked: an id is shown as it is.
+        "detail": mask_card_numbers_in(detail),
         "code": code,
     }
     if errors:
-        body["errors"] = [{"field": error.field, "message": error.message} for error in errors]
+        body["errors"] = [
+            {
+                "field": mask_card_numbers_in(error.field),
+                "message": mask_card_numbers_in(error.message),
+            }
+            for error in errors
+        ]
     for key, value in (extra or {}).items():
         body.setdefault(key, value)
     return body
@@ -107,7 +122,6 @@ def problem_document(
 def problem_of(error: GatewayError) -> dict[str, Any]:
     return problem_document(
         code=error.code,
-        title=error.title,
         detail=error.detail,
         errors=error.errors,
         extra=error.extra,
@@ -118,12 +132,11 @@ def problem_response(
     *,
     code: str,
     detail: str,
-    title: str | None = None,
     errors: Sequence[FieldError] = (),
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
-    body = problem_document(code=code, detail=detail, title=title, errors=errors, extra=extra)
+    body = problem_document(code=code, detail=detail, errors=errors, extra=extra)
     return Response(
         content=body,
         status_code=body["status"],
@@ -155,6 +168,10 @@ def field_errors_from_litestar(extra: Any) -> list[FieldError]:
         key = str(item.get("key") or "")
         source = item.get("source")
         field = key if source != "body" else key.removeprefix("data").lstrip(".")
+        if source == "body" and not field:
+            # Litestar never hands an empty body to the decoder; it reports the
+            # handler's `data` argument as missing instead.
+            message = OBJECT_REQUIRED
         errors.append(FieldError(field=field or "body", message=message))
     return errors
 

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, Response
 
 from gateway.composition.resources import Resources
+from gateway.core.hostile_input import check_json_body
 from gateway.core.problems import PROBLEM_MEDIA_TYPE
 from gateway.core.relay_nudge import RelayNudge, after_response_nudge
 from gateway.idempotency.commands import KeyedCommands, KeyedRequest
@@ -40,6 +41,8 @@ def idempotency_precheck(commands: CommandsFactory) -> BeforeRequest:
         principal = provide_principal(request)
         resources: Resources = request.app.state.resources
         body = await request.body()
+        # Before the fingerprint walks it: a hostile body is a 400 that claims no key.
+        check_json_body(body)
         fingerprints = resources.crypto.fingerprints
         keyed = KeyedRequest(
             scope=KeyScope(

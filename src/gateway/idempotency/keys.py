@@ -13,17 +13,14 @@ _VALID = re.compile(r"^[\x20-\x7e]{1,255}$")
 
 class IdempotencyKeyMissing(GatewayError):
     code = "idempotency_key_missing"
-    title = "Idempotency-Key required"
 
 
 class IdempotencyKeyInUse(GatewayError):
     code = "idempotency_key_in_use"
-    title = "Idempotency-Key in use"
 
 
 class IdempotencyKeyReused(GatewayError):
     code = "idempotency_key_reused"
-    title = "Idempotency-Key reused"
 
 
 def parse_key(value: str | None) -> str:

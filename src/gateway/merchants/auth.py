@@ -91,8 +91,10 @@ def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
         return
     if required is None:
         raise Forbidden("This route declares no scope and is closed to every key.")
-    if not principal.can(Scope(required)):
-        raise Forbidden(f"This API key lacks the scope {required!r}.")
+    scope = Scope(required)
+    if not principal.can(scope):
+        # Named by value ("admin"): an enum's repr is not the client's vocabulary.
+        raise Forbidden(f"This API key lacks the scope {scope.value}.")
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -20,9 +20,7 @@ class InvalidTransition(_AboutTransaction, InvalidState):
 
 class AmountExceedsCapturable(_AboutTransaction):
     code = "amount_exceeds_capturable"
-    title = "Amount exceeds capturable"
 
 
 class AmountExceedsRefundable(_AboutTransaction):
     code = "amount_exceeds_refundable"
-    title = "Amount exceeds refundable"

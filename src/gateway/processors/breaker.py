@@ -41,7 +41,6 @@ class ProcessorUnavailable(GatewayError):
     """The breaker is open: nothing was sent and nothing recorded."""
 
     code = "processor_unavailable"
-    title = "Processor unavailable"
 
 
 @dataclass(frozen=True)

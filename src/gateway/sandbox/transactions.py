@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from gateway.core.card_numbers import detect_brand
 from gateway.core.money import from_decimal, is_supported
 from gateway.processors.port import (
     Address,
@@ -31,7 +32,6 @@ from gateway.sandbox.answers import CallError, TransactionRefused
 from gateway.sandbox.cards import card_from
 from gateway.sandbox.fields import child, decimal, required_child, required_text, text
 from gateway.sandbox.parts import ACCOUNT_CURRENCY, Parts
-from gateway.vault.cards import detect_brand
 
 RESPONSE_CODES: Final = {
     Outcome.APPROVED: "1",

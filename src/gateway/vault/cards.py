@@ -7,76 +7,24 @@ store or say, so no error message here ever contains either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import MappingProxyType
-from typing import Final, Literal, NamedTuple, get_args
+from typing import Final
 
 import msgspec
 
+# The brand table lives in core, beside the rule that finds card numbers in text.
+from gateway.core.card_numbers import (
+    VALID_LENGTHS,
+    Brand,
+    detect_brand,
+)
 from gateway.core.errors import FieldError, ValidationFailed
 from gateway.core.luhn import luhn_valid
-
-Brand = Literal["visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay"]
-BRANDS: Final[tuple[Brand, ...]] = get_args(Brand)
 
 CARD_FIELD: Final = "payment_method.card"
 
 # A typo such as 2205 for 2025 is refused rather than stored as a card that never expires.
 MAX_YEARS_AHEAD: Final = 50
-
-
-class IinRange(NamedTuple):
-    """Numbers whose first len(low) digits lie in [low, high] (same-length digit strings)."""
-
-    low: str
-    high: str
-    brand: Brand
-
-    def matches(self, number: str) -> bool:
-        prefix = number[: len(self.low)]
-        return len(prefix) == len(self.low) and self.low <= prefix <= self.high
-
-
-# The longest matching prefix wins, so a narrow range can carve out part of a wide one;
-# two ranges of the same prefix length never overlap (a test checks it).
-IIN_RANGES: Final[tuple[IinRange, ...]] = (
-    IinRange("4", "4", "visa"),
-    IinRange("51", "55", "mastercard"),
-    IinRange("2221", "2720", "mastercard"),
-    IinRange("34", "34", "amex"),
-    IinRange("37", "37", "amex"),
-    IinRange("6011", "6011", "discover"),
-    IinRange("644", "649", "discover"),
-    IinRange("65", "65", "discover"),
-    IinRange("3528", "3589", "jcb"),
-    # 3088 is a legacy JCB range (ANET.md's JCB test card); 300-305 are Diners.
-    IinRange("3088", "3088", "jcb"),
-    IinRange("300", "305", "diners"),
-    IinRange("36", "36", "diners"),
-    IinRange("38", "38", "diners"),
-    IinRange("62", "62", "unionpay"),
-    # Discover also lists 622126-622925, but those cards are issued by UnionPay
-    # members and carry the UnionPay brand; Discover lists them only because its
-    # network accepts and routes them under the Discover-UnionPay alliance. The brand
-    # we show is the one on the card (ANET.md's UnionPay test card 6221499053360818
-    # sits in this range). A connector that must route them as Discover maps the
-    # brand at its own wire. Kept as an explicit row so that adding Discover's
-    # six-digit range here collides visibly instead of silently winning.
-    IinRange("622126", "622925", "unionpay"),
-)
-
-VALID_LENGTHS: Final[Mapping[Brand, frozenset[int]]] = MappingProxyType(
-    {
-        "visa": frozenset({13, 16, 19}),
-        "mastercard": frozenset({16}),
-        "amex": frozenset({15}),
-        "discover": frozenset(range(16, 20)),
-        "jcb": frozenset(range(16, 20)),
-        "diners": frozenset(range(14, 20)),
-        "unionpay": frozenset(range(16, 20)),
-    }
-)
 
 
 class CardFacts(msgspec.Struct, frozen=True):
@@ -86,14 +34,6 @@ class CardFacts(msgspec.Struct, frozen=True):
     last4: str
     exp_month: int
     exp_year: int
-
-
-def detect_brand(number: str) -> Brand | None:
-    """The brand of a card number by its most specific matching IIN range."""
-    matches = [iin for iin in IIN_RANGES if iin.matches(number)]
-    if not matches:
-        return None
-    return max(matches, key=lambda iin: len(iin.low)).brand
 
 
 def cvv_length(brand: Brand) -> int:

@@ -10,13 +10,15 @@ import msgspec
 
 from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
-from gateway.vault.cards import BRANDS
+from gateway.core.card_numbers import BRANDS
 
 # Authorize.Net's limits (ANET.md §1) bound what a merchant may send.
 ADDRESS_LINES_MAX = 60
 
 
 class CardIn(RequestBody):
+    card_data = frozenset({"number"})
+
     number: Annotated[
         str,
         msgspec.Meta(

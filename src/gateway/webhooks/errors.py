@@ -7,7 +7,6 @@ from gateway.core.errors import GatewayError
 
 class InvalidSignature(GatewayError):
     code = "invalid_signature"
-    title = "Invalid signature"
 
 
 class EventNotMatched(Exception):

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Final, assert_never
 
+from gateway.core.card_numbers import detect_brand
 from gateway.core.clock import Clock
 from gateway.core.errors import ValidationFailed
 from gateway.core.settings import Settings
@@ -43,7 +44,6 @@ from gateway.processors.port import (
     TokenizeRequest,
     VoidRequest,
 )
-from gateway.vault.cards import detect_brand
 
 # How far back a lookup by reference reads: a call that timed out is recent.
 LOOKUP_PAGES: Final = 5  # of the unsettled list (1,000 a page), and of each settled batch

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from gateway.core.card_numbers import detect_brand
 from gateway.processors.port import Card, Outcome
 from gateway.processors.simulator.models import SimulatorPaymentMethod
 from gateway.processors.simulator.triggers import TriggerClass, trigger_class_of
-from gateway.vault.cards import detect_brand, is_expired, number_error
+from gateway.vault.cards import is_expired, number_error
 
 INVALID_CARD_NUMBER: Final = "6"
 INVALID_EXPIRY: Final = "7"

@@ -51,7 +51,6 @@ class AdvanceStoppedError(GatewayError):
     """500: billing on the clock failed on our side; the clock stopped where it was."""
 
     code = "internal_error"
-    title = "Internal error"
 
 
 @dataclass(frozen=True)

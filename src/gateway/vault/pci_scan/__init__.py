@@ -13,18 +13,15 @@ runs to prove it.
 - `report`: what a scan searched and found.
 """
 
+from gateway.core.card_numbers import KNOWN_TEST_CARDS, MAX_DIGITS, MIN_DIGITS, mask_number
 from gateway.vault.pci_scan.decoders import MAX_INFLATED_BYTES, LayerCounts, scan_bytes
 from gateway.vault.pci_scan.finders import (
-    KNOWN_TEST_CARDS,
-    MAX_DIGITS,
-    MIN_DIGITS,
     Hit,
     HitKind,
     compile_patterns,
     find_all,
     find_card_numbers,
     find_cvvs,
-    mask_number,
     redact,
 )
 from gateway.vault.pci_scan.report import MAX_HITS_KEPT, DatabaseCounts, ScanReport

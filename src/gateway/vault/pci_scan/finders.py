@@ -12,7 +12,7 @@ only when one of these holds:
 2. ``pattern``: one of the operator's regular expressions matches its digits
    (separators removed; `re.search`, so anchor with ^ and $ as needed).
 3. ``brand:<brand>``: real cards. Its prefix belongs to a card brand and its
-   length is one that brand issues (`gateway.vault.cards`), and it stands the way
+   length is one that brand issues (`gateway.core.card_numbers`), and it stands the way
    a printed card number stands:
    - no letter, digit, underscore or ``+`` right next to it, so nothing inside an
      id (``txn_06H012EF380RQHN8``), a hex digest, base64 or a ciphertext counts;
@@ -40,33 +40,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 import msgspec
 
-from gateway.core.luhn import luhn_valid
-from gateway.vault.cards import VALID_LENGTHS, detect_brand
-
-# ANET.md section 3, plus the simulator's legacy trigger card (ANET.md section 9).
-KNOWN_TEST_CARDS: Final[frozenset[str]] = frozenset(
-    {
-        "4007000000027",
-        "4012888818888",
-        "4111111111111111",
-        "5424000000000015",
-        "2223000010309703",
-        "2223000010309711",
-        "370000000000002",
-        "6011000000000012",
-        "3088000000000017",
-        "38000000000006",
-        "6221499053360818",
-        "4222222222222",
-    }
+from gateway.core.card_numbers import (
+    card_number_spans,
+    mask_number,
 )
 
-MIN_DIGITS: Final = 13
-MAX_DIGITS: Final = 19
 HitKind = Literal["card_number", "cvv"]
 
 
@@ -85,11 +67,6 @@ class Hit(msgspec.Struct, frozen=True, kw_only=True):
     location: str = ""
     position: str = ""
 
-
-_RUN = re.compile(r"\d+(?:[ -]\d+)*")
-_GROUP = re.compile(r"\d+")
-_CARD_GROUP_SIZES = range(4, 7)
-_GLUE = frozenset("_+")
 
 _CVV_KEYS = (
     r"cvv2?|cvc2?|cvn|card[_-]?code|card[_-]?cvv2?|card[_-]?cvc2?|security[_-]?code"
@@ -114,115 +91,13 @@ class _Span:
     masked: str
 
 
-def mask_number(digits: str) -> str:
-    """The most of a card number we ever show: first 6 and last 4 (first 4 under 16)."""
-    head = 6 if len(digits) >= 16 else 4
-    return digits[:head] + "*" * (len(digits) - head - 4) + digits[-4:]
-
-
-def _is_glue(char: str) -> bool:
-    return char.isalnum() or char in _GLUE
-
-
-def _stands_alone(text: str, start: int, end: int) -> bool:
-    """Nothing around it makes it part of an id, a digest, base64 or a decimal."""
-    before = text[start - 1] if start > 0 else ""
-    after = text[end] if end < len(text) else ""
-    if (before and _is_glue(before)) or (after and _is_glue(after)):
-        return False
-    if before == "." and start > 1 and text[start - 2].isdigit():
-        return False
-    return not (after == "." and end + 1 < len(text) and text[end + 1].isdigit())
-
-
-def _printed_like_a_card(
-    text: str, groups: Sequence[tuple[int, int]], first: int, last: int
-) -> bool:
-    """Groups first..last (inclusive) of a run: laid out as a card is printed?"""
-    start, end = groups[first][0], groups[last][1]
-    if first == 0 and last == len(groups) - 1:
-        if not _stands_alone(text, start, end):
-            return False
-    else:
-        # Part of a longer run: only a space may part it from the other digits.
-        if first > 0 and text[start - 1] != " ":
-            return False
-        if last < len(groups) - 1 and text[end] != " ":
-            return False
-        outer_start, outer_end = groups[0][0], groups[-1][1]
-        if first == 0 and not _stands_alone(text, outer_start, outer_end):
-            return False
-        if last == len(groups) - 1 and not _stands_alone(text, outer_start, outer_end):
-            return False
-    if first == last:
-        return True
-    separators = {text[groups[index][1]] for index in range(first, last)}
-    sizes = [groups[index][1] - groups[index][0] for index in range(first, last)]
-    return len(separators) == 1 and all(size in _CARD_GROUP_SIZES for size in sizes)
-
-
-def _card_rule(
-    text: str,
-    groups: Sequence[tuple[int, int]],
-    first: int,
-    last: int,
-    *,
-    digits: str,
-    patterns: Sequence[re.Pattern[str]],
-) -> str | None:
-    if digits in KNOWN_TEST_CARDS:
-        return "test_card"
-    if any(pattern.search(digits) for pattern in patterns):
-        return "pattern"
-    brand = detect_brand(digits)
-    if (
-        brand is not None
-        and len(digits) in VALID_LENGTHS[brand]
-        and _printed_like_a_card(text, groups, first, last)
-    ):
-        return f"brand:{brand}"
-    return None
-
-
 def _card_spans(
     text: str, patterns: Sequence[re.Pattern[str]]
 ) -> tuple[list[_Span], list[tuple[int, int]]]:
-    """Card hits, and every Luhn-valid 13-19 digit window (masked in excerpts
-    whether or not it is a hit)."""
-    hits: list[_Span] = []
-    sensitive: list[tuple[int, int]] = []
-    for run in _RUN.finditer(text):
-        if len(run[0]) < MIN_DIGITS:
-            continue
-        groups = [(run.start() + g.start(), run.start() + g.end()) for g in _GROUP.finditer(run[0])]
-        # Per first group, the Luhn-valid windows starting there: (last group, digits).
-        windows: list[list[tuple[int, str]]] = []
-        for first in range(len(groups)):
-            valid: list[tuple[int, str]] = []
-            digits = ""
-            for last in range(first, len(groups)):
-                digits += text[groups[last][0] : groups[last][1]]
-                if len(digits) > MAX_DIGITS:
-                    break
-                if len(digits) >= MIN_DIGITS and luhn_valid(digits):
-                    valid.append((last, digits))
-                    sensitive.append((groups[first][0], groups[last][1]))
-            windows.append(valid)
-        first = 0
-        while first < len(groups):
-            best: tuple[int, str, str] | None = None
-            for last, digits in windows[first]:
-                rule = _card_rule(text, groups, first, last, digits=digits, patterns=patterns)
-                if rule is not None:
-                    best = (last, rule, digits)  # the longest window wins
-            if best is None:
-                first += 1
-                continue
-            last, rule, digits = best
-            hits.append(
-                _Span(groups[first][0], groups[last][1], "card_number", rule, mask_number(digits))
-            )
-            first = last + 1
+    """Card hits (the rule is core's, shared with the API's free-text check), and
+    every Luhn-valid 13-19 digit window (masked in excerpts whether or not it is a hit)."""
+    spans, sensitive = card_number_spans(text, patterns)
+    hits = [_Span(span.start, span.end, "card_number", span.rule, span.masked) for span in spans]
     return hits, sensitive
 
 
