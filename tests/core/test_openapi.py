@@ -11,10 +11,10 @@ from openapi_spec_validator import validate
 
 from gateway import __version__
 from gateway.app import create_app
+from gateway.core.card_numbers import BRANDS
 from gateway.core.ids import is_id
 from gateway.payments.states import ChildStatus, ParentStatus, TransactionType
 from gateway.subscriptions.states import InvoiceStatus, SubscriptionStatus
-from gateway.vault.cards import BRANDS
 from gateway.webhooks.outbound.models import DELIVERY_STATUSES
 from gateway.webhooks.schemas import EVENT_STATUSES
 from tests.fixtures.app import make_settings
