@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.core.card_numbers import BRANDS
 from gateway.core.openapi import one_of
 from gateway.core.schemas import RequestBody
-from gateway.core.card_numbers import BRANDS
 
 # Authorize.Net's limits (ANET.md §1) bound what a merchant may send.
 ADDRESS_LINES_MAX = 60
