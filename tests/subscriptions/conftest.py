@@ -22,6 +22,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.settings import Settings
 from gateway.core.tenancy import Owner
 from gateway.idempotency.commands import KeyedRequest
+from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.store import KeyScope
 from gateway.merchants.models import Merchant
 from gateway.merchants.scopes import Scope
@@ -307,7 +308,7 @@ def billing(
 def _keyed(merchant_id: str, name: str) -> KeyedRequest:
     return KeyedRequest(
         scope=KeyScope(merchant_id=merchant_id, livemode=False, key=f"{name}-{next(_keys)}"),
-        fingerprint=name,
+        fingerprint=RequestFingerprint(current=f"v2:{name}", legacy=name),
     )
 
 
