@@ -20,7 +20,8 @@ from gateway.composition.process import lent_resources
 from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock
 from gateway.core.errors import ValidationFailed
-from gateway.core.settings import RateLimitSettings, Settings
+from gateway.core.rate_limit_settings import RateLimitSettings
+from gateway.core.settings import Settings
 from gateway.merchants.models import Merchant
 from gateway.merchants.principal import Principal
 from gateway.merchants.rate_limits import key_policy

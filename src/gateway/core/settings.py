@@ -6,7 +6,6 @@ variable they come from, so a conversion error names the variable itself.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -27,15 +26,19 @@ from gateway.core.production_secrets import (
     reused_key,
     signature_key_problem,
 )
+from gateway.core.rate_limit_settings import RateLimitSettings
 from gateway.core.sandbox_settings import SandboxSettings
+from gateway.core.setting_types import (
+    NonNegativeInt,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    prefixed,
+)
+from gateway.core.webhook_settings import WebhookSettings
 
 Environment = Literal["development", "test", "production"]
 
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
-Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
-Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 DEFAULT_DATA_DIR = ".gateway-data"
 # The path of Authorize.Net's one endpoint, which an environment given as a URL names.
@@ -45,11 +48,7 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-def _prefixed(prefix: str) -> Callable[[str], str]:
-    return lambda name: prefix + name.upper()
-
-
-class CoreSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+class CoreSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_")):
     env: Environment = "development"
     data_dir: str = DEFAULT_DATA_DIR
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -59,7 +58,7 @@ class CoreSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
     fault_injection: str = ""
 
 
-class DatabaseSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_DATABASE_")):
+class DatabaseSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_DATABASE_")):
     # None: the embedded PostgreSQL under the data folder.
     url: str | None = msgspec.field(default=None, name="DATABASE_URL")
     pool_size: PositiveInt = 10
@@ -72,7 +71,7 @@ class DatabaseSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_DA
             raise ValueError("must start with postgresql+asyncpg:// - at `$.DATABASE_URL`")
 
 
-class RedisSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_REDIS_")):
+class RedisSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_REDIS_")):
     # None: the embedded Redis under the data folder.
     url: str | None = msgspec.field(default=None, name="REDIS_URL")
     socket_timeout_s: PositiveFloat = 2.0
@@ -82,7 +81,7 @@ class RedisSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_REDIS
             raise ValueError("must start with redis://, rediss:// or unix:// - at `$.REDIS_URL`")
 
 
-class HttpSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+class HttpSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_")):
     host: str = "127.0.0.1"
     port: Port = 8000
     metrics_token: str = ""
@@ -104,7 +103,7 @@ class HttpSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
         return (os.cpu_count() or 1) if environment == "production" else 1
 
 
-class DashboardSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_DASHBOARD_")):
+class DashboardSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_DASHBOARD_")):
     port: Port = 9181
     user: str = "admin"
     # None: generated and persisted under the data folder (development only).
@@ -113,7 +112,7 @@ class DashboardSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_D
     failed_logins_per_min: PositiveInt = 10
 
 
-class SecretSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+class SecretSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_")):
     # None: generated and persisted under the data folder (never in production).
     encryption_keys: str | None = None
     fingerprint_key: str | None = None
@@ -134,7 +133,7 @@ class SecretSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
                 raise ValueError(f"{error} - at `$.{name}`") from None
 
 
-class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+class PaymentSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_")):
     max_amount: PositiveInt = 99_999_999
     # Floats so that a chaos run can let authorizations expire (and orphans be
     # compensated) within seconds; production values are whole days and minutes.
@@ -151,65 +150,9 @@ class PaymentSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_"))
         parse_cutoff(self.settlement_cutoff)
 
 
-class BillingSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
+class BillingSettings(msgspec.Struct, frozen=True, rename=prefixed("GATEWAY_")):
     dunning_schedule_days: tuple[PositiveInt, ...] = (1, 3, 5, 7)
     dunning_final_action: Literal["cancel", "pause"] = "cancel"
-
-
-class WebhookSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
-    # One retry per interval (jittered by up to 10 %); 0 retries at once.
-    webhook_retry_schedule_s: tuple[NonNegativeInt, ...] = (10, 60, 300, 1800, 7200)
-    webhook_unmatched_grace_s: PositiveInt = 300
-    # None: this gateway's own inbound endpoint; "" turns the simulator's webhooks off.
-    simulator_webhook_url: str | None = None
-    simulator_latency_ms: NonNegativeInt = 0
-    simulator_decline_rate: Rate = 0.0
-    # How long the simulator holds an authorization; None: GATEWAY_AUTH_EXPIRY_DAYS.
-    # Longer lets the expiry sweep void holds before the processor lets them lapse,
-    # as the chaos suite does (a real processor's lifetime is its own, not ours).
-    simulator_auth_expiry_days: PositiveFloat | None = None
-    # Outbound merchant webhooks (API.md "Webhooks / Outbound"): the delay after
-    # each failed attempt (jittered by up to 10 %), then the delivery is dead.
-    webhook_delivery_schedule_s: tuple[NonNegativeInt, ...] = (
-        5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400,
-    )  # fmt: skip
-    # A whole attempt (connect, send, read the answer) takes at most this long.
-    webhook_delivery_timeout_s: PositiveFloat = 10.0
-    # Attempts in flight at once per endpoint: one slow receiver holds no more.
-    webhook_delivery_concurrency: PositiveInt = 8
-    # An attempt still in flight after this long was lost with its worker and is
-    # made again; longer than the timeout.
-    webhook_delivery_lease_s: PositiveInt = 60
-
-    def __post_init__(self) -> None:
-        # A lease that ran out before its attempt could end would send it twice.
-        if self.webhook_delivery_lease_s <= self.webhook_delivery_timeout_s:
-            raise ValueError(
-                "must be longer than GATEWAY_WEBHOOK_DELIVERY_TIMEOUT_S"
-                " - at `$.GATEWAY_WEBHOOK_DELIVERY_LEASE_S`"
-            )
-
-
-class RateLimitSettings(msgspec.Struct, frozen=True, rename=_prefixed("GATEWAY_")):
-    """API.md "Rate limits": per key and second, each for reads and writes, with
-    bursts up to twice that; per client address and minute for failures."""
-
-    rate_limit_live_per_s: PositiveInt = 100
-    rate_limit_test_per_s: PositiveInt = 25
-    rate_limit_failed_auth_per_min: PositiveInt = 20
-    rate_limit_webhook_invalid_per_min: PositiveInt = 60
-    # Addresses or networks whose X-Forwarded-For is believed; none by default,
-    # so a client cannot pick the address its failures are counted against.
-    trusted_proxies: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{proxy!r} is not an address or network - at `$.GATEWAY_TRUSTED_PROXIES`"
-                ) from None
 
 
 class Settings(msgspec.Struct, frozen=True):

@@ -14,8 +14,9 @@ from litestar.handlers.base import BaseRouteHandler
 
 from gateway.composition.resources import Resources
 from gateway.core.client_address import client_address
+from gateway.core.rate_limit_settings import RateLimitSettings
 from gateway.core.rate_limits import Kind, Policy, RateLimiter
-from gateway.core.settings import RateLimitSettings, Settings
+from gateway.core.settings import Settings
 from gateway.merchants.principal import Principal
 
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})

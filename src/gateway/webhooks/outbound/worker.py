@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
-from gateway.core.settings import WebhookSettings
+from gateway.core.webhook_settings import WebhookSettings
 from gateway.webhooks.outbound.claims import Claim, claim_due
 from gateway.webhooks.outbound.models import WebhookDelivery
 from gateway.webhooks.outbound.outcomes import Outcome, record_attempt
