@@ -28,16 +28,20 @@ UNLIMITED = {
 
 
 @contextmanager
-def serving(environment: Mapping[str, str]) -> Iterator[str]:
-    """The API's base URL while `gateway serve` runs with `environment` added."""
+def served_process(
+    environment: Mapping[str, str | None],
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`gateway serve` with `environment` added (None removes a variable): its base
+    URL and its process, once it answers."""
     port = closed_port()
-    env = {
+    merged: dict[str, str | None] = {
         **os.environ,
         **UNLIMITED,
         "GATEWAY_PORT": str(port),
         "GATEWAY_LOG_LEVEL": "WARNING",
         **environment,
     }
+    env = {name: value for name, value in merged.items() if value is not None}
     api = subprocess.Popen(  # noqa: S603 - our own command line
         [GATEWAY, "serve"], cwd=REPOSITORY, env=env
     )
@@ -52,7 +56,14 @@ def serving(environment: Mapping[str, str]) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield url, api
     finally:
-        api.terminate()
+        api.terminate()  # granian stops its workers on SIGTERM
         api.wait(timeout=30)
+
+
+@contextmanager
+def serving(environment: Mapping[str, str]) -> Iterator[str]:
+    """The API's base URL while `gateway serve` runs with `environment` added."""
+    with served_process(environment) as (url, _):
+        yield url

@@ -9,21 +9,17 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
 from gateway.core.settings import HttpSettings, SettingsError, load_settings
-from tests.support import closed_port
+from tests.served_api import served_process
 
-GATEWAY = str(Path(sys.executable).with_name("gateway"))
-REPOSITORY = Path(__file__).resolve().parents[2]
 HEADER_READ_TIMEOUT_S = 1.0
 MAX_CONNECTIONS = 4
 MAX_HEADER_BYTES = 16 * 1024
@@ -49,39 +45,19 @@ def served(
     database_url: str, test_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     """One `gateway serve` worker with short edge limits, for the whole module."""
-    port = closed_port()
     environment = {
-        **os.environ,
         "GATEWAY_ENV": "test",
         "DATABASE_URL": database_url,
         "REDIS_URL": test_redis_url,
         "GATEWAY_DATA_DIR": str(tmp_path_factory.mktemp("edge-data")),
-        "GATEWAY_PORT": str(port),
         "GATEWAY_API_WORKERS": "1",
-        "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_HTTP_HEADER_READ_TIMEOUT_S": str(HEADER_READ_TIMEOUT_S),
         "GATEWAY_HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         "GATEWAY_HTTP_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
+        "PROMETHEUS_MULTIPROC_DIR": None,
     }
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(  # noqa: S603 - our own command line
-        [GATEWAY, "serve"], cwd=REPOSITORY, env=environment
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "gateway serve exited"
-            assert time.monotonic() < deadline, "gateway serve never answered"
-            try:
-                if httpx.get(f"{url}/api/v1/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield Served(url, port, process)
-    finally:
-        process.terminate()  # granian stops its workers on SIGTERM
-        process.wait(timeout=30)
+    with served_process(environment) as (url, process):
+        yield Served(url, int(url.rsplit(":", 1)[1]), process)
 
 
 def _closed_within(connection: socket.socket, limit_s: float) -> float | None:
