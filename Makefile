@@ -10,6 +10,9 @@ UV_TOOLS := $(CURDIR)/.tools
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_TOOLS)/bin/uv)
 PYTHON_FOR_TOOLS := $(shell command -v python3.11 2>/dev/null || command -v python3.12 2>/dev/null || command -v python3)
 RUN := $(UV) run --frozen
+# One worker per core (at most 4), each with its own database and Redis db; whole
+# files per worker, so a module's served gateway starts once.
+PYTEST_PARALLEL := -n auto --maxprocesses 4 --dist loadfile
 
 .PHONY: help run test chaos bench-billing bench-deliveries lint format sync bootstrap clean
 
@@ -38,7 +41,7 @@ format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff format src jobs tests migrations ops
 
 test: lint ## Lint, then the whole test suite on real PostgreSQL and Redis
-	$(RUN) pytest
+	$(RUN) pytest $(PYTEST_PARALLEL)
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)

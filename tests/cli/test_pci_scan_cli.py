@@ -182,6 +182,7 @@ async def test_a_clean_system_passes_and_says_what_was_searched(
 # -- (b) planted -------------------------------------------------------------------------
 
 
+@pytest.mark.plants_card_data
 async def test_planted_card_numbers_and_cvvs_are_reported_masked_where_they_are(
     cli_env: dict[str, str],
     committed_engine: AsyncEngine,

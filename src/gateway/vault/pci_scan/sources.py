@@ -102,20 +102,57 @@ async def scan_database(
     so any column type and any schema version reads the same), and the plaintext
     of every sealed column `keyring` can open. Hits are reported as `source`;
     tables and rows are counted in `counts` (default: the report's own)."""
-    where = _Where(report, source, report if counts is None else counts)
     async with engine.connect() as plain_connection:
         # One snapshot for the whole scan; read-only, so the scan can never write.
         connection = await plain_connection.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         )
         async with connection.begin():
-            tables = await _live_tables(connection)
-            primary_keys = await _primary_keys(connection)
-            for table in tables:
-                keys = primary_keys.get(table, [])
-                await _scan_table(connection, table, keys, where, patterns)
-            if keyring is not None:
-                await _scan_sealed(connection, keyring, where, patterns)
+            await scan_connection(
+                connection, report, patterns, keyring=keyring, source=source, counts=counts
+            )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What a scan needs to know of a schema: its tables, their primary keys and
+    their columns (read once; a caller scanning often may keep it)."""
+
+    tables: list[str]
+    primary_keys: dict[str, list[str]]
+    columns: set[tuple[str, str]]
+
+
+async def read_catalogue(connection: AsyncConnection) -> Catalogue:
+    return Catalogue(
+        tables=await _live_tables(connection),
+        primary_keys=await _primary_keys(connection),
+        columns=await _live_columns(connection),
+    )
+
+
+async def scan_connection(
+    connection: AsyncConnection,
+    report: ScanReport,
+    patterns: Sequence[re.Pattern[str]] = (),
+    *,
+    keyring: KeyRing | None = None,
+    source: str = "database",
+    counts: TableCounts | None = None,
+    tables: Sequence[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> None:
+    """`scan_database` on a connection already in the transaction whose rows are
+    to be read (uncommitted ones included), over `tables` (default: every table)."""
+    where = _Where(report, source, report if counts is None else counts)
+    known = catalogue or await read_catalogue(connection)
+    wanted = None if tables is None else set(tables)
+    chosen = [table for table in known.tables if wanted is None or table in wanted]
+    await _scan_tables(connection, chosen, known.primary_keys, where, patterns)
+    if keyring is not None:
+        await _scan_sealed(
+            connection, keyring, where, patterns, only=set(chosen), live=known.columns
+        )
 
 
 @dataclass(frozen=True)
@@ -127,30 +164,44 @@ class _Where:
     counts: TableCounts
 
 
-async def _scan_table(
-    connection: AsyncConnection,
-    table: str,
-    key_columns: Sequence[str],
-    where: _Where,
-    patterns: Sequence[re.Pattern[str]],
-) -> None:
+def _table_rows(table: str, key_columns: Sequence[str]) -> str:
+    """(table, row locator, row as text) for each row of `table`."""
     # ROW(t.*) rather than `t`: a column named like the alias would shadow the row.
     if key_columns:
         locator = "concat_ws(',', " + ", ".join(f"t.{_quote(c)}::text" for c in key_columns) + ")"
-        label = ",".join(key_columns)
     else:
-        locator, label = "t.ctid::text", "ctid"
+        locator = "t.ctid::text"
+    literal = "'" + table.replace("'", "''") + "'"
     # ONLY: a partitioned or inherited table's rows are read once, from where they live.
-    statement = f"SELECT {locator}, ROW(t.*)::text FROM ONLY {_quote(table)} AS t"
+    return f"SELECT {literal}::text, {locator}, ROW(t.*)::text FROM ONLY {_quote(table)} AS t"
+
+
+async def _scan_tables(
+    connection: AsyncConnection,
+    tables: Sequence[str],
+    primary_keys: dict[str, list[str]],
+    where: _Where,
+    patterns: Sequence[re.Pattern[str]],
+) -> None:
+    """Every row of `tables`, read through one cursor (one round trip per batch
+    of rows, however many tables: a scan of a few small tables stays cheap)."""
+    if not tables:
+        return
     counts = where.counts
-    counts.tables += 1
-    counts.table_rows[table] = 0
-    async for locator_value, row_text in _stream(connection, statement):
+    labels = {table: ",".join(primary_keys.get(table, [])) or "ctid" for table in tables}
+    for table in tables:
+        counts.tables += 1
+        counts.table_rows[table] = 0
+    statement = " UNION ALL ".join(
+        _table_rows(table, primary_keys.get(table, [])) for table in tables
+    )
+    async for table_name, locator_value, row_text in _stream(connection, statement):
+        table = str(table_name)
         counts.rows += 1
         counts.table_rows[table] += 1
         hits = find_all(str(row_text), patterns)
         if hits:
-            position = f"{label}={locator_value}"
+            position = f"{labels[table]}={locator_value}"
             where.report.add(hits, source=where.source, location=table, position=position)
 
 
@@ -159,10 +210,14 @@ async def _scan_sealed(
     keyring: KeyRing,
     where: _Where,
     patterns: Sequence[re.Pattern[str]],
+    *,
+    only: set[str],
+    live: set[tuple[str, str]],
 ) -> None:
     report = where.report
-    live = await _live_columns(connection)
     for sealed in SEALED_COLUMNS:
+        if sealed.table not in only:
+            continue
         if (sealed.table, sealed.column) not in live or (sealed.table, sealed.row_id) not in live:
             continue
         statement = (
@@ -213,12 +268,27 @@ def scan_redis(url: str, report: ScanReport, patterns: Sequence[re.Pattern[str]]
     with Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5) as client:
         indexes = redis_databases(client)
     for index in indexes:
-        report.redis_databases.append(index)
-        with Redis.from_url(
-            redis_url_for_db(url, index), socket_timeout=30, socket_connect_timeout=5
-        ) as client:
-            for key in client.scan_iter(count=REDIS_BATCH):
-                _scan_key(client, index, key, report, patterns)
+        scan_redis_database(url, index, report, patterns)
+
+
+def scan_redis_database(
+    url: str, index: int, report: ScanReport, patterns: Sequence[re.Pattern[str]] = ()
+) -> None:
+    """Every key and value of Redis database `index`."""
+    with Redis.from_url(
+        redis_url_for_db(url, index), socket_timeout=30, socket_connect_timeout=5
+    ) as client:
+        scan_redis_client(client, report, patterns)
+
+
+def scan_redis_client(
+    client: Redis, report: ScanReport, patterns: Sequence[re.Pattern[str]] = ()
+) -> None:
+    """Every key and value of the database `client` is connected to."""
+    index = int(client.connection_pool.connection_kwargs.get("db", 0))
+    report.redis_databases.append(index)
+    for key in client.scan_iter(count=REDIS_BATCH):
+        _scan_key(client, index, key, report, patterns)
 
 
 def _bytes(value: bytes | str | None) -> bytes:
