@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_TOOLS)/bin/uv)
 PYTHON_FOR_TOOLS := $(shell command -v python3.11 2>/dev/null || command -v python3.12 2>/dev/null || command -v python3)
 RUN := $(UV) run --frozen
 
-.PHONY: help run test chaos bench-billing bench-deliveries lint format sync bootstrap clean
+.PHONY: help run test ops-tools chaos bench-billing bench-deliveries lint format sync bootstrap clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix src jobs tests migrations ops
 	$(RUN) ruff format src jobs tests migrations ops
 
-test: lint ## Lint, then the whole test suite on real PostgreSQL and Redis
+test: lint ops-tools ## Lint, then the whole test suite on real PostgreSQL and Redis
 	$(RUN) pytest
+
+ops-tools: ## promtool and docker-compose for the ops checks, when absent (ops/install-tools.sh)
+	@bash ops/install-tools.sh $(UV_TOOLS)
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)
