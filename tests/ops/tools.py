@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ OPS = ROOT / "ops"
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name, path=str(ROOT / ".tools" / "bin")) or shutil.which(name)
+    # The venv's own scripts (kubernetes-validate) are found without activating it.
+    own = f"{ROOT / '.tools' / 'bin'}:{Path(sys.executable).parent}"
+    found = shutil.which(name, path=own) or shutil.which(name)
     if found is None:
         pytest.skip(f"{name} not found: `make ops-tools` fetches it (see ops/install-tools.sh)")
     return found
