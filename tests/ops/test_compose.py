@@ -34,11 +34,10 @@ def _services() -> dict[str, Any]:
     return services
 
 
-def test_docker_compose_1_29_validates_it() -> None:
-    docker_compose = tool("docker-compose")
-    version = run(docker_compose, "version", "--short")
-    run(docker_compose, "-f", str(COMPOSE), "config", "--quiet", cwd=ROOT)
-    assert version.strip(), "docker-compose answered"
+@pytest.mark.slow
+def test_docker_compose_validates_it() -> None:
+    # make ops-tools installs Debian's 1.29, the oldest this file is written for.
+    run(tool("docker-compose"), "-f", str(COMPOSE), "config", "--quiet", cwd=ROOT)
 
 
 def test_it_uses_nothing_1_29_refuses() -> None:

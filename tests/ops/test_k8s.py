@@ -52,6 +52,7 @@ def _pod_specs(path: Path) -> dict[str, Resource]:
     return specs
 
 
+@pytest.mark.slow
 def test_kubernetes_validate_strict_accepts_the_overlay(rendered: Path) -> None:
     validator = tool("kubernetes-validate")
     run(validator, "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(rendered))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.ops.test_runbook import RUNBOOK, section_anchors
@@ -22,6 +23,7 @@ def _alerts() -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
+@pytest.mark.slow
 def test_promtool_accepts_the_rules_and_the_configuration() -> None:
     promtool = tool("promtool")
     run(promtool, "check", "rules", "alerts.yml", cwd=PROMETHEUS)
@@ -29,6 +31,7 @@ def test_promtool_accepts_the_rules_and_the_configuration() -> None:
     run(promtool, "check", "config", "prometheus.yml", cwd=PROMETHEUS)
 
 
+@pytest.mark.slow
 def test_every_alert_passes_its_promtool_unit_tests() -> None:
     promtool = tool("promtool")
     tests = sorted(path.name for path in (PROMETHEUS / "tests").glob("*.yml"))
