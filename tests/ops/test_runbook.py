@@ -32,6 +32,11 @@ STATES = (
     "Database down",
     "Webhook delivery backlog",
     "Webhook delivery failures",
+    "API down or erroring",
+    "Queue backlog",
+    "No worker alive",
+    "Billing lag",
+    "Inbound webhook backlog",
 )
 
 
