@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 # files per worker, so a module's served gateway starts once.
 PYTEST_PARALLEL := -n auto --maxprocesses 4 --dist loadfile
 
-.PHONY: help run test chaos bench-billing bench-deliveries lint format sync bootstrap clean
+.PHONY: help run test ops-tools chaos bench-billing bench-deliveries lint format sync bootstrap clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -40,8 +40,11 @@ format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix src jobs tests migrations ops
 	$(RUN) ruff format src jobs tests migrations ops
 
-test: lint ## Lint, then the whole test suite on real PostgreSQL and Redis
+test: lint ops-tools ## Lint, then the whole test suite on real PostgreSQL and Redis
 	$(RUN) pytest $(PYTEST_PARALLEL)
+
+ops-tools: ## promtool and docker-compose for the ops checks, when absent (ops/install-tools.sh)
+	@bash ops/install-tools.sh $(UV_TOOLS)
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)

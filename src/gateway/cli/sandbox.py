@@ -59,8 +59,14 @@ def _database_server(settings: Settings) -> Iterator[Settings]:
 
 @sandbox.command()
 @click.option("--port", type=int, help="Listen port (default: GATEWAY_SANDBOX_PORT).")
-def serve(port: int | None) -> None:
-    """Serve POST /xml/v1/request.api on 127.0.0.1 until Ctrl-C or SIGTERM."""
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Listen address; a container gives 0.0.0.0 so the API's container reaches it.",
+)
+def serve(port: int | None, host: str) -> None:
+    """Serve POST /xml/v1/request.api until Ctrl-C or SIGTERM."""
     _refuse_production()
     settings = load_settings_or_exit()
     with terminate_on_signals(), _database_server(settings) as ready:
@@ -68,16 +74,16 @@ def serve(port: int | None) -> None:
         if port is not None:
             config = dataclasses.replace(config, port=port)
         click.echo(f"sandbox: {config.url} (login id {config.login_id})")
-        asyncio.run(_serve(ready, config))
+        asyncio.run(_serve(ready, config, host))
 
 
-async def _serve(settings: Settings, config: SandboxConfig) -> None:
+async def _serve(settings: Settings, config: SandboxConfig, host: str) -> None:
     from gateway.composition.sandbox import open_sandbox  # noqa: PLC0415 - slow imports
     from gateway.sandbox import server  # noqa: PLC0415
 
     async with open_sandbox(settings, config) as process:
         background = [server.daily_settlement(process.simulator), *process.background]
-        await server.serve(server.server(process.app, config.port), background)
+        await server.serve(server.server(process.app, config.port, host), background)
 
 
 def _control(action: str, body: dict[str, Any]) -> dict[str, Any]:

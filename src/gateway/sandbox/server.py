@@ -22,10 +22,10 @@ _log = structlog.get_logger("gateway.sandbox")
 Background = Callable[[], Coroutine[Any, Any, None]]
 
 
-def server(app: SandboxApp, port: int) -> uvicorn.Server:
+def server(app: SandboxApp, port: int, host: str = HOST) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        host=HOST,
+        host=host,
         port=port,
         log_config=None,
         access_log=False,
