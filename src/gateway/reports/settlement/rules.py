@@ -240,9 +240,8 @@ def compare(
         mine_line = lines[merchant_id, mine.processor, settled.batch_id, mine.currency]
         mine_line.ledger = mine_line.ledger.plus(mine.kind, mine.amount)
         mine_line.settled_at = settled.settled_at
-        differences[merchant_id] += [
-            _difference(issue, key, mine, other) for issue in _issues(mine, settled)
-        ]
+        for issue in _issues(mine, settled):
+            differences[merchant_id].append(_difference(issue, key, mine, other))
     by_merchant: defaultdict[str | None, list[BatchLine]] = defaultdict(list)
     for (merchant_id, processor, batch_id, currency), sums in sorted(lines.items(), key=_order):
         by_merchant[merchant_id].append(
