@@ -40,7 +40,8 @@ async def test_settled_transactions_say_kind_amount_and_currency(
     assert isinstance(processor, SettlementReports)
     purchased = await processor.purchase(charge(1500))
     authorized = await processor.authorize(charge(2000))
-    assert purchased.processor_transaction_id and authorized.processor_transaction_id
+    assert purchased.processor_transaction_id
+    assert authorized.processor_transaction_id
     captured = await processor.capture(
         CaptureRequest(
             reference=reference(),

@@ -54,7 +54,9 @@ async def _made(post: Post, path: str, body: dict[str, Any], **keys: str) -> dic
 def sources(
     simulator: Simulator, settings: Settings, redis_client: Redis, clock: FrozenClock
 ) -> list[SettlementSource]:
-    return list(reporting_processors(resilient_processors(simulator, settings, redis_client, clock)))
+    return list(
+        reporting_processors(resilient_processors(simulator, settings, redis_client, clock))
+    )
 
 
 @pytest.fixture
@@ -118,7 +120,9 @@ async def test_a_settled_day_agrees_with_per_batch_sums_and_the_days_activity(
         # full one made as a void (600) and the later 500; voids: the cancel.
         Activity("USD", captures=Tally(3, 3300), refunds=Tally(2, 1100), voids=Tally(1, 800)),
     )
-    batches = [(line.currency, line.ledger, line.reported, line.difference) for line in mine.batches]
+    batches = [
+        (line.currency, line.ledger, line.reported, line.difference) for line in mine.batches
+    ]
     assert batches == [
         ("USD", Totals(2, 2700, 0), Totals(2, 2700, 0), 0),  # the purchase and the capture
         ("USD", Totals(1, 0, 500), Totals(1, 0, 500), 0),  # the refund, a batch of its own
