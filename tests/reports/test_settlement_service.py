@@ -106,9 +106,10 @@ def section(report: SettlementReport, merchant_id: str | None) -> Any:
     return next(part for part in report.merchants if part.merchant_id == merchant_id)
 
 
-async def test_a_settled_day_agrees_with_per_batch_sums_and_the_days_activity(
-    day: Day, service: SettlementReportService
+async def test_a_settled_day_agrees_then_each_forced_difference_is_found(
+    day: Day, service: SettlementReportService, db_session: AsyncSession, simulator: Simulator
 ) -> None:
+    """One day made through the API (the costly part), three reports of it."""
     report = await service.report(DAY)
 
     assert report.agrees
@@ -131,51 +132,41 @@ async def test_a_settled_day_agrees_with_per_batch_sums_and_the_days_activity(
     assert [line.ledger for line in section(report, day.other).batches] == [Totals(1, 900, 0)]
     assert (await service.report(DAY - timedelta(days=1))).merchants == ()
 
-
-async def test_an_altered_ledger_row_is_a_difference_in_its_batch(
-    day: Day, service: SettlementReportService, db_session: AsyncSession
-) -> None:
+    # A ledger row altered: a difference in its batch, not in the other merchant's books.
     await db_session.execute(
         update(Transaction).where(Transaction.id == day.purchase).values(amount_captured=1400)
     )
-
-    report = await service.report(DAY)
-
-    assert not report.agrees
-    [difference] = section(report, day.merchant).differences
+    altered = await service.report(DAY)
+    assert not altered.agrees
+    [difference] = section(altered, day.merchant).differences
     assert (difference.issue, difference.transaction_id, difference.processor_transaction_id) == (
         Issue.AMOUNT_DIFFERS,
         day.purchase,
         day.purchase_ptid,
     )
     assert (difference.ledger_amount, difference.reported_amount) == (1400, 1500)
-    first_batch = section(report, day.merchant).batches[0]
+    first_batch = section(altered, day.merchant).batches[0]
     assert (first_batch.ledger.net, first_batch.reported.net, first_batch.difference) == (
         2600,
         2700,
         100,
     )
-    # The other merchant's report is not its business.
     assert (await service.report(DAY, merchant_id=day.other)).agrees
 
-
-async def test_a_batch_with_a_transaction_the_gateway_never_made_is_a_difference(
-    day: Day, service: SettlementReportService, db_session: AsyncSession, simulator: Simulator
-) -> None:
+    # A batch with a transaction the gateway never made: no merchant owns it, so
+    # every merchant's report shows it.
     ghost = await simulator.purchase(charge(700))
     await settle(db_session, simulator)
-
-    report = await service.report(DAY, merchant_id=day.merchant)
-
-    assert not report.agrees
-    assert [part.merchant_id for part in report.merchants] == [day.merchant, None]
-    assert section(report, day.merchant).differences == ()
-    [difference] = section(report, None).differences
-    assert (difference.issue, difference.processor_transaction_id) == (
+    haunted = await service.report(DAY, merchant_id=day.other)
+    assert not haunted.agrees
+    assert [part.merchant_id for part in haunted.merchants] == [day.other, None]
+    assert section(haunted, day.other).differences == ()
+    [stranger] = section(haunted, None).differences
+    assert (stranger.issue, stranger.processor_transaction_id) == (
         Issue.MISSING_IN_LEDGER,
         ghost.processor_transaction_id,
     )
-    assert [line.reported for line in section(report, None).batches] == [Totals(1, 700, 0)]
+    assert [line.reported for line in section(haunted, None).batches] == [Totals(1, 700, 0)]
 
 
 async def test_an_unreachable_processor_cannot_agree(
