@@ -4,10 +4,13 @@ getTransactionList (through `gateway sandbox serve`) alike."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
+from gateway.processors.authorize_net import reports
+from gateway.processors.authorize_net.messages import Batch, TransactionSummary
 from gateway.processors.port import (
     CaptureRequest,
     Outcome,
@@ -88,3 +91,32 @@ async def test_settled_transactions_say_kind_amount_and_currency(
     assert by_id[refunded.processor_transaction_id].batch_id != (
         by_id[purchased.processor_transaction_id].batch_id
     )
+
+
+def test_a_batch_list_is_read_in_the_accounts_currency_keeping_only_what_moved_money() -> None:
+    batch = Batch(batch_id="7", settlement_time_utc="2026-01-16T00:05:00Z")
+
+    def summary(trans_id: str, status: str, amount: str) -> TransactionSummary:
+        return TransactionSummary(
+            trans_id=trans_id,
+            submit_time_utc="2026-01-15T12:00:00Z",
+            transaction_status=status,
+            settle_amount=Decimal(amount),
+        )
+
+    rows = [
+        summary("1", "settledSuccessfully", "1500"),
+        summary("2", "refundSettledSuccessfully", "200"),
+        summary("3", "voided", "900"),  # listed in the batch, moved nothing
+    ]
+
+    settled = reports.settled(batch, rows, "JPY")
+
+    assert [
+        (row.processor_transaction_id, row.kind, row.amount, row.currency) for row in settled
+    ] == [
+        ("1", "charge", 1500, "JPY"),
+        ("2", "refund", 200, "JPY"),
+    ]
+    assert {row.settled_at for row in settled} == {datetime(2026, 1, 16, 0, 5, tzinfo=UTC)}
+    assert {row.batch_id for row in settled} == {"7"}
