@@ -257,9 +257,11 @@ def compare(
     return dict(by_merchant), dict(differences)
 
 
-def _order(item: tuple[_LineKey, _Sums]) -> tuple[str, str, str, str]:
+def _order(item: tuple[_LineKey, _Sums]) -> tuple[str, str, int, str, str]:
+    """Merchants, processors, then batches in the order they closed (numeric ids)."""
     (merchant_id, processor, batch_id, currency), _ = item
-    return merchant_id or "", processor, batch_id or "", currency
+    batch = batch_id or ""
+    return merchant_id or "", processor, len(batch), batch, currency
 
 
 def _issues(mine: LedgerEntry, settled: SettledTransaction) -> list[Issue]:
