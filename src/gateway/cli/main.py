@@ -13,6 +13,7 @@ from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.processors import processors
 from gateway.cli.reconcile import reconcile
+from gateway.cli.report import report
 from gateway.cli.sandbox import sandbox
 from gateway.cli.simulator import settle, simulator
 from gateway.cli.up import up
@@ -57,5 +58,6 @@ for command in (
     webhook_endpoints,
     deliveries,
     jobs,
+    report,
 ):
     main.add_command(command)

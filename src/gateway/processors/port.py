@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 
 class Outcome(StrEnum):
@@ -187,6 +187,10 @@ class ProcessorTransaction:
     parent_processor_transaction_id: str | None = None
 
 
+# What a settled transaction moved: a charge pays the merchant, a refund pays back.
+SettledKind = Literal["charge", "refund"]
+
+
 @dataclass(frozen=True)
 class SettledTransaction:
     """One transaction of a settled batch (getSettledBatchList + getTransactionList)."""
@@ -194,6 +198,9 @@ class SettledTransaction:
     processor_transaction_id: str
     batch_id: str
     settled_at: datetime
+    kind: SettledKind
+    amount: int  # what settled (settleAmount), minor units
+    currency: str
 
 
 # The widest window a settled-batch report covers (getSettledBatchList, ANET.md §4).

@@ -219,7 +219,7 @@ class AuthorizeNetConnector:
             self._client, self._auth, first=first, last=last
         ):
             rows = await reports.batch_rows(self._client, self._auth, batch.batch_id)
-            settled += reports.settled(batch, rows)
+            settled += reports.settled(batch, rows, self.account_currency)
         return settled
 
     # -- stored cards (CIM) ----------------------------------------------------

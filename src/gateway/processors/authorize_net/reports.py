@@ -22,6 +22,7 @@ from gateway.processors.authorize_net.messages import (
     TransactionListResponse,
     TransactionSummary,
 )
+from gateway.processors.authorize_net.wire import amount_from_wire
 from gateway.processors.port import SettledTransaction
 
 PAGE_LIMIT: Final = 1000  # the most Authorize.Net gives in one page
@@ -36,6 +37,8 @@ SETTLED_STATUSES: Final = frozenset(
         "returnedItem",
     }
 )
+# Of those, the ones that paid a customer back.
+REFUND_STATUSES: Final = frozenset({"refundSettledSuccessfully"})
 
 
 async def find_unsettled(
@@ -98,14 +101,22 @@ async def batch_rows(
         page += 1
 
 
-def settled(batch: Batch, rows: Iterable[TransactionSummary]) -> list[SettledTransaction]:
-    """The rows of a batch that settled money, stamped with the batch's time."""
+def settled(
+    batch: Batch, rows: Iterable[TransactionSummary], currency: str
+) -> list[SettledTransaction]:
+    """The rows of a batch that settled money, stamped with the batch's time;
+    amounts are read in `currency`, the account's (the lists name none)."""
     if not batch.settlement_time_utc:
         return []
     settled_at = answers.parse_utc(batch.settlement_time_utc)
     return [
         SettledTransaction(
-            processor_transaction_id=row.trans_id, batch_id=batch.batch_id, settled_at=settled_at
+            processor_transaction_id=row.trans_id,
+            batch_id=batch.batch_id,
+            settled_at=settled_at,
+            kind="refund" if row.transaction_status in REFUND_STATUSES else "charge",
+            amount=amount_from_wire(row.settle_amount, currency),
+            currency=currency,
         )
         for row in rows
         if row.transaction_status in SETTLED_STATUSES

@@ -262,18 +262,21 @@ class SimulatorLedger:
         """Every transaction of the batches settled from `first` to `last`, both
         included, by batch then id."""
         statement = (
-            select(SimulatorTransaction.id, SimulatorBatch.id, SimulatorBatch.settled_at)
+            select(SimulatorTransaction, SimulatorBatch.settled_at)
             .join(SimulatorBatch, SimulatorTransaction.batch_id == SimulatorBatch.id)
             .where(SimulatorBatch.settled_at >= first, SimulatorBatch.settled_at <= last)
             .order_by(SimulatorBatch.id, SimulatorTransaction.id)
         )
         return [
             SettledTransaction(
-                processor_transaction_id=str(transaction_id),
-                batch_id=str(batch_id),
+                processor_transaction_id=str(row.id),
+                batch_id=str(row.batch_id),
                 settled_at=settled_at,
+                kind="refund" if row.kind == "refund" else "charge",
+                amount=row.settle_amount,
+                currency=row.currency,
             )
-            for transaction_id, batch_id, settled_at in await self.session.execute(statement)
+            for row, settled_at in await self.session.execute(statement)
         ]
 
     async def webhook(self, notification_id: str) -> SimulatorWebhook | None:

@@ -1,0 +1,1 @@
+"""Reports operators run over the gateway's ledger and the processors' records."""
