@@ -1,0 +1,22 @@
+"""One served gateway (API and worker) per test module, and the examples' own
+databases beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.examples.served import ServedGateway, served_gateway
+from tests.fixtures.services import Services
+
+
+@pytest.fixture(scope="module")
+def gateway(database_url: str, test_redis_url: str) -> Iterator[ServedGateway]:
+    with served_gateway(database_url, test_redis_url, "Example Merchant") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def admin_url(services: Services) -> str:
+    return services.postgres_admin_url
