@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -37,40 +37,73 @@ class BookingService:
         return str(created.json()["id"])
 
 
-def booking_environment(
-    gateway: ServedGateway, database_url: str, port: int, **extra: str
-) -> dict[str, str]:
-    return {
-        "PATH": gateway.environment.get("PATH", ""),
-        "BOOKING_DATABASE_URL": database_url,
-        "BOOKING_GATEWAY_URL": gateway.url,
-        "BOOKING_GATEWAY_API_KEY": gateway.key,
-        "BOOKING_PORT": str(port),
-        # Short loops, so recovery and expiry are seen in a second, not minutes.
-        "BOOKING_SWEEP_INTERVAL_S": "0.3",
-        "BOOKING_RECOVERY_GRACE_S": "1",
-        **extra,
-    }
-
-
-@contextmanager
-def booking_service(environment: dict[str, str]) -> Iterator[BookingService]:
+def start(environment: dict[str, str]) -> BookingService:
     process = subprocess.Popen(  # noqa: S603 - the example's own command line
         [BOOKING, "serve"], cwd=REPOSITORY, env=environment
     )
     url = f"http://127.0.0.1:{environment['BOOKING_PORT']}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise AssertionError("booking serve never answered")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return BookingService(url, process)
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@dataclass
+class BookingRunner:
+    """The module's one booking service, on one port and database; tests may stop
+    it and start it again with other settings (a fault to crash on)."""
+
+    gateway: ServedGateway
+    database_url: str
+    port: int
+    service: BookingService | None = field(default=None)
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        return {
+            "PATH": self.gateway.environment.get("PATH", ""),
+            "BOOKING_DATABASE_URL": self.database_url,
+            "BOOKING_GATEWAY_URL": self.gateway.url,
+            "BOOKING_GATEWAY_API_KEY": self.gateway.key,
+            "BOOKING_PORT": str(self.port),
+            # Short loops: recovery and expiry are seen within a second, not minutes.
+            "BOOKING_SWEEP_INTERVAL_S": "0.3",
+            "BOOKING_RECOVERY_GRACE_S": "1",
+            **extra,
+        }
+
+    def restart(self, **extra: str) -> BookingService:
+        self.stop()
+        self.service = start(self.environment(**extra))
+        return self.service
+
+    def stop(self) -> None:
+        if self.service is not None:
+            stop(self.service.process)
+            self.service = None
+
+    @property
+    def running(self) -> BookingService:
+        if self.service is None or self.service.process.poll() is not None:
+            return self.restart()
+        return self.service
+
+
+@contextmanager
+def booking_runner(gateway: ServedGateway, database_url: str, port: int) -> Iterator[BookingRunner]:
+    runner = BookingRunner(gateway, database_url, port)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "booking serve exited"
-            assert time.monotonic() < deadline, "booking serve never answered"
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield BookingService(url, process)
+        yield runner
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
+        runner.stop()

@@ -12,8 +12,11 @@ from tests.fixtures.services import Services
 
 
 @pytest.fixture(scope="module")
-def gateway(database_url: str, test_redis_url: str) -> Iterator[ServedGateway]:
-    with served_gateway(database_url, test_redis_url, "Example Merchant") as served:
+def gateway(
+    database_url: str, test_redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedGateway]:
+    log_dir = tmp_path_factory.mktemp("gateway")
+    with served_gateway(database_url, test_redis_url, "Example Merchant", log_dir) as served:
         yield served
 
 

@@ -21,8 +21,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from click.testing import CliRunner
 from redis import Redis
 
+from gateway.cli.main import main
 from tests.fixtures.app import flush_test_redis, make_settings
 from tests.jobs.conftest import truncate_all
 from tests.served_api import UNLIMITED, served_process
@@ -40,20 +42,21 @@ class ServedGateway:
     environment: dict[str, str]
 
     def command(self, *arguments: str) -> str:
-        """`gateway ARGUMENTS...` in the served environment; its standard output."""
-        done = subprocess.run(  # noqa: S603 - our own command line
-            [GATEWAY, *arguments],
-            cwd=REPOSITORY,
-            env=self.environment,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode()
+        """`gateway ARGUMENTS...` in the served environment, run in this process (the
+        command's own code; a new interpreter would spend seconds importing it)."""
+        done = CliRunner().invoke(main, list(arguments), env=self.environment)
+        assert done.exit_code == 0, (done.output, done.exception)
+        return done.stdout
 
-    def reconcile(self) -> None:
-        self.command("reconcile", "--now")
+    def reconcile(self, *, expect: str) -> None:
+        """`gateway reconcile --now` until it resolves a transaction to `expect` (a
+        pending one is left alone for GATEWAY_IDEMPOTENCY_LOCK_SECONDS)."""
+
+        def resolved() -> bool:
+            summary = json.loads(self.command("reconcile", "--now", "--json"))
+            return bool(summary["resolved"].get(expect))
+
+        eventually(resolved, every_s=0.5)
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         response = httpx.get(
@@ -92,17 +95,27 @@ def gateway_environment(database_url: str, redis_url: str) -> dict[str, str]:
         "GATEWAY_AUTHORIZE_NET_SIGNATURE_KEYS": keys[0],
         "GATEWAY_PROCESSOR_RETRY_DEADLINE_S": "0.2",
         "GATEWAY_BREAKER_FAIL_MAX": "100",
+        # Reconciliation leaves a pending transaction alone for this long (its own
+        # request may still be finishing it): seconds here, not a minute and a half.
+        "GATEWAY_IDEMPOTENCY_LOCK_SECONDS": "3",
     }
 
 
 @contextmanager
-def served_gateway(database_url: str, redis_url: str, name: str) -> Iterator[ServedGateway]:
+def served_gateway(
+    database_url: str, redis_url: str, name: str, log_dir: Path
+) -> Iterator[ServedGateway]:
     environment = gateway_environment(database_url, redis_url)
     try:
         with served_process(environment) as (url, _):
             environment["GATEWAY_PORT"] = url.rsplit(":", 1)[1]  # where the worker posts
+            worker_log = (log_dir / "worker.log").open("wb")
             worker = subprocess.Popen(  # noqa: S603 - our own command line
-                [GATEWAY, "worker"], cwd=REPOSITORY, env=environment
+                [GATEWAY, "worker"],
+                cwd=REPOSITORY,
+                env=environment,
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
             )
             try:
                 served = ServedGateway(url, "", environment)
@@ -116,6 +129,7 @@ def served_gateway(database_url: str, redis_url: str, name: str) -> Iterator[Ser
             finally:
                 worker.terminate()
                 worker.wait(timeout=30)
+                worker_log.close()
     finally:
         truncate_all(database_url)
         client = Redis.from_url(redis_url)
@@ -144,9 +158,7 @@ def example_database(admin_url: str, prefix: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        run_in_thread(
-            lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        )
+        run_in_thread(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 def query(database_url: str, statement: str, *arguments: Any) -> list[dict[str, Any]]:

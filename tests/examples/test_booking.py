@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.examples.booking_process import BookingService, booking_environment, booking_service
+from tests.examples.booking_process import BookingRunner, BookingService, booking_runner
 from tests.examples.served import ServedGateway, eventually, example_database, query
 from tests.support import closed_port
 
@@ -29,14 +29,14 @@ def booking_db(admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def booking_port() -> int:
-    return closed_port()
+def runner(gateway: ServedGateway, booking_db: str) -> Iterator[BookingRunner]:
+    with booking_runner(gateway, booking_db, closed_port()) as started:
+        yield started
 
 
-@pytest.fixture(scope="module")
-def booking(gateway: ServedGateway, booking_db: str, booking_port: int) -> Iterator[BookingService]:
-    with booking_service(booking_environment(gateway, booking_db, booking_port)) as service:
-        yield service
+@pytest.fixture
+def booking(runner: BookingRunner) -> BookingService:
+    return runner.running
 
 
 def hold_row(database_url: str, hold_id: str) -> dict[str, Any]:
@@ -115,23 +115,24 @@ def test_a_timeout_keeps_the_hold_until_the_gateway_reconciles_then_confirms(
     hold = answer.json()
     assert (hold["status"], hold["amount"]) == ("pending", 90100), "force overrides the price"
     assert booking.get(f"/events/{event}")["seats_held"] == 1
-    gateway.reconcile()
+    gateway.reconcile(expect="authorized")
     confirmed = eventually(
-        lambda: (shown := booking.get(f"/bookings/{hold['id']}"))["status"] == "confirmed"
-        and shown
+        lambda: (shown := booking.get(f"/bookings/{hold['id']}"))["status"] == "confirmed" and shown
     )
     assert confirmed["booking_id"]
     assert gateway.get(f"/payments/{hold['authorization_id']}")["status"] == "captured"
     types = eventually(
-        lambda: {
-            row["type"]
-            for row in query(
-                booking_db,
-                "SELECT type FROM notifications WHERE object_id = $1",
-                hold["authorization_id"],
-            )
-        }
-        >= {"payment.authorized", "payment.captured"}
+        lambda: (
+            {
+                row["type"]
+                for row in query(
+                    booking_db,
+                    "SELECT type FROM notifications WHERE object_id = $1",
+                    hold["authorization_id"],
+                )
+            }
+            >= {"payment.authorized", "payment.captured"}
+        )
     )
     assert types, "the gateway's signed webhooks arrived and verified"
     assert_invariants(gateway, booking_db)
@@ -153,7 +154,7 @@ def test_a_lapsed_hold_frees_its_seats_and_voids_its_authorization(
     eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "voiding")
     assert booking.get(f"/events/{event}")["seats_available"] == 1
     # ... and voids the authorization once reconciliation has approved it.
-    gateway.reconcile()
+    gateway.reconcile(expect="authorized")
     eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "expired")
     assert gateway.get(f"/payments/{hold['authorization_id']}")["status"] == "voided"
     assert_invariants(gateway, booking_db)
@@ -179,26 +180,18 @@ def test_concurrent_buyers_of_the_last_seat_sell_it_once(
 
 @pytest.mark.parametrize("fault", ["after_authorize", "after_capture"])
 def test_a_sigkilled_service_finishes_the_booking_when_it_restarts(
-    gateway: ServedGateway,
-    booking: BookingService,
-    booking_db: str,
-    booking_port: int,
-    fault: str,
+    gateway: ServedGateway, runner: BookingRunner, booking_db: str, fault: str
 ) -> None:
-    event = booking.event(seats=1)
-    crashing = booking_environment(
-        gateway, booking_db, closed_port(), BOOKING_FAULT_INJECTION=fault
-    )
-    with booking_service(crashing) as doomed:
-        with pytest.raises(httpx.TransportError):
-            doomed.post("/bookings", {"event_id": event, "force": "success"})
-        assert doomed.process.wait(timeout=10) == -signal.SIGKILL
+    event = runner.running.event(seats=1)
+    doomed = runner.restart(BOOKING_FAULT_INJECTION=fault)
+    with pytest.raises(httpx.TransportError):
+        doomed.post("/bookings", {"event_id": event, "force": "success"})
+    assert doomed.process.wait(timeout=10) == -signal.SIGKILL
     [hold] = query(booking_db, "SELECT * FROM seat_holds WHERE event_id = $1", event)
     assert hold["status"] in ("authorizing", "capturing"), "killed mid-flow"
-    # The module's service (restarted here: recovery runs at start-up) resumes it,
-    # repeating the step that was cut short with the same Idempotency-Key.
-    restarted = booking_environment(gateway, booking_db, closed_port())
-    with booking_service(restarted) as service:
-        eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "confirmed")
-        assert service.get(f"/events/{event}")["seats_sold"] == 1
+    # Restarted, it recovers the hold at once, repeating the step that was cut
+    # short with the same Idempotency-Key: the gateway answers it from its store.
+    service = runner.restart()
+    eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "confirmed")
+    assert service.get(f"/events/{event}")["seats_sold"] == 1
     assert_invariants(gateway, booking_db)

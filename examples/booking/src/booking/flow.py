@@ -16,20 +16,28 @@ the hold is still where the caller found it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from booking.gateway import Answer, Gateway, TryLater, hold_key
-from booking.ledger import HoldView, Ledger
+from booking.ledger import HoldView, Ledger, now
 from booking.models import FINAL, HoldStatus
 
 _log = logging.getLogger("booking.flow")
 
 # Passes of `drive` per call: more than the longest path (authorizing, capturing).
 _MAX_STEPS = 6
+# How long a buyer's request waits on a step another driver has in flight.
+_SETTLE_S = 10.0
+_IN_FLIGHT = frozenset({HoldStatus.AUTHORIZING, HoldStatus.CAPTURING})
+# A hold still without a token after this long has no live request behind it: the
+# request's own call to tokenize would have timed out (gateway.Gateway's timeout).
+ABANDONED_AFTER = timedelta(seconds=45)
 _WAITING = frozenset({"pending"})
 _APPROVED = frozenset({"authorized"})
 _CAPTURED = frozenset({"captured", "partially_refunded", "refunded"})
@@ -86,7 +94,14 @@ class Booker:
             HoldStatus.AUTHORIZING,
             payment_method_id=str(answer.body["id"]),
         )
-        return await self.drive(hold.id)
+        # A webhook or the sweep may be driving the same hold (its step's key then
+        # answers 409 "in use" here): give it a moment, so the buyer hears the end.
+        deadline = asyncio.get_running_loop().time() + _SETTLE_S
+        current = await self.drive(hold.id)
+        while current.status in _IN_FLIGHT and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            current = await self.drive(hold.id)
+        return current
 
     async def drive(self, hold_id: str) -> HoldView:
         for _ in range(_MAX_STEPS):
@@ -118,8 +133,10 @@ class Booker:
     async def _step(self, hold: HoldView) -> bool:
         """One move of the hold; False when it must wait for the gateway."""
         if hold.status is HoldStatus.HELD:
-            # Only the sweep gets here: the request that held these seats died
-            # before the card was tokenized, and nobody else has the card.
+            # Only the sweep gets here. Once no request can still be tokenizing, the
+            # one that held these seats died before that, and nobody else has the card.
+            if not hold.lapsed and hold.updated_at > now() - ABANDONED_AFTER:
+                return False
             to = HoldStatus.EXPIRED if hold.lapsed else HoldStatus.RELEASED
             await self._ledger.move(hold.id, hold.status, to, reason="abandoned before payment")
             return True

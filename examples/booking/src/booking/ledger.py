@@ -47,6 +47,7 @@ class HoldView:
     payment_method_id: str | None
     authorization_id: str | None
     expires_at: datetime
+    updated_at: datetime
     booking_id: str | None = None
 
     @property
@@ -66,6 +67,7 @@ def _view(hold: SeatHold, booking_id: str | None = None) -> HoldView:
         payment_method_id=hold.payment_method_id,
         authorization_id=hold.authorization_id,
         expires_at=hold.expires_at,
+        updated_at=hold.updated_at,
         booking_id=booking_id,
     )
 
