@@ -1,4 +1,4 @@
-"""One served gateway (API and worker) per test module, and the examples' own
+"""One served gateway (API and worker) for the examples' tests, and the examples' own
 databases beside it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from tests.examples.served import ServedGateway, served_gateway
 from tests.fixtures.services import Services
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def gateway(
     database_url: str, test_redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServedGateway]:
@@ -20,6 +20,6 @@ def gateway(
         yield served
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def admin_url(services: Services) -> str:
     return services.postgres_admin_url

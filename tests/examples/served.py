@@ -1,7 +1,7 @@
 """A served gateway for the examples' end-to-end tests: `gateway serve` and a
 long-running `gateway worker` (which relays the outbox and sends the merchant
 webhooks as they happen), a merchant and its admin key made with the command
-line, as an operator makes them. One per test module, on the run's database and
+line, as an operator makes them. One for the examples package, on the run's database and
 Redis, which are emptied afterwards."""
 
 from __future__ import annotations
