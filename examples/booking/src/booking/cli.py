@@ -27,4 +27,11 @@ def serve() -> None:
         sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     click.echo(f"booking: http://{settings.host}:{settings.port} -> {settings.gateway_url}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # A restart never waits long on a kept-alive connection.
+        timeout_graceful_shutdown=5,
+    )
