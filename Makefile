@@ -32,13 +32,13 @@ run: sync ## Run everything locally: embedded PostgreSQL and Redis, API, worker,
 	$(RUN) gateway up
 
 lint: sync ## ruff (lint + format check) and mypy --strict
-	$(RUN) ruff check src jobs tests migrations ops
-	$(RUN) ruff format --check src jobs tests migrations ops
+	$(RUN) ruff check src jobs tests migrations ops examples
+	$(RUN) ruff format --check src jobs tests migrations ops examples
 	$(RUN) mypy
 
 format: sync ## Apply ruff's fixes and formatting
-	$(RUN) ruff check --fix src jobs tests migrations ops
-	$(RUN) ruff format src jobs tests migrations ops
+	$(RUN) ruff check --fix src jobs tests migrations ops examples
+	$(RUN) ruff format src jobs tests migrations ops examples
 
 test: lint ops-tools ## Lint, then the whole test suite on real PostgreSQL and Redis
 	$(RUN) pytest $(PYTEST_PARALLEL)
