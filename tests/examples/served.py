@@ -175,7 +175,7 @@ def query(database_url: str, statement: str, *arguments: Any) -> list[dict[str, 
     return run_in_thread(lambda: asyncio.run(run()))
 
 
-def eventually(check: Callable[[], Any], *, within_s: float = 15, every_s: float = 0.2) -> Any:
+def eventually(check: Callable[[], Any], *, within_s: float = 60, every_s: float = 0.2) -> Any:
     """The first truthy result of `check`, polled until `within_s` has passed."""
     deadline = time.monotonic() + within_s
     while True:
