@@ -11,7 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Operation, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
@@ -34,6 +34,7 @@ from gateway.core.metrics import (
     encrypted_rows,
     prometheus_config,
 )
+from gateway.core.openapi import GatewayOperation
 from gateway.core.problems import exception_handlers
 from gateway.core.request_context import RequestContextMiddleware
 from gateway.core.response_headers import FixedResponseHeaders
@@ -84,6 +85,7 @@ class GatewayApp(Litestar):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _complete_allow_headers(self)
+        _document_every_operation(self)
         self._entry = RequestContextMiddleware(FixedResponseHeaders(super().__call__))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
@@ -105,6 +107,16 @@ def _complete_allow_headers(app: Litestar) -> None:
         for cell in getattr(function, "__closure__", None) or ():
             if isinstance(cell.cell_contents, HTTPRoute):
                 cell.cell_contents = route
+
+
+def _document_every_operation(app: Litestar) -> None:
+    """Handlers that name no operation class of their own get the gateway's (its
+    429 and 503 declare Retry-After); the document is built later, on demand."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if handler.operation_class is Operation:
+                    handler.operation_class = GatewayOperation
 
 
 def api_routes() -> Sequence[ControllerRouterHandler]:

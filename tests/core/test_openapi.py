@@ -112,6 +112,18 @@ def test_every_authenticated_route_documents_its_problem_answers(document: dict[
                 assert example["value"]["status"] == int(status), (method, path, status)
 
 
+def test_every_429_and_503_declares_retry_after(document: dict[str, Any]) -> None:
+    declared = 0
+    for path, method, operation in _operations(document):
+        for status in ("429", "503"):
+            if status in operation["responses"]:
+                header = operation["responses"][status].get("headers", {}).get("Retry-After")
+                assert header is not None, (method, path, status)
+                assert header["schema"] == {"type": "integer", "minimum": 0}
+                declared += 1
+    assert declared > 40  # every authenticated route's 429, every money POST's 503
+
+
 def test_status_and_type_fields_are_enums(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
 

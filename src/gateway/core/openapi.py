@@ -11,10 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, Operation
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIHeader,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 from litestar.params import HeaderParameter, KwargDefinition, QueryParameter
 from litestar.types import DataContainerType
 
@@ -212,10 +219,33 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+# The answers that carry Retry-After (problems.py): a rate limit's wait, and the
+# breaker's or the database's when a dependency is down.
+RETRY_AFTER_STATUSES: Final = ("429", "503")
+_RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
+    description="Seconds to wait before sending the request again.",
+)
+
+
 @dataclass
-class PublicOperation(Operation):
+class GatewayOperation(Operation):
+    """Every operation of the API (app.py sets it on each handler): Litestar's
+    `ResponseSpec` cannot declare a header, so the 429 and 503 answers get their
+    `Retry-After` here, as the operation is built."""
+
+    def __post_init__(self) -> None:
+        for status in RETRY_AFTER_STATUSES:
+            answer = (self.responses or {}).get(status)
+            if isinstance(answer, OpenAPIResponse):
+                answer.headers = {**(answer.headers or {}), "Retry-After": _RETRY_AFTER}
+
+
+@dataclass
+class PublicOperation(GatewayOperation):
     """An operation no API key guards (health, inbound webhooks): `security: []`
     overrides the document's default, since Litestar only adds to it per layer."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.security = []
