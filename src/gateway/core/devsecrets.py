@@ -29,6 +29,7 @@ def _generate() -> dict[str, str]:
         # Authorize.Net's shapes: an API Login ID of 8-25 characters, a 16-character key.
         "sandbox_login_id": "sbx" + secrets.token_hex(5),
         "sandbox_transaction_key": secrets.token_hex(8),
+        "console_secret": secrets.token_urlsafe(48),
     }
 
 
@@ -78,5 +79,8 @@ def with_development_secrets(settings: Settings) -> Settings:
             settings.sandbox,
             login_id=settings.sandbox.login_id or values["sandbox_login_id"],
             transaction_key=settings.sandbox.transaction_key or values["sandbox_transaction_key"],
+        ),
+        console=replace(
+            settings.console, secret=settings.console.secret or values["console_secret"]
         ),
     )
