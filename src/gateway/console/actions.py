@@ -187,15 +187,17 @@ class ConsoleActions:
     async def replay_inbound(self, operator: OperatorContext, event_id: str) -> None:
         service = WebhookEventService(self.session, self.resources.clock)
         event = await service.get(None, event_id)
+        # Read before the replay: its bulk update expires the loaded row.
+        merchant_id, livemode, previous = event.merchant_id, event.livemode, event.status
         await service.replay_ids([event.id], operator_actor(operator))
         await self.operators.record(
             operator,
             "console.webhook_event.replay",
             object_type="webhook_event",
-            object_id=event.id,
-            merchant_id=event.merchant_id,
-            livemode=event.livemode,
-            details={"previous_status": event.status},
+            object_id=event_id,
+            merchant_id=merchant_id,
+            livemode=livemode,
+            details={"previous_status": previous},
         )
 
     async def retry_delivery(self, operator: OperatorContext, delivery_id: str) -> None:
