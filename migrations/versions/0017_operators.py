@@ -1,4 +1,5 @@
-"""Operator accounts for the console (issue 23), and operators in the audit log.
+"""Operator accounts for the console (issue 23), operators in the audit log, and
+the indexes of the console's searches across merchants.
 
 An operator's action may concern no merchant (a login, a lockout), so the audit
 log's merchant and mode become optional and a row names the operator who acted.
@@ -44,8 +45,25 @@ def upgrade() -> None:
         postgresql_where=sa.text("operator_id IS NOT NULL"),
     )
 
+    # The console searches every merchant; the API's indexes start with one.
+    op.create_index(
+        "ix_transactions_console_recent",
+        "transactions",
+        ["livemode", "created_at", "id"],
+        postgresql_where=sa.text("parent_id IS NULL"),
+    )
+    op.create_index("ix_transactions_console_order", "transactions", ["order_id"])
+    op.create_index("ix_transactions_console_customer", "transactions", ["customer_id"])
+    op.create_index("ix_transactions_console_last4", "transactions", ["card_last4", "created_at"])
+    op.create_index("ix_webhook_events_received", "webhook_events", ["received_at", "id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_events_received", table_name="webhook_events")
+    op.drop_index("ix_transactions_console_last4", table_name="transactions")
+    op.drop_index("ix_transactions_console_customer", table_name="transactions")
+    op.drop_index("ix_transactions_console_order", table_name="transactions")
+    op.drop_index("ix_transactions_console_recent", table_name="transactions")
     op.drop_index("ix_audit_log_operator_created", table_name="audit_log")
     op.execute("DELETE FROM audit_log WHERE merchant_id IS NULL")
     op.alter_column("audit_log", "livemode", existing_type=sa.Boolean(), nullable=False)
