@@ -17,10 +17,13 @@ from gateway.console.models import Operator
 from gateway.console.passwords import verify_password
 from gateway.console.security import session_config
 from gateway.core.settings import Settings, SettingsError, load_settings
+from gateway.merchants.scopes import Scope
 from gateway.payments.models import Transaction
 from tests.console.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, SignIn, csrf_token
 from tests.fixtures.app import make_settings
+from tests.fixtures.merchants import KeyFactory
 from tests.fixtures.payments import Post, charge_body
+from tests.subscriptions.conftest import Api as SubscriptionsApi
 from tests.support import http_client
 
 
@@ -207,3 +210,56 @@ async def test_sign_in_attempts_are_rate_limited_per_address(
             )
             statuses.append(answer.status_code)
     assert statuses == [401, 401, 401, 429]
+
+
+async def test_every_page_renders_for_an_admin_and_a_viewer(
+    client: httpx.AsyncClient, sign_in: SignIn, make_key: KeyFactory
+) -> None:
+    """Each page with data on it, for both roles: a template that names a field
+    that is not there fails here, not in front of an operator."""
+    api = SubscriptionsApi(client, await make_key(Scope.ADMIN))
+    subscription = await api.subscribe()
+    payment = (await client.get("/api/v1/payments", headers=api._headers(None))).json()
+    payment_id = payment["data"][0]["id"]
+    merchant = (await client.get("/api/v1/merchants/me", headers=api._headers(None))).json()
+    pages = [
+        "/console/payments",
+        "/console/payments?mode=live",
+        "/console/payments?last4=1111&status=captured&date_from=2026-01-01&date_to=2026-12-31",
+        f"/console/payments/{payment_id}",
+        "/console/subscriptions",
+        f"/console/subscriptions/{subscription['id']}",
+        "/console/webhooks/inbound",
+        "/console/webhooks/outbound",
+        "/console/operations",
+        "/console/merchants",
+        f"/console/merchants/{merchant['id']}",
+    ]
+    for who in (ADMIN_EMAIL, VIEWER_EMAIL):
+        assert (await sign_in(who, PASSWORD)).status_code == 303
+        for path in pages:
+            answer = await client.get(path)
+            assert answer.status_code == 200, (who, path, answer.text[:300])
+            assert answer.headers["cache-control"] == "no-store"
+    bad_date = await client.get("/console/payments", params={"date_from": "yesterday"})
+    assert "YYYY-MM-DD" in bad_date.text
+    missing = await client.get("/console/payments/txn_0000000000000000")
+    assert missing.status_code == 404
+
+
+async def test_an_admin_voids_an_authorization_and_reconcile_refuses_a_finished_one(
+    client: httpx.AsyncClient, sign_in: SignIn, post: Post, db_session: AsyncSession
+) -> None:
+    authorization = (await post("authorize", charge_body(900))).json()
+    assert (await sign_in(ADMIN_EMAIL, PASSWORD)).status_code == 303
+    path = f"/console/payments/{authorization['id']}"
+    token = csrf_token((await client.get(path)).text)
+    voided = await client.post(f"{path}/void", data={"_csrf_token": token, "idempotency_key": "v1"})
+    assert voided.status_code == 303
+    page = await client.get(path)
+    assert 'id="txn-status">voided' in page.text
+    reconcile = await client.post(f"{path}/reconcile", data={"_csrf_token": token})
+    assert reconcile.status_code == 303
+    assert "not pending" in (await client.get(path)).text
+    [row] = await _audit(db_session, "console.payment.void")
+    assert row.details["status"] == 200

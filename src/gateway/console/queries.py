@@ -176,5 +176,5 @@ class ConsoleQueries:
             )
             .group_by(Transaction.status)
         )
-        rows = (await self.session.execute(query)).tuples().all()
-        return dict(rows)
+        rows = (await self.session.execute(query)).all()
+        return {str(row[0]): int(row[1]) for row in rows}
