@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sessions_valid_from", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("role IN ('viewer', 'admin')", name=op.f("ck_operators_role")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operators")),

@@ -3,6 +3,8 @@ limits and the audit log, on the real database and Redis."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import msgspec
 import pytest
@@ -16,6 +18,7 @@ from gateway.composition.resources import Resources
 from gateway.console.models import Operator
 from gateway.console.passwords import verify_password
 from gateway.console.security import session_config
+from gateway.core.clock import FrozenClock
 from gateway.core.settings import Settings, SettingsError, load_settings
 from gateway.merchants.scopes import Scope
 from gateway.payments.models import Transaction
@@ -50,7 +53,11 @@ async def test_pages_need_a_session(client: httpx.AsyncClient) -> None:
 
 
 async def test_sign_in_and_out_are_audited_and_the_cookie_is_strict(
-    client: httpx.AsyncClient, sign_in: SignIn, db_session: AsyncSession, operators: dict[str, str]
+    client: httpx.AsyncClient,
+    sign_in: SignIn,
+    db_session: AsyncSession,
+    operators: dict[str, str],
+    clock: FrozenClock,
 ) -> None:
     answer = await sign_in(ADMIN_EMAIL, PASSWORD)
     assert answer.status_code == 303, answer.text
@@ -66,8 +73,15 @@ async def test_sign_in_and_out_are_audited_and_the_cookie_is_strict(
     assert listing.status_code == 200
     assert "TEST DATA" in listing.text
 
+    kept = dict(client.cookies)
+    clock.advance(timedelta(seconds=1))
     logout = await client.post("/console/logout", data={"_csrf_token": csrf_token(listing.text)})
     assert logout.status_code == 303
+    assert (await client.get("/console/payments")).status_code == 303
+    # The cookie from before the sign-out, sent again, is over on the server too.
+    client.cookies.clear()
+    for name, value in kept.items():
+        client.cookies.set(name, value, path="/console")
     assert (await client.get("/console/payments")).status_code == 303
 
     [login] = await _audit(db_session, "console.login.ok")

@@ -71,6 +71,8 @@ async def operator_guard(
         operator = await OperatorService(session, resources.clock).get(operator_id)
     if operator is None:
         raise NotSignedIn
+    if operator.sessions_valid_from is not None and since < operator.sessions_valid_from:
+        raise NotSignedIn  # signed out (or the password changed) since
     context = OperatorContext(
         operator_id=operator.id,
         role=Role(operator.role),

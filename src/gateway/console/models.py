@@ -27,4 +27,7 @@ class Operator(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sessions signed in before this are over (a sign-out, a new password): the
+    # cookie cannot be recalled from the browser, so the server stops honouring it.
+    sessions_valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -98,7 +98,14 @@ class OperatorService:
         operator.password_hash = hash_password(password)
         operator.failed_logins = 0
         operator.locked_until = None
+        operator.sessions_valid_from = self.clock.now()
         return operator
+
+    async def end_sessions(self, operator_id: str) -> None:
+        """Every session of this operator signed in until now stops being honoured."""
+        operator = await self.operators.get(operator_id)
+        if operator is not None:
+            operator.sessions_valid_from = self.clock.now()
 
     async def get(self, operator_id: str) -> Operator | None:
         return await self.operators.get(operator_id)

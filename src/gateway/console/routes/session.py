@@ -107,7 +107,9 @@ class SessionController(Controller):
     ) -> Redirect:
         operator = provide_operator(request)
         resources: Resources = request.app.state.resources
-        await OperatorService(db_session, resources.clock).record(
+        operators = OperatorService(db_session, resources.clock)
+        await operators.end_sessions(operator.operator_id)
+        await operators.record(
             operator, "console.logout", object_type="operator", object_id=operator.operator_id
         )
         request.clear_session()
