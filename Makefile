@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 # files per worker, so a module's served gateway starts once.
 PYTEST_PARALLEL := -n auto --maxprocesses 4 --dist loadfile
 
-.PHONY: help run test ops-tools chaos bench-billing bench-deliveries lint format sync bootstrap clean
+.PHONY: help run test ops-tools chaos bench-billing bench-deliveries bench-console chromium lint format sync bootstrap clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -40,11 +40,18 @@ format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix src jobs tests migrations ops examples
 	$(RUN) ruff format src jobs tests migrations ops examples
 
-test: lint ops-tools ## Lint, then the whole test suite on real PostgreSQL and Redis
+test: lint ops-tools chromium ## Lint, then the whole test suite on real PostgreSQL and Redis
 	$(RUN) pytest $(PYTEST_PARALLEL)
 
 ops-tools: ## promtool and docker-compose for the ops checks, when absent (ops/install-tools.sh)
 	@bash ops/install-tools.sh $(UV_TOOLS)
+
+# The console's browser tests drive Debian's Chromium (Playwright cannot download
+# browsers here, and Debian 12's Chromium is the one playwright 1.64 expects).
+chromium: ## Install Debian's chromium for the browser tests when it is absent
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)
@@ -54,6 +61,9 @@ bench-billing: sync ## Renew N subscriptions (default 100,000) in one billing pa
 
 bench-deliveries: sync ## Deliver N events (default 10,000) to a verifying local receiver; ARGS="--n 2000 ..."
 	$(RUN) python -m ops.bench.deliveries $(ARGS)
+
+bench-console: sync ## Time every console page on the benchmark's database; ARGS="--payments N ..."
+	$(RUN) python -m ops.bench.console $(ARGS)
 
 clean: ## Remove the virtualenvs and caches (keeps .gateway-data)
 	rm -rf .venv $(UV_TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -20,6 +20,7 @@ from gateway.audit.monitoring import outbox_backlog
 from gateway.composition.process import api_resources
 from gateway.composition.processors import live_mode_notice
 from gateway.composition.resources import Resources
+from gateway.console.router import console_router, console_templates
 from gateway.core.db import provide_db_session
 from gateway.core.docs_ui import DOCS_PATH, docs_assets_router, docs_render_plugin
 from gateway.core.health import HealthController
@@ -174,13 +175,17 @@ def create_app(
                 await app.state.resources.aclose()
 
     metrics = prometheus_config()
+    # The operator console (issue 23): its own sessions, CSRF and pages.
+    console = [console_router(settings)] if settings.console_enabled else []
     return GatewayApp(
         route_handlers=[
             *api_routes(),
             *extra_routes,
+            *console,
             MetricsController,
             docs_assets_router(),
         ],
+        template_config=console_templates() if console else None,
         lifespan=[lifespan],
         state=State({"settings": settings, DATABASE_GAUGES_STATE_KEY: database_gauges()}),
         dependencies={

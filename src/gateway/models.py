@@ -1,6 +1,7 @@
 """Every domain's models, imported so `Base.metadata` is complete (Alembic, tests)."""
 
 from gateway.audit.models import AuditEntry, Event
+from gateway.console.models import Operator
 from gateway.core.db import Base
 from gateway.idempotency.models import IdempotencyRecord
 from gateway.merchants.models import ApiKey, Merchant
@@ -31,6 +32,7 @@ __all__ = [
     "Invoice",
     "InvoiceAttempt",
     "Merchant",
+    "Operator",
     "PaymentMethod",
     "SimulatorBatch",
     "SimulatorPaymentMethod",

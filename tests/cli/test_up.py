@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -147,6 +148,21 @@ def _live_purchase_lands_in_the_sandbox(api_port: int, live_key: str) -> None:
     assert int(body["processor_transaction_id"]) >= FIRST_SANDBOX_ID
 
 
+def _console_signs_in_the_printed_operator(api_port: int, data_dir: Path) -> None:
+    """The development operator `gateway up` prints signs in to the console."""
+    password = json.loads((data_dir / "secrets.json").read_text())["console_operator_password"]
+    with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as browser:
+        page = browser.get("/console/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed_in = browser.post(
+            "/console/login",
+            data={"email": "dev@gateway.local", "password": password, "_csrf_token": token[1]},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        assert browser.get("/console/payments").status_code == 200
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
@@ -177,6 +193,7 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
         environment = _environment(data_dir, api_port, dashboard_port, sandbox_port)
         live_key = _live_key(data_dir, environment, me.json()["id"])
         _live_purchase_lands_in_the_sandbox(api_port, live_key)
+        _console_signs_in_the_printed_operator(api_port, data_dir)
         family = _family(process)
         assert len(family) >= 6, "API, worker, cron, dashboard and sandbox run as children"
     except BaseException:
@@ -189,6 +206,13 @@ def test_up_serves_authenticates_the_printed_key_and_stops_everything(data_dir: 
     assert f"Sandbox    {sandbox_url}" in stdout
     assert f"login id {login_id}" in stdout
     assert transaction_key not in stdout
+    console_password = json.loads((data_dir / "secrets.json").read_text())[
+        "console_operator_password"
+    ]
+    assert (
+        f"Console    http://127.0.0.1:{api_port}/console   (operator dev@gateway.local,"
+        f" password {console_password})"
+    ) in stdout
     assert process.returncode == 0
     assert stop_seconds < STOP_LIMIT_S
     assert not _survivors(family, data_dir)

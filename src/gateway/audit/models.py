@@ -77,14 +77,25 @@ class Event(Base):
 
 
 class AuditEntry(Base):
-    """Who did what through the API: one row per mutating request."""
+    """Who did what: one row per mutating API request, and one per operator action
+    in the console (`operator_id` set; no merchant when the action concerns none,
+    such as a login)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_merchant_created", "merchant_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_audit_log_merchant_created", "merchant_id", "created_at", "id"),
+        Index(
+            "ix_audit_log_operator_created",
+            "operator_id",
+            "created_at",
+            postgresql_where=text("operator_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
-    merchant_id: Mapped[str] = mapped_column(String(24))
-    livemode: Mapped[bool] = mapped_column(Boolean)
+    merchant_id: Mapped[str | None] = mapped_column(String(24))
+    livemode: Mapped[bool | None] = mapped_column(Boolean)
+    operator_id: Mapped[str | None] = mapped_column(String(24))
     api_key_id: Mapped[str | None] = mapped_column(String(24))
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(16))

@@ -9,6 +9,7 @@ from gateway.cli.billing import billing
 from gateway.cli.clock import clock
 from gateway.cli.crypto import crypto
 from gateway.cli.jobs import jobs
+from gateway.cli.operators import operators
 from gateway.cli.pci_scan import pci_scan
 from gateway.cli.processes import cron, dashboard, healthcheck, migrate, serve, worker
 from gateway.cli.processors import processors
@@ -58,6 +59,7 @@ for command in (
     webhook_endpoints,
     deliveries,
     jobs,
+    operators,
     report,
 ):
     main.add_command(command)

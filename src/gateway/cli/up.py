@@ -23,6 +23,9 @@ from gateway.cli.common import (
 )
 from gateway.cli.local_sandbox import authenticates, local_sandbox_processor
 from gateway.cli.supervisor import Child, Supervisor
+from gateway.console.demo import ensure_dev_operator
+from gateway.console.service import OperatorService
+from gateway.core.devsecrets import development_operator_password
 from gateway.core.embedded import Terminated, terminate_on_signals
 from gateway.core.settings import Settings
 from gateway.merchants.demo import ensure_demo_key
@@ -58,6 +61,27 @@ def _demo_key(settings: Settings) -> str:
     return key
 
 
+def _dev_operator(settings: Settings) -> tuple[str, str] | None:
+    """The console's development operator and its password, when the console is on."""
+    if not settings.console_enabled:
+        return None
+    password = development_operator_password(settings)
+    email = run_in_session(
+        settings,
+        lambda session, clock: ensure_dev_operator(OperatorService(session, clock), password),
+    )
+    return email, password
+
+
+def _console_line(settings: Settings, operator: tuple[str, str] | None) -> list[str]:
+    if operator is None:
+        return ["  Console    (off: GATEWAY_CONSOLE_ENABLED=false)"]
+    api = f"http://{settings.http.host}:{settings.http.port}"
+    return [
+        f"  Console    {api}/console   (operator {operator[0]}, password {operator[1]})",
+    ]
+
+
 def _child_environment(settings: Settings) -> dict[str, str]:
     assert settings.database.url is not None
     assert settings.redis.url is not None
@@ -88,7 +112,9 @@ def _live_processor(settings: Settings) -> str:
     return "the simulator"
 
 
-def _banner(settings: Settings, key: str, sandbox: SandboxConfig) -> str:
+def _banner(
+    settings: Settings, key: str, sandbox: SandboxConfig, operator: tuple[str, str] | None = None
+) -> str:
     api = f"http://{settings.http.host}:{settings.http.port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard.port}"
     key_file = settings.data_dir / DEMO_KEY_FILE
@@ -97,6 +123,7 @@ def _banner(settings: Settings, key: str, sandbox: SandboxConfig) -> str:
         [
             "",
             f"  API        {api}   (reference: {api}/schema)",
+            *_console_line(settings, operator),
             f"  Metrics    {api}/api/v1/metrics",
             f"  Dashboard  {dashboard}   (user {settings.dashboard.user},"
             f" password {settings.dashboard.password})",
@@ -152,6 +179,7 @@ def up() -> None:
         upgrade_to_head(ready.database.url)
         asyncio.run(upgrade_stored_data(ready))
         key = _demo_key(ready)
+        operator = _dev_operator(ready)
         try:
             sandbox = sandbox_config(ready)
         except SandboxRefused as error:
@@ -167,7 +195,7 @@ def up() -> None:
             _child_environment(ready),
         )
         supervisor.start()
-        click.echo(_banner(ready, key, sandbox))
+        click.echo(_banner(ready, key, sandbox, operator))
         try:
             code = _watch(supervisor, ready, sandbox, started)
         except (KeyboardInterrupt, Terminated):

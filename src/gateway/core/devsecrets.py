@@ -29,6 +29,9 @@ def _generate() -> dict[str, str]:
         # Authorize.Net's shapes: an API Login ID of 8-25 characters, a 16-character key.
         "sandbox_login_id": "sbx" + secrets.token_hex(5),
         "sandbox_transaction_key": secrets.token_hex(8),
+        "console_secret": secrets.token_urlsafe(48),
+        # `gateway up`'s development operator (console/demo.py).
+        "console_operator_password": secrets.token_urlsafe(15),
     }
 
 
@@ -46,6 +49,13 @@ def _load_or_create(path: Path) -> dict[str, str]:
         json.dump(generated, handle, indent=2)
     temporary.replace(path)
     return generated
+
+
+def development_operator_password(settings: Settings) -> str:
+    """The development operator's password, kept with the other development secrets."""
+    if settings.is_production:
+        raise RuntimeError("no development operator in production")
+    return _load_or_create(settings.data_dir / SECRETS_FILE)["console_operator_password"]
 
 
 def with_development_secrets(settings: Settings) -> Settings:
@@ -78,5 +88,8 @@ def with_development_secrets(settings: Settings) -> Settings:
             settings.sandbox,
             login_id=settings.sandbox.login_id or values["sandbox_login_id"],
             transaction_key=settings.sandbox.transaction_key or values["sandbox_transaction_key"],
+        ),
+        console=replace(
+            settings.console, secret=settings.console.secret or values["console_secret"]
         ),
     )

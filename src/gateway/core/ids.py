@@ -16,7 +16,21 @@ import time
 from typing import Literal
 
 Prefix = Literal[
-    "mer", "key", "txn", "pm", "sub", "inv", "att", "clock", "evt", "we", "wep", "whd", "aud", "idk"
+    "mer",
+    "key",
+    "txn",
+    "pm",
+    "sub",
+    "inv",
+    "att",
+    "clock",
+    "evt",
+    "we",
+    "wep",
+    "whd",
+    "aud",
+    "idk",
+    "op",
 ]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

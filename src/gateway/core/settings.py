@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import msgspec.inspect
 
+from gateway.core.console_settings import ConsoleSettings, console_secret_problem
 from gateway.core.crypto import BlindIndex, Fingerprinter, KeyRing
 from gateway.core.faults import FaultPoints
 from gateway.core.processor_settings import ProcessorSettings
@@ -168,6 +169,7 @@ class Settings(msgspec.Struct, frozen=True):
     webhooks: WebhookSettings
     sandbox: SandboxSettings = msgspec.field(default_factory=SandboxSettings)
     rate_limits: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -176,6 +178,10 @@ class Settings(msgspec.Struct, frozen=True):
     @property
     def is_production(self) -> bool:
         return self.core.env == "production"
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.console.is_enabled(production=self.is_production)
 
     @property
     def uses_embedded_servers(self) -> bool:
@@ -279,8 +285,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhooks=_load_group(WebhookSettings, values),
         sandbox=_load_group(SandboxSettings, values),
         rate_limits=_load_group(RateLimitSettings, values),
+        console=_load_group(ConsoleSettings, values),
     )
     _check_faults(settings)
+    _check_console(settings)
     _check_production(settings)
     return _production_overrides(settings)
 
@@ -295,6 +303,19 @@ def _check_faults(settings: Settings) -> None:
         FaultPoints.parse(text)
     except ValueError as error:
         raise SettingsError(f"GATEWAY_FAULT_INJECTION: {error} (got {text!r})") from None
+
+
+def _check_console(settings: Settings) -> None:
+    """A console in production signs its sessions with a key given to it, never
+    one made up (each process would make its own)."""
+    secret = settings.console.secret
+    if secret is not None and (problem := console_secret_problem(secret)):
+        raise SettingsError(f"GATEWAY_CONSOLE_SECRET: {problem}")
+    if settings.is_production and settings.console_enabled and not secret:
+        raise SettingsError(
+            "GATEWAY_CONSOLE_SECRET: required when GATEWAY_ENV=production and the console"
+            " is enabled (GATEWAY_CONSOLE_ENABLED)"
+        )
 
 
 def _check_production(settings: Settings) -> None:

@@ -30,6 +30,8 @@ PUBLIC_PATHS: tuple[str, ...] = (
     r"^/api/v1/health",
     r"^/api/v1/metrics$",
     r"^/api/v1/webhooks/(authorize-net|simulator)$",
+    # The operator console signs its people in with a session cookie of its own.
+    r"^/console(/|$)",
 )
 
 # `opt={"scope": ANY_KEY}`: any valid key, whatever its scopes.

@@ -83,6 +83,18 @@ class Transaction(Base):
             "orphan_since",
             postgresql_where=text("orphan_since IS NOT NULL"),
         ),
+        # The operator console searches every merchant (migration 0017): the newest
+        # payments of a mode, and by order id, customer id or last 4.
+        Index(
+            "ix_transactions_console_recent",
+            "livemode",
+            "created_at",
+            "id",
+            postgresql_where=text("parent_id IS NULL"),
+        ),
+        Index("ix_transactions_console_order", "order_id"),
+        Index("ix_transactions_console_customer", "customer_id"),
+        Index("ix_transactions_console_last4", "card_last4", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)

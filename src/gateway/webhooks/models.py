@@ -44,6 +44,8 @@ class WebhookEvent(Base):
         ),
         # `gateway webhooks list --status`, replay of every dead one, the backlog metric.
         Index("ix_webhook_events_status_received", "status", "received_at", "id"),
+        # The operator console's list of every event, newest first (migration 0017).
+        Index("ix_webhook_events_received", "received_at", "id"),
         # The outbox relay's claim.
         Index(
             "ix_webhook_events_unpublished",
