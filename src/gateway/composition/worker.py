@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import contextvars
 import ctypes
+import math
 import signal
 import time
 from collections.abc import Coroutine
@@ -220,6 +221,8 @@ class LoopJob(Job):
 class LoopDeathPenalty(BaseDeathPenalty):
     """The job's timeout: cancellation on the loop, then SIGALRM as a backstop."""
 
+    backstop_grace_s: ClassVar[int] = _BACKSTOP_GRACE_S
+
     def __init__(
         self, timeout: float, exception: type[Exception] = JobTimeoutException, **kwargs: Any
     ) -> None:
@@ -232,7 +235,7 @@ class LoopDeathPenalty(BaseDeathPenalty):
             runtime.timeout_s = self._limit
         if self._limit is not None:
             signal.signal(signal.SIGALRM, self._backstop)
-            signal.alarm(int(self._limit) + _BACKSTOP_GRACE_S)
+            signal.alarm(math.ceil(self._limit) + self.backstop_grace_s)
 
     def _backstop(self, _signum: int, _frame: object) -> None:
         runtime = current_runtime()
