@@ -40,9 +40,9 @@ def request_id_from(scope: Scope) -> str:
 
 
 def outcome_of(status: int) -> str:
-    if status >= 500:  # noqa: PLR2004 - HTTP's classes
+    if status >= 500:
         return "server_error"
-    if status >= 400:  # noqa: PLR2004
+    if status >= 400:
         return "client_error"
     return "ok"
 
