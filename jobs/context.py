@@ -27,7 +27,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.faults import FaultPoints
-from gateway.core.logging import configure_logging
+from gateway.core.logging import configure_logging_for
 from gateway.core.settings import Settings, load_settings
 
 _log = structlog.get_logger("gateway.jobs")
@@ -55,7 +55,7 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
             yield job
         return
     settings = with_development_secrets(load_settings())
-    configure_logging(level=settings.core.log_level, json=settings.core.log_json)
+    configure_logging_for(settings)
     if settings.database.url is None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
     structlog.contextvars.bind_contextvars(job=name)

@@ -52,7 +52,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.db import create_session_factory
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.faults import FaultPoints
-from gateway.core.logging import configure_logging
+from gateway.core.logging import configure_logging_for
 from gateway.core.settings import Settings, load_settings
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.simulator import Simulator
@@ -189,7 +189,7 @@ def use_settings(settings: Settings) -> None:
 def _start_runtime() -> WorkerRuntime:
     global _runtime  # noqa: PLW0603 - one per process
     settings = _settings or with_development_secrets(load_settings())
-    configure_logging(level=settings.core.log_level, json=settings.core.log_json)
+    configure_logging_for(settings)
     _runtime = WorkerRuntime.start(settings)
     return _runtime
 
