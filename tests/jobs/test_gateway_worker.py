@@ -39,6 +39,7 @@ async def note_loop(name: str, note: str = "") -> str:
 
 async def hang(seconds: float) -> None:
     SEEN["hang_started"] = True
+    structlog.contextvars.bind_contextvars(merchant_id="mer_hung")
     try:
         await asyncio.sleep(seconds)
         SEEN["hang_finished"] = True  # must never happen: the job timed out
@@ -95,6 +96,7 @@ def test_a_timed_out_job_is_cancelled_on_the_loop_and_the_next_job_shares_the_po
     by_id = {line["job_id"]: line for line in lines}
     assert by_id[hung.id]["outcome"] == "timed_out"
     assert by_id[hung.id]["level"] == "warning"
+    assert by_id[hung.id]["merchant_id"] == "mer_hung"
     summary = by_id[after.id]
     assert summary["queue"] == "maintenance"
     assert summary["job"] == "note_loop"

@@ -117,18 +117,18 @@ class WorkerRuntime:
             faults=FaultPoints.parse(settings.core.fault_injection),
         )
 
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> tuple[Any, dict[str, Any]]:
-        """Run a job's coroutine on the loop under the job's timeout; its result
-        and the log context it bound (merchant, ids) for the job's summary line."""
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a job's coroutine on the loop under the job's timeout. The log
+        context it bound (merchant, ids), whatever its end, goes to its summary
+        line."""
         context = contextvars.copy_context()
         before = asyncio.all_tasks(self.loop)
         task = self.loop.create_task(_bounded(coroutine, self.timeout_s), context=context)
         try:
-            return self.loop.run_until_complete(task), context.run(
-                structlog.contextvars.get_contextvars
-            )
+            return self.loop.run_until_complete(task)
         finally:
             self._cancel_leftovers(before)
+            job_metrics.remember_context(context.run(structlog.contextvars.get_contextvars))
 
     def _cancel_leftovers(self, before: set[asyncio.Task[Any]]) -> None:
         left = asyncio.all_tasks(self.loop) - before
@@ -213,9 +213,7 @@ class LoopJob(Job):
         result = self.func(*self.args, **self.kwargs)
         if not asyncio.iscoroutine(result):
             return result
-        value, bound = runtime.run(result)
-        job_metrics.remember_context(bound)
-        return value
+        return runtime.run(result)
 
 
 class LoopDeathPenalty(BaseDeathPenalty):
@@ -281,7 +279,7 @@ class GatewayWorker(SimpleWorker):
 
     def perform_job(self, job: Job, queue: Queue, execution: Any) -> bool:
         structlog.contextvars.clear_contextvars()
-        job_metrics.remember_context({})
+        job_metrics.start_job()
         started = time.perf_counter()
         succeeded = False
         try:

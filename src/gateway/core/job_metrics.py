@@ -34,11 +34,14 @@ _log = structlog.get_logger("gateway.jobs")
 _state: dict[str, Any] = {"context": {}, "timed_out": False}
 
 
+def start_job() -> None:
+    _state["context"] = {}
+    _state["timed_out"] = False
+
+
 def remember_context(bound: dict[str, Any]) -> None:
     """The log context the job's task bound (its ids), for its summary line."""
     _state["context"] = dict(bound)
-    if not bound:
-        _state["timed_out"] = False
 
 
 def note_timeout() -> None:
