@@ -1,11 +1,12 @@
-"""What every job opens: settings, a session on its own engine, one advisory lock.
+"""What every job opens: settings, a session, processors, one advisory lock.
 
-RQ 3 runs a coroutine job on a fresh event loop (`asyncio.run`), so an engine or
-pool made on another loop would break: each job gets its own engine, made on the
-job's loop and disposed when the job ends. Its small pool lives only that long,
-yet spares a batch job (a billing batch opens two sessions per invoice) a new
-connection per session. The session commits when the job's work returns (the job
-is the edge).
+Under a gateway worker (`gateway worker`, composition/worker.py) the job runs on
+the worker's long-lived loop and takes the worker's pools: its engine, Redis and
+processors, made once per process. Run anywhere else (a plain RQ worker, a test
+calling the function), RQ 3 runs it on a fresh event loop (`asyncio.run`), so an
+engine or pool made on another loop would break: the job then gets its own
+engine, made on its loop and disposed when it ends. The session commits when the
+job's work returns (the job is the edge).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.composition.process import StandaloneProcessors, job_sessions, open_processors
 from gateway.composition.resources import field_crypto
+from gateway.composition.worker import WorkerRuntime, current_runtime
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.faults import FaultPoints
-from gateway.core.logging import configure_logging
+from gateway.core.logging import configure_logging_for
 from gateway.core.settings import Settings, load_settings
 
 _log = structlog.get_logger("gateway.jobs")
@@ -47,8 +49,13 @@ class JobContext:
 
 @contextlib.asynccontextmanager
 async def job_context(name: str) -> AsyncIterator[JobContext]:
+    runtime = current_runtime()
+    if runtime is not None:
+        async with _runtime_context(runtime, name) as job:
+            yield job
+        return
     settings = with_development_secrets(load_settings())
-    configure_logging(level=settings.core.log_level, json=settings.core.log_json)
+    configure_logging_for(settings)
     if settings.database.url is None:
         raise RuntimeError("DATABASE_URL is not set for the worker")
     structlog.contextvars.bind_contextvars(job=name)
@@ -67,6 +74,24 @@ async def job_context(name: str) -> AsyncIterator[JobContext]:
         structlog.contextvars.unbind_contextvars("job")
 
 
+@contextlib.asynccontextmanager
+async def _runtime_context(runtime: WorkerRuntime, name: str) -> AsyncIterator[JobContext]:
+    structlog.contextvars.bind_contextvars(job=name)
+    try:
+        async with runtime.sessions() as session:
+            yield JobContext(
+                settings=runtime.settings,
+                session=session,
+                clock=runtime.clock,
+                crypto=runtime.crypto,
+                sessions=runtime.sessions,
+                faults=runtime.faults,
+            )
+            await session.commit()
+    finally:
+        structlog.contextvars.unbind_contextvars("job")
+
+
 async def take_tick_lock(session: AsyncSession, name: str) -> bool:
     """A transaction-scoped advisory lock per periodic job: RQ's cron has no leader
     election, so two cron processes may enqueue one tick twice; only one runs it."""
@@ -78,5 +103,11 @@ async def take_tick_lock(session: AsyncSession, name: str) -> bool:
 
 
 def job_processors(job: JobContext) -> contextlib.AbstractAsyncContextManager[StandaloneProcessors]:
-    """The processors for this job, on the job's own loop; closed when it ends."""
+    """The processors for this job: the worker's (kept open) under a gateway
+    worker, else made on the job's own loop and closed when it ends."""
+    runtime = current_runtime()
+    if runtime is not None:
+        return contextlib.nullcontext(
+            StandaloneProcessors(registry=runtime.processors, simulator=runtime.simulator)
+        )
     return open_processors(job.settings, job.clock)

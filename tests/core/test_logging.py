@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import logging
 
+import msgspec
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from gateway.core.logging import REDACTED, configure_logging, mask_card_numbers, redact
+from gateway.core.logging import (
+    REDACTED,
+    configure_logging,
+    configure_logging_for,
+    mask_card_numbers,
+    redact,
+)
+from gateway.core.settings import Settings
 from tests.support import TEST_CARD_NUMBERS
 
 
@@ -98,3 +106,18 @@ def test_rendered_json_lines_hold_no_card_number(capsys: pytest.CaptureFixture[s
     for number in ("4111111111111111", "5424000000000015", "370000000000002"):
         assert number not in err
     assert "[CARD ...0002]" in lines[2]["exception"]
+
+
+def test_production_logs_json_lines_unless_told_otherwise(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production = msgspec.structs.replace(
+        settings, core=msgspec.structs.replace(settings.core, env="production", log_json=None)
+    )
+    try:
+        configure_logging_for(production)
+        structlog.get_logger("test").info("http.request", route="/api/v1/x", status=200)
+    finally:
+        configure_logging(level="INFO", json=True)
+    [line] = [json.loads(raw) for raw in capsys.readouterr().err.strip().splitlines()]
+    assert (line["event"], line["route"], line["level"]) == ("http.request", "/api/v1/x", "info")

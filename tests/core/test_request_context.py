@@ -5,6 +5,8 @@ import structlog
 from structlog.testing import capture_logs
 
 from gateway.core.logging import redact
+from gateway.merchants.models import Merchant
+from tests.fixtures.payments import charge_body
 
 
 async def test_a_given_request_id_is_echoed(client: httpx.AsyncClient) -> None:
@@ -38,7 +40,9 @@ async def test_every_log_line_of_a_request_carries_its_id(client: httpx.AsyncCli
             "method": "GET",
             "route": "/api/v1/health",
             "status": 200,
+            "outcome": "ok",
             "duration_ms": summary[0]["duration_ms"],
+            "merchant_id": None,
             "request_id": "trace-1",
             "log_level": "info",
         }
@@ -61,3 +65,32 @@ async def test_invariant_2_a_card_number_is_never_taken_as_a_request_id(
 ) -> None:
     response = await client.get("/api/v1/health/live", headers={"X-Request-ID": "4111111111111111"})
     assert response.headers["x-request-id"].startswith("req_")
+
+
+async def test_the_summary_line_names_the_merchant_and_outcome_and_no_card_number(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], merchant: Merchant
+) -> None:
+    number = "4111111111111111"
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars, redact]) as logs:
+        charged = await client.post(
+            "/api/v1/payments/purchase",
+            json=charge_body(1500),
+            headers={**admin_headers, "Idempotency-Key": "canonical-1"},
+        )
+        refused = await client.post(
+            "/api/v1/payments/purchase",
+            json={**charge_body(1500), "amount": "fifteen"},
+            headers={**admin_headers, "Idempotency-Key": f"canonical-{number}"},
+        )
+        unknown = await client.get("/api/v1/merchants/me")
+    assert (charged.status_code, refused.status_code, unknown.status_code) == (201, 400, 401)
+    lines = [line for line in logs if line["event"] == "http.request"]
+    assert [(line["route"], line["status"], line["outcome"]) for line in lines] == [
+        ("/api/v1/payments/purchase", 201, "ok"),
+        ("/api/v1/payments/purchase", 400, "client_error"),
+        ("/api/v1/merchants/me", 401, "client_error"),
+    ]
+    assert [line["merchant_id"] for line in lines] == [merchant.id, merchant.id, None]
+    assert all(line["request_id"].startswith("req_") for line in lines)
+    assert all(isinstance(line["duration_ms"], float) for line in lines)
+    assert number not in repr(logs)

@@ -17,7 +17,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.core.devsecrets import with_development_secrets
 from gateway.core.embedded import embedded_servers
 from gateway.core.errors import GatewayError, NotFound
-from gateway.core.logging import configure_logging
+from gateway.core.logging import configure_logging_for
 from gateway.core.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
@@ -39,7 +39,7 @@ def load_settings_or_exit() -> Settings:
     except SettingsError as error:
         click.echo(f"gateway: configuration error: {error}", err=True)
         sys.exit(EXIT_USAGE)
-    configure_logging(level=settings.core.log_level, json=settings.core.log_json)
+    configure_logging_for(settings)
     return settings
 
 

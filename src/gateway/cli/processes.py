@@ -74,13 +74,19 @@ def _sync_redis(settings: Settings) -> Redis:
 @click.option(
     "--pool", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
 )
-def worker(burst: bool, pool: int) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    envvar="GATEWAY_WORKER_METRICS_PORT",
+    help="Also serve these workers' metrics on this port (a host without the API).",
+)
+def worker(burst: bool, pool: int, metrics_port: int | None) -> None:
     """Run RQ workers on every queue, with RQ's scheduler (delayed retries).
 
-    Jobs pickled by an earlier version are first rewritten as JSON (or deleted)."""
-    from rq import Worker  # noqa: PLC0415
-    from rq.worker_pool import WorkerPool  # noqa: PLC0415
-
+    Each worker is one process that keeps its event loop, database pool, Redis
+    pool and processors for its life (no fork per job). Jobs pickled by an
+    earlier version are first rewritten as JSON (or deleted)."""
+    from gateway.cli.worker_pool import run_workers  # noqa: PLC0415
     from gateway.core.pickled_jobs import convert_pickled_jobs  # noqa: PLC0415
 
     settings = load_settings_or_exit()
@@ -88,14 +94,7 @@ def worker(burst: bool, pool: int) -> None:
         connection = _sync_redis(ready)
         convert_pickled_jobs(connection)
         _log.info("worker.starting", queues=list(QUEUE_NAMES), pool=pool, burst=burst)
-        if pool > 1:
-            WorkerPool(
-                list(QUEUE_NAMES), connection=connection, num_workers=pool, serializer=SERIALIZER
-            ).start(burst=burst)
-        else:
-            Worker(list(QUEUE_NAMES), connection=connection, serializer=SERIALIZER).work(
-                burst=burst, with_scheduler=True
-            )
+        run_workers(ready, connection, pool=pool, burst=burst, metrics_port=metrics_port)
 
 
 @click.command()

@@ -24,6 +24,7 @@ from gateway.core.processor_settings import ProcessorName
 from gateway.core.settings import Settings
 from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.breaker import CircuitBreaker
+from gateway.processors.metered import MeteredProcessor
 from gateway.processors.port import Processor
 from gateway.processors.registry import LIVE_MODE_DISABLED, ProcessorRegistry, ProcessorsAt
 from gateway.processors.resilient import ResilientProcessor
@@ -79,7 +80,8 @@ def simulator(settings: Settings, *, engine: AsyncEngine, redis: Redis, clock: C
 def resilient(
     processor: Processor, settings: Settings, redis: Redis, clock: Clock
 ) -> ResilientProcessor:
-    """A processor behind its breaker (shared through Redis) and safe retries."""
+    """A processor behind its breaker (shared through Redis) and safe retries,
+    its calls timed and its money movements counted (processors/metered.py)."""
     config = settings.processor
     breaker = CircuitBreaker(
         processor.name,
@@ -92,7 +94,7 @@ def resilient(
         + config.processor_read_timeout_s
         + config.processor_retry_deadline_s,
     )
-    return ResilientProcessor(
+    return MeteredProcessor(
         processor, breaker, deadline_s=settings.processor.processor_retry_deadline_s
     )
 

@@ -10,12 +10,15 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from gateway.core.luhn import luhn_valid
+
+if TYPE_CHECKING:
+    from gateway.core.settings import Settings
 
 REDACTED = "[REDACTED]"
 
@@ -115,6 +118,16 @@ def shared_processors() -> list[Processor]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]
+
+
+def configure_logging_for(settings: Settings) -> None:
+    """The process's logging from its settings: JSON in production unless
+    GATEWAY_LOG_JSON says otherwise (every process's summary lines are then one
+    JSON object each), else JSON when stderr is not a terminal."""
+    json = settings.core.log_json
+    if json is None and settings.is_production:
+        json = True
+    configure_logging(level=settings.core.log_level, json=json)
 
 
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:

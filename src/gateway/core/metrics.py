@@ -2,8 +2,10 @@
 
 Request counts and latency come from Litestar's Prometheus middleware, labelled
 by route template, method and status. With `PROMETHEUS_MULTIPROC_DIR` set (as
-`gateway up` does for its children) every process writes its samples there and
-the endpoint aggregates them.
+`gateway up` does for its children, `gateway serve --workers N` and `gateway
+worker` when none is given) every process of the host writes its samples there and
+the endpoint aggregates them, folding dead processes' files into merged ones
+(core/metrics_files.py).
 
 Gauges of what PostgreSQL holds are not per-process samples: they are counted
 when scraped, so they are right whichever process changed the rows, and cached
@@ -11,15 +13,15 @@ for a while so that frequent scrapes do not query each time. Each domain gives
 its own (`create_app` lists them): `gateway_encrypted_rows{table, key_id}` (key
 rotation, DESIGN.md invariant 8), the pending and review backlog, outbox lag,
 the inbound webhook backlog by status. Read at every scrape: the RQ queues'
-depth and oldest job age (from Redis), and `gateway_dependency_up{dependency}`,
-whether this process reaches PostgreSQL and Redis as it answers.
+depth and oldest job age and the live workers per queue (from Redis), and
+`gateway_dependency_up{dependency}`, whether this process reaches PostgreSQL
+and Redis as it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -33,7 +35,6 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.openmetrics.exposition import (
     CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE_LATEST,
 )
@@ -46,12 +47,14 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import utcparse
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.clock import Clock, SystemClock
 from gateway.core.handles import BreakerState
 from gateway.core.health import database_state, redis_state
+from gateway.core.metrics_files import MergingCollector, multiprocess_directory
 from gateway.core.queues import QUEUE_NAMES
 from gateway.core.rotation import count_by_key, sealed_tables
 
@@ -104,8 +107,10 @@ class MetricsController(PrometheusController):
         # added beside it rather than kept as a per-process gauge, which in
         # multiprocess mode would leave dead processes' values behind.
         registry = CollectorRegistry()
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        directory = multiprocess_directory()
+        if directory is not None:
+            # Reads every process's files, merging those of dead ones first.
+            registry.register(MergingCollector(directory))
         else:
             registry.register(_Forwarding(REGISTRY))
         for gauges in database_gauges_of(request.app):
@@ -120,6 +125,7 @@ class MetricsController(PrometheusController):
             dependency_family({"database": database == "ok", "redis": redis == "ok"}),
             # RQ stamps jobs with the wall clock, whatever clock the app runs on.
             *await queue_families(resources.redis, clock=SystemClock()),
+            *await worker_families(resources.redis),
         ]
         registry.register(_Static(families))
         if self.openmetrics_format:
@@ -242,6 +248,31 @@ async def queue_families(redis: Redis, *, clock: Clock) -> list[Metric]:
         _log.warning("metrics.queues_not_read", exc_info=True)
         return []
     return [depth, oldest]
+
+
+async def worker_families(redis: Redis) -> list[Metric]:
+    """gateway_workers{queue}: RQ workers registered on each queue whose key is
+    still alive in Redis (a worker's key expires soon after it dies, SIGKILL
+    included, while its registration lingers until RQ cleans it)."""
+    family = GaugeMetricFamily(
+        "gateway_workers",
+        "Live RQ workers listening on each queue, read from Redis at scrape time.",
+        labels=["queue"],
+    )
+    try:
+        for name in QUEUE_NAMES:
+            members = await redis.smembers(WORKERS_BY_QUEUE_KEY % name)
+            live = 0
+            if members:
+                async with redis.pipeline(transaction=False) as pipeline:
+                    for member in members:
+                        pipeline.exists(_text(member))
+                    live = sum(await pipeline.execute())
+            family.add_metric([name], live)
+    except RedisError:
+        _log.warning("metrics.workers_not_read", exc_info=True)
+        return []
+    return [family]
 
 
 def _text(value: bytes | str) -> str:

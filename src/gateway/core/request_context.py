@@ -1,4 +1,5 @@
-"""Request ids and the one summary log line of each request.
+"""Request ids and the one summary log line of each request (`http.request`:
+method, route template, status, outcome, duration, merchant, request id).
 
 This wraps the whole Litestar application (routing included), so a 404 for an
 unknown path or a 500 from a handler carries `X-Request-ID` and is logged too.
@@ -38,6 +39,14 @@ def request_id_from(scope: Scope) -> str:
     return new_request_id()
 
 
+def outcome_of(status: int) -> str:
+    if status >= 500:
+        return "server_error"
+    if status >= 400:
+        return "client_error"
+    return "ok"
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: binds `request_id`, echoes it, logs one line per request."""
 
@@ -74,11 +83,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            # The request's one summary line (its canonical log line): the route
+            # template, never the raw path, and the merchant the API key named.
             _log.info(
                 "http.request",
                 method=scope["method"],
                 route=scope.get("path_template") or "<unmatched>",
                 status=status,
+                outcome=outcome_of(status),
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                merchant_id=getattr(scope.get("user"), "merchant_id", None),
             )
             structlog.contextvars.clear_contextvars()
