@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_TOOLS)/bin/uv)
 PYTHON_FOR_TOOLS := $(shell command -v python3.11 2>/dev/null || command -v python3.12 2>/dev/null || command -v python3)
 RUN := $(UV) run --frozen
 
-.PHONY: help run test chaos bench-billing bench-deliveries lint format sync bootstrap clean
+.PHONY: help run test chaos bench bench-billing bench-deliveries lint format sync bootstrap clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test: lint ## Lint, then the whole test suite on real PostgreSQL and Redis
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)
+
+bench: sync ## The load suite: gateway against its twin; ARGS="--scenarios purchases --profiles max,steady --seconds 30 ..."
+	$(RUN) python -m ops.bench.suite $(ARGS)
 
 bench-billing: sync ## Renew N subscriptions (default 100,000) in one billing pass; ARGS="--n 10000 ..."
 	$(RUN) python -m ops.bench.billing $(ARGS)
