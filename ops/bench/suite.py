@@ -164,16 +164,24 @@ class Suite:
 
     async def warm_up(self) -> None:
         """Unmeasured purchases on each, so that no round pays for the first
-        connections, imports and caches. The first ones, once settled, are the
-        journey's to refund."""
+        connections, imports and caches. The first run's first half makes the
+        purchases the journey refunds; `settle --now` runs during the second."""
         seeding = not self.settled
+        half = self.config.warm_up_s / 2
+        await self._purchase_a_while(half, seeding=seeding)
+        settling = None
+        if seeding and "journey" in self.config.scenarios:
+            settling = asyncio.create_task(self._settle())
+        await self._purchase_a_while(half, seeding=False)
+        if settling is not None:
+            await settling
+
+    async def _purchase_a_while(self, seconds: float, *, seeding: bool) -> None:
         for gateway in (False, True):
             ids = self.settled if gateway else self.twin_settled
             async with self._client(gateway, 8) as http:
                 send = purchases(self._prefix(), strict=False, ids=ids if seeding else None)
-                await closed_loop(http, send, concurrency=8, seconds=self.config.warm_up_s)
-        if seeding and "journey" in self.config.scenarios:
-            await self._settle()
+                await closed_loop(http, send, concurrency=8, seconds=seconds)
 
     async def _settle(self) -> None:
         await asyncio.to_thread(operator.gateway, self.environ, "settle", "--now")
@@ -314,9 +322,10 @@ class Suite:
         first = config.api_workers[0]
         for workers in config.api_workers:
             if workers != self.fleet.api_workers:
-                self.fleet.restart_api(workers)
                 self.twin.stop()
-                self.twin.start(workers)
+                self.twin.launch(workers)
+                self.fleet.restart_api(workers)
+                self.twin.wait()
                 # The same labels: the peaks are over the whole run.
                 self.watch.watch("gateway api", self.fleet.pid("api"))
                 self.watch.watch("twin", self.twin.pid)
