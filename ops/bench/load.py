@@ -53,9 +53,9 @@ class Profile:
         parts = []
         for segment in self.segments:
             if segment.start == segment.end:
-                parts.append(f"{segment.end:g}/s for {segment.seconds:g} s")
+                parts.append(f"{segment.end:.4g}/s for {segment.seconds:g} s")
             else:
-                parts.append(f"{segment.start:g}->{segment.end:g}/s in {segment.seconds:g} s")
+                parts.append(f"{segment.start:.4g}->{segment.end:.4g}/s in {segment.seconds:g} s")
         return ", then ".join(parts)
 
     def arrivals(self) -> list[float]:
