@@ -101,6 +101,7 @@ class Result:
     seconds: float = 0.0
     offered: float = 0.0  # requests per second asked for (0: closed loop)
     cpu_s: float = 0.0  # the server's CPU over the round, when measured
+    sent: int = 0  # requests that reached the wire (not given up before)
 
     @property
     def requests(self) -> int:
@@ -124,7 +125,8 @@ class Result:
 
     @property
     def cpu_ms_per_request(self) -> float:
-        return self.cpu_s * 1000 / self.requests if self.requests else math.nan
+        """Per request sent: one given up before it was sent cost the server nothing."""
+        return self.cpu_s * 1000 / self.sent if self.sent else math.nan
 
 
 class Recorder:
@@ -140,6 +142,7 @@ class Recorder:
             if left <= 0:
                 self.result.errors["gave up waiting to send"] += 1
                 return
+            self.result.sent += 1
             try:
                 ok = await asyncio.wait_for(send(client, number), left)
             except (httpx.HTTPError, TimeoutError) as error:
