@@ -22,18 +22,15 @@ quick run (the spike's ramp with --ramp).
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import asyncpg
 import click
 import httpx
 
@@ -44,6 +41,7 @@ from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
 from ops.bench import deliveries
 from ops.bench.environment import bench_environment
+from ops.bench.inbox import database_now, processing
 from ops.bench.load import (
     TARGET_P95_MS,
     Profile,
@@ -57,6 +55,7 @@ from ops.bench.load import (
     steady,
 )
 from ops.bench.processes import GatewayFleet, MemoryWatch, Twin, cpu_seconds
+from ops.bench.report import line, memory_lines, ms, progress, ratio
 from ops.bench.scenarios import Journey, purchases, seed_purchases, webhook_bodies, webhooks
 from ops.bench.twin import create_schema
 from ops.chaos import operator
@@ -65,9 +64,6 @@ from ops.chaos.servers import RedisServer, chaos_database, free_port, sibling_da
 SCENARIOS = ("purchases", "journey", "webhooks", "deliveries", "memory")
 PROFILES = ("max", "half", "steady", "spike", "soak")
 DEFAULT_PROFILES = ("max", "half", "steady", "spike")
-# How long the worker may take to process what a webhook round posted.
-STALL_S = 60.0
-MB = 1024
 
 
 @dataclass(frozen=True)
@@ -104,29 +100,6 @@ class SuiteConfig:
             return soak(self.soak_rate, self.length(self.soak_s))
         profile = steady(half_rate, self.length(self.half_s))
         return replace(profile, name="half")
-
-
-def _ms(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.1f} ms"
-
-
-def _line(who: str, result: Result) -> str:
-    return (
-        f"  {who:<9} throughput {result.throughput:.1f}/s"
-        f"  p50 {_ms(result.percentile_ms(50))}"
-        f"  p95 {_ms(result.percentile_ms(95))}"
-        f"  p99 {_ms(result.percentile_ms(99))}"
-        f"  errors {result.error_count}"
-        f"  requests {result.requests}"
-        f"  cpu {result.cpu_ms_per_request:.2f} ms/request"
-        + (f" ({dict(result.errors)})" if result.errors else "")
-    )
-
-
-def _ratio(numerator: float, denominator: float) -> str:
-    if not denominator or math.isnan(numerator) or math.isnan(denominator):
-        return "n/a"
-    return f"{numerator / denominator:.3f}x"
 
 
 class Suite:
@@ -213,18 +186,18 @@ class Suite:
     def _report(self, title: str, twin: Result, gateway: Result, profile: Profile | None) -> None:
         progress(f"round done: {title}")
         self.echo(f"[{title}]")
-        self.echo(_line("twin", twin))
-        self.echo(_line("gateway", gateway))
+        self.echo(line("twin", twin))
+        self.echo(line("gateway", gateway))
         self.echo(
-            f"  ratio     throughput {_ratio(gateway.throughput, twin.throughput)} twin"
-            f"  p99 {_ratio(gateway.percentile_ms(99), twin.percentile_ms(99))} twin"
-            f"  cpu/request {_ratio(gateway.cpu_ms_per_request, twin.cpu_ms_per_request)} twin"
+            f"  ratio     throughput {ratio(gateway.throughput, twin.throughput)} twin"
+            f"  p99 {ratio(gateway.percentile_ms(99), twin.percentile_ms(99))} twin"
+            f"  cpu/request {ratio(gateway.cpu_ms_per_request, twin.cpu_ms_per_request)} twin"
         )
         if profile is not None:
             p95 = gateway.percentile_ms(95)
             verdict = "met" if p95 <= TARGET_P95_MS else "missed"
             self.echo(
-                f"  target    gateway p95 {_ms(p95)} against {TARGET_P95_MS:.0f} ms: {verdict}"
+                f"  target    gateway p95 {ms(p95)} against {TARGET_P95_MS:.0f} ms: {verdict}"
             )
 
     # -- scenarios ---------------------------------------------------------------
@@ -267,53 +240,14 @@ class Suite:
         twin_bodies = await webhook_bodies(self.settings, n)
         twin = await self._measure(False, webhooks(twin_bodies, self.signature_key), profile)
         bodies = await webhook_bodies(self.settings, n)
-        started = await self._now()
+        started = await database_now(self.environ["BENCH_DSN"])
         gateway = await self._measure(True, webhooks(bodies, self.signature_key), profile)
         name = "max" if profile is None else f"{profile.name}: {profile.describe()}"
         self._report(f"webhooks | {name}", twin, gateway, profile)
-        self.echo(await self._processing(started, len(gateway.latencies)))
-
-    async def _now(self) -> object:
-        connection = await asyncpg.connect(self.environ["BENCH_DSN"])
-        try:
-            return await connection.fetchval("SELECT clock_timestamp()")
-        finally:
-            await connection.close()
-
-    async def _processing(self, since: object, posted: int) -> str:
-        """Waits until the worker has processed what the round posted (or stalls);
-        the rate and each event's time from receipt to processed."""
-        query = (
-            "SELECT count(*) FILTER (WHERE status = 'processed'),"
-            " extract(epoch FROM max(processed_at) - min(received_at)),"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at"
-            "   - received_at)) FILTER (WHERE status = 'processed'),"
-            " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at"
-            "   - received_at)) FILTER (WHERE status = 'processed')"
-            " FROM webhook_events WHERE received_at >= $1"
-        )
-        connection = await asyncpg.connect(self.environ["BENCH_DSN"])
-        try:
-            deadline = time.monotonic() + self.config.drain_s
-            last, changed = -1, time.monotonic()
-            while True:
-                row = await connection.fetchrow(query, since)
-                done = int(row[0])
-                if done != last:
-                    last, changed = done, time.monotonic()
-                now = time.monotonic()
-                if done >= posted or now > deadline or now - changed > STALL_S:
-                    break
-                await asyncio.sleep(0.5)
-        finally:
-            await connection.close()
-        span = float(row[1] or 0.0)
-        rate = done / span if span else 0.0
-        p50 = float(row[2] or 0.0)
-        p99 = float(row[3] or 0.0)
-        return (
-            f"  processed {done}/{posted} events by the worker, {rate:.1f} events/s,"
-            f" receipt->processed p50 {p50:.2f} s p99 {p99:.2f} s"
+        self.echo(
+            await processing(
+                self.environ["BENCH_DSN"], started, len(gateway.latencies), self.config.drain_s
+            )
         )
 
     async def run(self) -> None:
@@ -372,26 +306,6 @@ async def merchant_key(settings: Settings) -> str:
         return issued.secret
     finally:
         await resources.aclose()
-
-
-_STARTED = time.monotonic()
-
-
-def progress(what: str) -> None:
-    """On stderr, with the time since the start: where a run spends its time."""
-    click.echo(f"  [{time.monotonic() - _STARTED:6.1f} s] {what}", err=True)
-
-
-def _memory(watch: MemoryWatch) -> list[str]:
-    lines = ["[memory | peak resident set (VmHWM) over the run]"]
-    for label in watch.roots:
-        main = watch.peaks_kb.get(label, 0) / MB
-        line = f"  {label:<15} main {main:.1f} MB"
-        if watch.children.get(label):
-            child = watch.peaks_kb.get(f"{label} child", 0) / MB
-            line += f"  largest of {watch.children[label]} children {child:.1f} MB"
-        lines.append(line)
-    return lines
 
 
 @contextmanager
@@ -476,7 +390,7 @@ def _run_http(config: SuiteConfig) -> int:
                     twin.stop()
                     fleet.stop()
                 if "memory" in config.scenarios:
-                    for line in _memory(watch):
+                    for line in memory_lines(watch):
                         click.echo(line)
                 return suite.errors
         finally:
