@@ -14,7 +14,7 @@ RUN := $(UV) run --frozen
 # files per worker, so a module's served gateway starts once.
 PYTEST_PARALLEL := -n auto --maxprocesses 4 --dist loadfile
 
-.PHONY: help run test ops-tools chaos bench-billing bench-deliveries bench-console chromium lint format sync bootstrap clean
+.PHONY: help run test ops-tools chaos bench bench-billing bench-deliveries bench-console chromium lint format sync bootstrap clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ chromium: ## Install Debian's chromium for the browser tests when it is absent
 
 chaos: sync ## The full chaos run (1,000 operations) and ledger audit; ARGS="--seed N ..." to vary
 	$(RUN) python -m ops.chaos $(ARGS)
+
+bench: sync ## The load suite: gateway against its twin; ARGS="--scenarios purchases --profiles max,steady --seconds 30 ..."
+	$(RUN) python -m ops.bench.suite $(ARGS)
 
 bench-billing: sync ## Renew N subscriptions (default 100,000) in one billing pass; ARGS="--n 10000 ..."
 	$(RUN) python -m ops.bench.billing $(ARGS)

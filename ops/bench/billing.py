@@ -37,7 +37,6 @@ from sqlalchemy import insert
 from gateway.audit.service import Actor
 from gateway.composition.process import api_resources
 from gateway.core.clock import SystemClock
-from gateway.core.crypto import generate_key
 from gateway.core.ids import new_id
 from gateway.core.queues import SERIALIZER, nudge_relay, rq_queue
 from gateway.core.settings import Settings, load_settings
@@ -50,6 +49,7 @@ from gateway.models import Base
 from gateway.subscriptions.models import Subscription
 from gateway.vault.commands import VaultCommands
 from gateway.vault.schemas import CardIn, NewPaymentMethod
+from ops.bench.environment import bench_environment
 from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database
 
 CARD = "4111111111111111"
@@ -99,24 +99,7 @@ class Figures:
 
 
 def environment(database: ChaosDatabase, redis_url: str, run_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "REDIS_URL": redis_url,
-        "GATEWAY_ENV": "test",
-        # Far above what the run sends: it measures the gateway, not its limits.
-        "GATEWAY_RATE_LIMIT_LIVE_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_TEST_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_FAILED_AUTH_PER_MIN": "1000000",
-        "GATEWAY_RATE_LIMIT_WEBHOOK_INVALID_PER_MIN": "1000000",
-        "GATEWAY_DATA_DIR": str(run_dir),
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_LOG_JSON": "true",
-        "GATEWAY_ENCRYPTION_KEYS": generate_key(),
-        "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
-        "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
-        "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
-    }
+    return bench_environment(database.url, redis_url, run_dir)
 
 
 async def seed(settings: Settings, n: int) -> None:

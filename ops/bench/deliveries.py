@@ -48,7 +48,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from gateway.audit.models import Event
 from gateway.composition.process import api_resources
 from gateway.core.clock import SystemClock
-from gateway.core.crypto import generate_key
 from gateway.core.ids import new_id
 from gateway.core.queues import SERIALIZER, nudge_relay
 from gateway.core.settings import Settings, load_settings
@@ -57,6 +56,7 @@ from gateway.payments.models import Transaction
 from gateway.webhooks.outbound.models import WebhookEndpoint
 from gateway.webhooks.outbound.sealing import seal_secrets
 from gateway.webhooks.outbound.signing import SigningSecrets, new_secret, signed_headers
+from ops.bench.environment import bench_environment
 from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database, free_port
 
 CHUNK = 200
@@ -173,25 +173,9 @@ class Figures:
 def environment(
     database: ChaosDatabase, redis_url: str, run_dir: Path, concurrency: int
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database.url,
-        "REDIS_URL": redis_url,
-        "GATEWAY_ENV": "test",
-        # Far above what the run sends: it measures the gateway, not its limits.
-        "GATEWAY_RATE_LIMIT_LIVE_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_TEST_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_FAILED_AUTH_PER_MIN": "1000000",
-        "GATEWAY_RATE_LIMIT_WEBHOOK_INVALID_PER_MIN": "1000000",
-        "GATEWAY_DATA_DIR": str(run_dir),
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_LOG_JSON": "true",
-        "GATEWAY_ENCRYPTION_KEYS": generate_key(),
-        "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
-        "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
-        "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
-        "GATEWAY_WEBHOOK_DELIVERY_CONCURRENCY": str(concurrency),
-    }
+    return bench_environment(
+        database.url, redis_url, run_dir, GATEWAY_WEBHOOK_DELIVERY_CONCURRENCY=str(concurrency)
+    )
 
 
 async def seed(settings: Settings, n: int, url: str, secret: str) -> tuple[str, list[str]]:
