@@ -57,7 +57,7 @@ def test_every_alert_has_a_severity_and_a_runbook_section() -> None:
 def test_every_scrape_sends_the_metrics_token_from_a_file() -> None:
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert {"gateway-api", "gateway-worker", "gateway-cron"} <= jobs.keys()
+    assert {"gateway-api", "gateway-worker"} <= jobs.keys()
     for job in jobs.values():
         assert job["authorization"] == {"type": "Bearer", "credentials_file": "metrics-token"}
     assert "credentials:" not in (PROMETHEUS / "prometheus.yml").read_text()
