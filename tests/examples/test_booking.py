@@ -115,7 +115,7 @@ def test_a_timeout_keeps_the_hold_until_the_gateway_reconciles_then_confirms(
     hold = answer.json()
     assert (hold["status"], hold["amount"]) == ("pending", 90100), "force overrides the price"
     assert booking.get(f"/events/{event}")["seats_held"] == 1
-    gateway.reconcile(expect="authorized")
+    gateway.reconcile(hold["authorization_id"])
     confirmed = eventually(
         lambda: (shown := booking.get(f"/bookings/{hold['id']}"))["status"] == "confirmed" and shown
     )
@@ -154,7 +154,7 @@ def test_a_lapsed_hold_frees_its_seats_and_voids_its_authorization(
     eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "voiding")
     assert booking.get(f"/events/{event}")["seats_available"] == 1
     # ... and voids the authorization once reconciliation has approved it.
-    gateway.reconcile(expect="authorized")
+    gateway.reconcile(hold["authorization_id"])
     eventually(lambda: hold_row(booking_db, hold["id"])["status"] == "expired")
     assert gateway.get(f"/payments/{hold['authorization_id']}")["status"] == "voided"
     assert_invariants(gateway, booking_db)
