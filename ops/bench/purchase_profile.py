@@ -23,14 +23,14 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs; a bench helper only
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 from sqlalchemy import event
@@ -220,10 +220,12 @@ def _group(path: str) -> str:
     return "other" if path else "(idle/native)"
 
 
-def _walk(frame: Frame) -> Iterator[Frame]:
-    yield frame
+def _walk(frame: Frame, parent: Frame) -> Iterator[tuple[Frame, Frame]]:
+    """Each frame with the frame its self time belongs to (itself, or for a
+    synthetic "[self]" frame, its parent)."""
+    yield frame, (parent if frame.is_synthetic else frame)
     for child in frame.children:
-        yield from _walk(child)
+        yield from _walk(child, frame)
 
 
 def _summary(statement: str) -> str:
@@ -247,13 +249,12 @@ async def in_process_round(settings: Settings, secret: str, n: int) -> InProcess
     app = create_app(settings, resources=resources)
     keys = Keys(f"inproc-{os.getpid()}")
     profiler = Profiler(interval=0.0005, async_mode="disabled")
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # an ASGI app all the same
     try:
         # In this task's loop, so that the profiler's thread is the one serving.
         async with (
             app.lifespan(),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-            ) as client,
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
         ):
             await purchases(client, secret, keys, min(n, 20), 1)
             recorded.clear()
@@ -268,21 +269,24 @@ async def in_process_round(settings: Settings, secret: str, n: int) -> InProcess
     assert session is not None
     root = session.root_frame()
     assert root is not None
-    by_group: Counter[str] = Counter()
-    by_function: Counter[str] = Counter()
-    for frame in _walk(root):
+    by_group: defaultdict[str, float] = defaultdict(float)
+    by_function: defaultdict[str, float] = defaultdict(float)
+    for frame, owner in _walk(root, root):
         own = frame.total_self_time
         if own <= 0:
             continue
-        by_group[_group(frame.file_path or "")] += own
-        by_function[f"{frame.function} ({frame.file_path_short}:{frame.line_no})"] += own
+        # A "[self]" frame is its caller's own time: named after the caller.
+        by_group[_group(owner.file_path or "")] += own
+        by_function[f"{owner.function} ({owner.file_path_short}:{owner.line_no})"] += own
     total = sum(by_group.values()) or 1.0
+    hottest = sorted(by_function.items(), key=lambda item: item[1], reverse=True)[:25]
+    groups = sorted(by_group.items(), key=lambda item: item[1], reverse=True)
     return InProcess(
         statements=len(recorded) / n,
         summary=Counter(_summary(statement) for statement in recorded),
         cpu_ms=cpu / n * 1000,
-        groups=[(name, t / total) for name, t in by_group.most_common()],
-        hottest=[(name, t / total) for name, t in by_function.most_common(25)],
+        groups=[(name, t / total) for name, t in groups],
+        hottest=[(name, t / total) for name, t in hottest],
         tree=profiler.output_text(processor_options={"filter_threshold": 0.005}),
     )
 
@@ -332,7 +336,9 @@ def report(n: int, served: Served | None, profiled: InProcess | None, run_dir: P
 @click.option("--profile/--no-profile", default=True, help="The in-process profiled round.")
 def main(n: int, database_url: str | None, served: bool, profile: bool) -> None:
     """Measure API CPU and SQL statements per purchase; profile where they go."""
-    run_dir = (Path(".gateway-data") / "bench" / f"purchase-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    run_dir = (
+        Path(".gateway-data") / "bench" / f"purchase-{time.strftime('%Y%m%d-%H%M%S')}"
+    ).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     redis_server = RedisServer(run_dir / "redis")
     redis_server.start()
