@@ -28,11 +28,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import click
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs; a bench helper only
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
+from redis import Redis
 from sqlalchemy import event
 
 from gateway.app import create_app
@@ -155,6 +157,8 @@ class Served:
     sequential_ms: float  # CPU per purchase
     concurrent_ms: float
     sequential_wall_ms: float  # latency, one at a time
+    transactions: float  # PostgreSQL transactions per purchase (pings' included)
+    redis_commands: float  # Redis commands per purchase
     concurrent_per_s: float
 
 
@@ -178,20 +182,52 @@ def served_round(environ: dict[str, str], secret: str, n: int) -> Served:
             except httpx.TransportError:
                 time.sleep(0.1)
         server = psutil.Process(api.pid)
-        return asyncio.run(_drive(url, server, secret, n))
+        return asyncio.run(_drive(url, server, secret, n, environ))
     finally:
         api.terminate()
         api.wait(timeout=30)
 
 
-async def _drive(url: str, server: psutil.Process, secret: str, n: int) -> Served:
+async def _transactions(database_url: str) -> int:
+    """Commits and rollbacks of the run's database so far (PostgreSQL's statistics,
+    which a backend flushes within a second of going idle)."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await asyncio.sleep(1.5)
+        value = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+        return int(value)
+    finally:
+        await connection.close()
+
+
+def _redis_commands(redis_url: str) -> int:
+    client = Redis.from_url(redis_url)
+    try:
+        return int(client.info("stats")["total_commands_processed"])
+    finally:
+        client.close()
+
+
+async def _drive(
+    url: str, server: psutil.Process, secret: str, n: int, environ: dict[str, str]
+) -> Served:
     keys = Keys(f"served-{os.getpid()}")
     limits = httpx.Limits(max_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         await purchases(client, secret, keys, min(n, 20), 1)  # warm-up: pools, caches
+        # Counted over the sequential round (the checks below are one command
+        # and one transaction each, outside it).
+        transactions = await _transactions(environ["DATABASE_URL"])
+        commands = _redis_commands(environ["REDIS_URL"])
         cpu, wall = tree_cpu(server), time.monotonic()
         await purchases(client, secret, keys, n, 1)
         sequential_cpu, sequential_wall = tree_cpu(server) - cpu, time.monotonic() - wall
+        commands = _redis_commands(environ["REDIS_URL"]) - commands - 1
+        transactions = await _transactions(environ["DATABASE_URL"]) - transactions - 1
         cpu, wall = tree_cpu(server), time.monotonic()
         await purchases(client, secret, keys, n, CONCURRENCY)
         concurrent_cpu, concurrent_wall = tree_cpu(server) - cpu, time.monotonic() - wall
@@ -199,6 +235,8 @@ async def _drive(url: str, server: psutil.Process, secret: str, n: int) -> Serve
         sequential_ms=sequential_cpu / n * 1000,
         concurrent_ms=concurrent_cpu / n * 1000,
         sequential_wall_ms=sequential_wall / n * 1000,
+        transactions=transactions / n,
+        redis_commands=commands / n,
         concurrent_per_s=n / concurrent_wall,
     )
 
@@ -304,6 +342,8 @@ def report(n: int, served: Served | None, profiled: InProcess | None, run_dir: P
             f"  API CPU per purchase, {CONCURRENCY} concurrent   {served.concurrent_ms:.2f} ms",
             f"  latency, sequential                  {served.sequential_wall_ms:.1f} ms",
             f"  throughput, {CONCURRENCY} concurrent           {served.concurrent_per_s:.0f}/s",
+            f"  PostgreSQL transactions per purchase {served.transactions:.2f}",
+            f"  Redis commands per purchase          {served.redis_commands:.2f}",
         ]
     if profiled is not None:
         lines += [
