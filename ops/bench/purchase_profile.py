@@ -159,6 +159,7 @@ class Served:
     sequential_wall_ms: float  # latency, one at a time
     transactions: float  # PostgreSQL transactions per purchase (pings' included)
     redis_commands: float  # Redis commands per purchase
+    redis_by_command: dict[str, float]
     concurrent_per_s: float
 
 
@@ -204,10 +205,16 @@ async def _transactions(database_url: str) -> int:
         await connection.close()
 
 
-def _redis_commands(redis_url: str) -> int:
+def _redis_commands(redis_url: str) -> Counter[str]:
+    """Commands the Redis server has run so far, by command (`total`: all)."""
     client = Redis.from_url(redis_url)
     try:
-        return int(client.info("stats")["total_commands_processed"])
+        stats = client.info("commandstats")
+        counts = Counter(
+            {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+        )
+        counts["total"] = int(client.info("stats")["total_commands_processed"])
+        return counts
     finally:
         client.close()
 
@@ -226,7 +233,7 @@ async def _drive(
         cpu, wall = tree_cpu(server), time.monotonic()
         await purchases(client, secret, keys, n, 1)
         sequential_cpu, sequential_wall = tree_cpu(server) - cpu, time.monotonic() - wall
-        commands = _redis_commands(environ["REDIS_URL"]) - commands - 1
+        commands = _redis_commands(environ["REDIS_URL"]) - commands
         transactions = await _transactions(environ["DATABASE_URL"]) - transactions - 1
         cpu, wall = tree_cpu(server), time.monotonic()
         await purchases(client, secret, keys, n, CONCURRENCY)
@@ -236,7 +243,10 @@ async def _drive(
         concurrent_ms=concurrent_cpu / n * 1000,
         sequential_wall_ms=sequential_wall / n * 1000,
         transactions=transactions / n,
-        redis_commands=commands / n,
+        redis_commands=(commands["total"] - 3) / n,  # less the INFO calls of the count
+        redis_by_command={
+            name: count / n for name, count in commands.items() if name not in ("total", "info")
+        },
         concurrent_per_s=n / concurrent_wall,
     )
 
@@ -344,6 +354,10 @@ def report(n: int, served: Served | None, profiled: InProcess | None, run_dir: P
             f"  throughput, {CONCURRENCY} concurrent           {served.concurrent_per_s:.0f}/s",
             f"  PostgreSQL transactions per purchase {served.transactions:.2f}",
             f"  Redis commands per purchase          {served.redis_commands:.2f}",
+            *(
+                f"    {count:5.2f}  {name}"
+                for name, count in sorted(served.redis_by_command.items())
+            ),
         ]
     if profiled is not None:
         lines += [
