@@ -9,10 +9,11 @@ tick as cron would; the tick opens each due period's invoice, the outbox relay
 charge them through the money runner against the simulator, its webhooks off.
 The clock stops when every invoice is paid. Then it prints subscriptions/s, the
 total time, the per-charge latency (phase 1 to phase 3 of each attempt) p50 and
-p99, and the ratio to a raw-SQL baseline that inserts the same rows the pass
-wrote into empty copies of the same tables, in the same run; and checks that
-every subscription has exactly one invoice, one transaction and one charge the
-simulator took. Exits 1 when that check fails.
+p99, and "gateway time / baseline time": a raw-SQL baseline that inserts the
+same rows the pass wrote into empty copies of the same tables and makes as many
+row updates per table as the pass made (PostgreSQL's statistics count them), in
+the same run; and checks by GROUP BY that every subscription has exactly one
+invoice, one transaction and one charge the simulator took. Exits 1 when that check fails.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class Figures:
     baseline_s: float
     baseline_rows: int
     problems: list[str]
+    load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
     def per_second(self) -> float:
@@ -85,8 +87,9 @@ class Figures:
             f"  charge latency p50    {self.p50_ms:.1f} ms",
             f"  charge latency p99    {self.p99_ms:.1f} ms",
             f"  raw-SQL baseline      {self.baseline_s:.2f} s"
-            f" ({self.baseline_rows} rows, the same the pass inserted)",
-            f"  ratio to baseline     {self.seconds / self.baseline_s:.1f}x",
+            f" ({self.baseline_rows} rows inserted and updated, as many as the pass)",
+            f"  gateway time / baseline time  {self.seconds / self.baseline_s:.1f}",
+            f"  load average          {self.load:.2f} on {os.cpu_count()} CPUs (at the end)",
         ]
         if self.problems:
             lines += [f"  EXACTLY-ONCE FAILED: {problem}" for problem in self.problems]
@@ -250,25 +253,39 @@ async def latencies(dsn: str) -> tuple[float, float]:
     return p50 * 1000, p99 * 1000
 
 
-async def baseline(dsn: str, grown: list[str]) -> tuple[float, int]:
-    """The same rows the pass inserted, inserted again by plain SQL into empty
-    copies of the same tables (same columns and indexes), timed."""
+async def row_updates(dsn: str) -> dict[str, int]:
+    """Rows updated so far, per table (PostgreSQL's statistics: read after the
+    workers have gone, which flushes theirs)."""
+    names = {table.name for table in Base.metadata.sorted_tables}
+    rows = await _fetch(
+        dsn, "SELECT relname, n_tup_upd FROM pg_stat_user_tables WHERE schemaname = 'public'"
+    )
+    return {row[0]: int(row[1]) for row in rows if row[0] in names}
+
+
+async def baseline(dsn: str, grown: list[str], updated: dict[str, int]) -> tuple[float, int]:
+    """The same writes the pass made, by plain set-based SQL, timed: the rows it
+    inserted, inserted again into empty copies of the same tables (same columns
+    and indexes), and as many row updates per table as it made (each a new row
+    version, as the pass's were)."""
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute("CREATE SCHEMA bench_baseline")
-        for name in grown:
+        tables = [*grown, *(name for name in updated if name not in grown)]
+        for name in tables:
             await connection.execute(
                 f'CREATE TABLE bench_baseline."{name}" (LIKE public."{name}" INCLUDING ALL)'
             )
+        for name in tables:
+            if name not in grown:  # rows to update, not to time inserting
+                await _copy(connection, name)
         started = time.monotonic()
         rows = 0
         async with connection.transaction():
             for name in grown:
-                status = await connection.execute(
-                    f'INSERT INTO bench_baseline."{name}" OVERRIDING SYSTEM VALUE'
-                    f' SELECT * FROM public."{name}"'
-                )
-                rows += int(status.rsplit(" ", 1)[1])
+                rows += await _copy(connection, name)
+            for name, count in updated.items():
+                rows += await _update(connection, name, count)
         elapsed = time.monotonic() - started
         await connection.execute("DROP SCHEMA bench_baseline CASCADE")
         return elapsed, rows
@@ -276,24 +293,57 @@ async def baseline(dsn: str, grown: list[str]) -> tuple[float, int]:
         await connection.close()
 
 
+async def _copy(connection: asyncpg.Connection, name: str) -> int:
+    status = await connection.execute(
+        f'INSERT INTO bench_baseline."{name}" OVERRIDING SYSTEM VALUE SELECT * FROM public."{name}"'
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def _update(connection: asyncpg.Connection, name: str, count: int) -> int:
+    """`count` row updates on the copy of `name`, in rounds over its rows."""
+    done = 0
+    while done < count:
+        status = await connection.execute(
+            f'UPDATE bench_baseline."{name}" SET id = id WHERE ctid = ANY(ARRAY('
+            f'SELECT ctid FROM bench_baseline."{name}" LIMIT $1))',
+            count - done,
+        )
+        updated = int(status.rsplit(" ", 1)[1])
+        if updated == 0:
+            break
+        done += updated
+    return done
+
+
 async def verify(dsn: str, n: int) -> list[str]:
+    """Exactly once, by GROUP BY: each subscription one invoice (paid) for the new
+    period, one attempt, one transaction, one charge the simulator took."""
     checks = {
         "subscriptions without exactly one invoice": (
-            "SELECT count(*) FROM subscriptions s WHERE (SELECT count(*) FROM invoices i"
-            " WHERE i.subscription_id = s.id) <> 1"
+            "SELECT count(*) FROM (SELECT s.id FROM subscriptions s"
+            " LEFT JOIN invoices i ON i.subscription_id = s.id"
+            " GROUP BY s.id HAVING count(i.id) <> 1) AS wrong"
+        ),
+        "periods billed more than once": (
+            "SELECT count(*) FROM (SELECT subscription_id, period_start FROM invoices"
+            " GROUP BY subscription_id, period_start HAVING count(*) > 1) AS wrong"
         ),
         "invoices not paid": "SELECT count(*) FROM invoices WHERE status <> 'paid'",
         "invoices without exactly one attempt": (
-            "SELECT count(*) FROM invoices i WHERE (SELECT count(*) FROM invoice_attempts a"
-            " WHERE a.invoice_id = i.id) <> 1"
+            "SELECT count(*) FROM (SELECT i.id FROM invoices i"
+            " LEFT JOIN invoice_attempts a ON a.invoice_id = i.id"
+            " GROUP BY i.id HAVING count(a.id) <> 1) AS wrong"
         ),
         "subscriptions without exactly one transaction": (
-            "SELECT count(*) FROM subscriptions s WHERE (SELECT count(*) FROM transactions t"
-            " WHERE t.subscription_id = s.id) <> 1"
+            "SELECT count(*) FROM (SELECT s.id FROM subscriptions s"
+            " LEFT JOIN transactions t ON t.subscription_id = s.id"
+            " GROUP BY s.id HAVING count(t.id) <> 1) AS wrong"
         ),
         "transactions the simulator did not take exactly once": (
-            "SELECT count(*) FROM transactions t WHERE (SELECT count(*) FROM"
-            " simulator_requests r WHERE r.reference = t.id) <> 1"
+            "SELECT count(*) FROM (SELECT t.id FROM transactions t"
+            " LEFT JOIN simulator_requests r ON r.reference = t.id"
+            " GROUP BY t.id HAVING count(r.reference) <> 1) AS wrong"
         ),
         "subscriptions not renewed once": (
             "SELECT count(*) FROM subscriptions WHERE status <> 'active' OR cycles_billed <> 2"
@@ -322,12 +372,20 @@ def run_benchmark(n: int, workers: int, database_url: str | None, keep: bool) ->
             click.echo(f"seeding {n} subscriptions in {database.name}...", err=True)
             asyncio.run(seed(settings, n))
             before = asyncio.run(table_counts(database.dsn))
+            updates_before = asyncio.run(row_updates(database.dsn))
             click.echo(f"billing with {workers} workers...", err=True)
             seconds = run_pass(environ, redis_server.url, database.dsn, n, workers)
             after = asyncio.run(table_counts(database.dsn))
             grown = [name for name in after if after[name] > before[name]]
+            time.sleep(1.5)  # the workers' statistics flushed (at most a second late)
+            updates_after = asyncio.run(row_updates(database.dsn))
+            updated = {
+                name: updates_after[name] - updates_before.get(name, 0)
+                for name in updates_after
+                if updates_after[name] > updates_before.get(name, 0)
+            }
             p50, p99 = asyncio.run(latencies(database.dsn))
-            baseline_s, baseline_rows = asyncio.run(baseline(database.dsn, grown))
+            baseline_s, baseline_rows = asyncio.run(baseline(database.dsn, grown, updated))
             problems = asyncio.run(verify(database.dsn, n))
     finally:
         redis_server.kill()

@@ -20,7 +20,7 @@ FIGURES = (
     "charge latency p50",
     "charge latency p99",
     "raw-SQL baseline",
-    "ratio to baseline",
+    "gateway time / baseline time",
 )
 
 

@@ -105,8 +105,7 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         # Idempotency pre-check, before the body is read (its own session).
         "SELECT idempotency_keys FOR UPDATE",  # no answer yet for this key
         # Phase 1: claim the key, write the pending transaction (one commit).
-        "INSERT idempotency_keys",  # ON CONFLICT DO NOTHING RETURNING id
-        "SELECT idempotency_keys FOR UPDATE",  # the claimed row, loaded and locked
+        "INSERT idempotency_keys",  # ON CONFLICT DO NOTHING RETURNING the row (now locked)
         "INSERT transactions",
         "INSERT events",  # pending, sequence from max(sequence) + 1
         "INSERT audit_log",  # payment.purchase
@@ -117,10 +116,9 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
         "UPDATE events",  # the movement ends: phase 1's held event may be relayed
         "UPDATE transactions",  # captured, processor ids, amounts (flushed by the next)
         "INSERT events",  # pending -> captured
-        "SELECT idempotency_keys FOR UPDATE",  # the key, to store the answer on
-        "UPDATE idempotency_keys",  # completed, sealed response
+        "UPDATE idempotency_keys",  # completed, sealed response, by the claimed row's id
     ], statements.gateway
-    assert len(statements.gateway) == 14
+    assert len(statements.gateway) == 12
     # Four database transactions of ours: authentication, the pre-check (it writes
     # nothing, so it ends in a rollback), phase 1 (with the nested savepoint that lets
     # a refusal undo `reserve` but keep the key) and phase 3.

@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
+from gateway.core.db import ping_when_idle
 from gateway.core.faults import FaultPoints
 from gateway.core.rate_limits import RateLimiter
 from gateway.core.redis import create_redis
@@ -100,13 +101,14 @@ def database_engine(
     }
     if not pooled:
         return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=database.pool_size,
         max_overflow=database.max_overflow,
-        pool_pre_ping=True,
         connect_args=connect_args,
     )
+    ping_when_idle(engine)
+    return engine
 
 
 def redis_client(settings: Settings) -> Redis:

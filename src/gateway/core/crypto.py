@@ -27,6 +27,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final, Self
 
 from cryptography.exceptions import InvalidTag
@@ -199,8 +200,15 @@ class Fingerprinter(_KeyedHasher):
         return keyed_digest(self._scope_key(merchant_id, livemode), "card", global_fingerprint)
 
     def _scope_key(self, merchant_id: str, livemode: bool) -> bytes:
-        info = encode_parts("card-fingerprint-scope", merchant_id, "live" if livemode else "test")
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._key)
+        return _derived_scope_key(self._key, merchant_id, livemode)
+
+
+# Bounded: one entry per (merchant, mode) seen lately; a purchase derived it anew
+# on every card it fingerprinted.
+@lru_cache(maxsize=4096)
+def _derived_scope_key(key: bytes, merchant_id: str, livemode: bool) -> bytes:
+    info = encode_parts("card-fingerprint-scope", merchant_id, "live" if livemode else "test")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
 
 
 class BlindIndex(_KeyedHasher):

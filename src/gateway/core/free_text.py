@@ -11,6 +11,7 @@ exempt.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Final
 
 import msgspec
@@ -22,16 +23,25 @@ from gateway.core.hostile_input import child_path
 CARD_NUMBER_REFUSED: Final = "must not contain a card number"
 
 
+@cache
+def _checked_fields(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    """(attribute, wire name) of each field to check: msgspec rebuilds its field
+    list from the class annotations at every call, which a request paid per body."""
+    exempt: frozenset[str] = getattr(struct_type, "card_data", frozenset())
+    return tuple(
+        (field.name, field.encode_name)
+        for field in msgspec.structs.fields(struct_type)
+        if field.name not in exempt
+    )
+
+
 def _fields_holding_card_numbers(value: Any, path: str, found: list[str]) -> None:
     if isinstance(value, str):
         if holds_card_number(value):
             found.append(path or "body")
     elif isinstance(value, msgspec.Struct):
-        exempt: frozenset[str] = getattr(type(value), "card_data", frozenset())
-        for field in msgspec.structs.fields(value):
-            if field.name not in exempt:
-                item = getattr(value, field.name)
-                _fields_holding_card_numbers(item, child_path(path, field.encode_name), found)
+        for name, wire_name in _checked_fields(type(value)):
+            _fields_holding_card_numbers(getattr(value, name), child_path(path, wire_name), found)
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and holds_card_number(key):

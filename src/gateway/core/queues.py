@@ -111,16 +111,20 @@ def missing_jobs(connection: Redis, job_ids: Sequence[str]) -> set[str]:
     return {job_id for job_id, exists in zip(job_ids, found, strict=True) if not exists}
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def send_nudge(connection: Redis) -> bool:
     """Ask a worker to relay the outbox now (after a commit). Cron relays anyway,
     so a failure here only delays the work."""
     try:
-        maintenance = rq_queue("maintenance", connection)
-        waiting = maintenance.fetch_job(RELAY_NUDGE_ID)
         # One waiting nudge is enough: while no worker runs, commits must not pile
-        # copies of it into the queue.
-        if waiting is None or waiting.get_status() is not JobStatus.QUEUED:
-            maintenance.enqueue(RELAY_JOB, job_id=RELAY_NUDGE_ID)
+        # copies of it into the queue. Its status alone, in one command (fetching
+        # the job and then its status took two).
+        status = connection.hget(Job.key_for(RELAY_NUDGE_ID), "status")
+        if status is None or _text(status) != JobStatus.QUEUED.value:
+            rq_queue("maintenance", connection).enqueue(RELAY_JOB, job_id=RELAY_NUDGE_ID)
     except RedisError:
         return False
     return True

@@ -8,6 +8,7 @@ event loop)."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from litestar.background_tasks import BackgroundTask
@@ -19,6 +20,9 @@ from gateway.core.queues import send_nudge
 # must give it up quickly rather than hold its thread.
 NUDGE_CONNECT_TIMEOUT_S = 0.5
 NUDGE_SOCKET_TIMEOUT_S = 0.5
+# Nudges go out at most this often: under load one covers every commit made in
+# the meantime, instead of one nudge (and one relay job) per request.
+NUDGE_INTERVAL_S = 0.05
 
 
 class RelayNudge:
@@ -35,6 +39,7 @@ class RelayNudge:
         self._lock = threading.Lock()
         self._waiting = False
         self._closed = False
+        self._last_sent = 0.0
 
     @classmethod
     def from_url(cls, url: str) -> RelayNudge:
@@ -54,8 +59,12 @@ class RelayNudge:
             self._executor.submit(self._send)
 
     def _send(self) -> bool:
+        # Still `waiting` while it sleeps, so the requests meanwhile add none: their
+        # commits are made before it is sent, and it covers them.
+        time.sleep(max(0.0, self._last_sent + NUDGE_INTERVAL_S - time.monotonic()))
         with self._lock:
             self._waiting = False
+        self._last_sent = time.monotonic()
         return send_nudge(self._connection)
 
     def close(self) -> None:

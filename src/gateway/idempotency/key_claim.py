@@ -122,11 +122,10 @@ class KeyClaim:
         self.answers.store(session).mark_reserved(self._record, reservation.object_id)
 
     async def settle(self, session: AsyncSession, answer: StoredResponse) -> None:
+        # By the id phase 1 claimed: one statement, no load of the row first.
+        assert self._record is not None
         store = self.answers.store(session)
-        held = await store.find(self.scope, for_update=True)
-        if held is None:
-            return
         if is_stored(answer):
-            store.complete(held, answer)
+            await store.complete_held(self._record.id, answer)
         else:
-            await store.release(held)
+            await store.release_held(self._record.id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,7 +113,10 @@ class IdempotencyStore:
         """Take the key for this request, or say why not. The row is inserted (or, when
         free, re-armed) in the caller's transaction, which the caller commits."""
         now = self.clock.now()
-        inserted = await self.session.execute(
+        # ORM-enabled INSERT ... RETURNING: a fresh row comes back as a tracked
+        # object (later changes are flushed), locked by this transaction's insert,
+        # so it needs no second statement to load and lock it.
+        inserted = await self.session.scalars(
             insert(IdempotencyRecord)
             .values(
                 id=new_id("idk"),
@@ -129,15 +132,13 @@ class IdempotencyStore:
                 expires_at=now + self.retention,
             )
             .on_conflict_do_nothing(index_elements=["merchant_id", "livemode", "key"])
-            .returning(IdempotencyRecord.id)
+            .returning(IdempotencyRecord)
         )
-        fresh = inserted.scalar_one_or_none() is not None
-        # Loaded through the session (not from RETURNING) so later changes to it
-        # are tracked and flushed.
+        fresh = inserted.one_or_none()
+        if fresh is not None:
+            return Decision.FRESH, fresh
         record = await self.find(scope, for_update=True)
-        assert record is not None  # inserted now, or there before
-        if fresh:
-            return Decision.FRESH, record
+        assert record is not None  # there before: a conflict
         decision = decide(record, fingerprint, now)
         if decision is Decision.FRESH:
             self._rearm(record, fingerprint, now)
@@ -172,6 +173,35 @@ class IdempotencyStore:
             response.body.decode(), table=TABLE, column=BODY_COLUMN, row_id=record.id
         )
         record.updated_at = self.clock.now()
+
+    async def complete_held(self, record_id: str, response: StoredResponse) -> None:
+        """`complete` on the row by id, in one UPDATE (which takes the row's lock):
+        phase 3 of a fresh claim needs nothing of the row but its id. A row gone
+        meanwhile (purged) is left gone, as before."""
+        now = self.clock.now()
+        await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(
+                state=State.COMPLETED,
+                recovery_point=RecoveryPoint.FINISHED,
+                locked_until=None,
+                response_status=response.status,
+                response_body_encrypted=self.crypto.seal(
+                    response.body.decode(), table=TABLE, column=BODY_COLUMN, row_id=record_id
+                ),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release_held(self, record_id: str) -> None:
+        """`release` on the row by id, in one DELETE."""
+        await self.session.execute(
+            delete(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .execution_options(synchronize_session=False)
+        )
 
     async def release(self, record: IdempotencyRecord) -> None:
         """Free the key: the answer was one API.md does not keep (503, ...)."""

@@ -132,6 +132,11 @@ class CircuitBreaker:
         # By default a trial may take as long as the reset period.
         self.trial_timeout_s = trial_timeout_s if trial_timeout_s is not None else reset_s
         self._key = f"gateway:breaker:{name}"
+        # EVALSHA (EVAL again only after a NOSCRIPT): the scripts' text is not sent,
+        # nor parsed by Redis, on every call.
+        self._admit_script = redis.register_script(_ADMIT)
+        self._success_script = redis.register_script(_RECORD_SUCCESS)
+        self._failure_script = redis.register_script(_RECORD_FAILURE)
         self._local = _Snapshot()
 
     @property
@@ -182,8 +187,8 @@ class CircuitBreaker:
         )
 
     async def _admit_shared(self) -> tuple[str, float]:
-        verdict, left = await self.redis.eval(
-            _ADMIT, 1, self._key, self._now(), self.reset_s, self.trial_timeout_s
+        verdict, left = await self._admit_script(
+            keys=[self._key], args=[self._now(), self.reset_s, self.trial_timeout_s]
         )
         return _text(verdict), float(_text(left))
 
@@ -204,7 +209,7 @@ class CircuitBreaker:
 
     async def record_success(self) -> None:
         try:
-            before = _text(await self.redis.eval(_RECORD_SUCCESS, 1, self._key))
+            before = _text(await self._success_script(keys=[self._key]))
         except RedisError:
             before = self._local.state
         if before != BreakerState.CLOSED:
@@ -214,7 +219,7 @@ class CircuitBreaker:
     async def record_failure(self) -> None:
         now = self._now()
         try:
-            result = _text(await self.redis.eval(_RECORD_FAILURE, 1, self._key, self.fail_max, now))
+            result = _text(await self._failure_script(keys=[self._key], args=[self.fail_max, now]))
         except RedisError:
             result = self._record_local_failure(now)
         if result == "opened":
