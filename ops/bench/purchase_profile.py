@@ -31,7 +31,7 @@ from pathlib import Path
 import asyncpg
 import click
 import httpx
-import psutil  # type: ignore[import-untyped]  # no stubs; a bench helper only
+import psutil
 from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 from redis import Redis
