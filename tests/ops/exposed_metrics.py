@@ -17,6 +17,7 @@ WORKER_HELPER_METRICS: Final = frozenset(
         "gateway_job_duration_seconds",
         "gateway_job_failures_total",
         "gateway_workers",
+        "gateway_declines_total",
     }
 )
 

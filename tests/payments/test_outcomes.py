@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.clock import FrozenClock
@@ -85,9 +86,13 @@ async def test_declines_are_402_with_the_transaction(
 
 @pytest.mark.parametrize("reason", [2, 3, 4, 6, 7, 8, 27, 44, 45, 65])
 async def test_reason_code_card_declines_are_402(post: Post, reason: int) -> None:
+    labels = {"type": "purchase", "code": str(reason)}
+    before = REGISTRY.get_sample_value("gateway_declines_total", labels) or 0.0
     response = await post("purchase", trigger(reason))
     assert response.status_code == 402, response.text
     assert response.json()["decline_code"] == str(reason)
+    # Operators see declines by code (the Grafana dashboard's panel).
+    assert REGISTRY.get_sample_value("gateway_declines_total", labels) == before + 1
 
 
 @pytest.mark.parametrize("reason", [19, 20, 21, 22, 23, 57, 58, 59, 60, 61, 62, 63])

@@ -7,7 +7,9 @@ resilient processor the composition root builds (so connectors stay unaware).
   gateway_payment_amount_minor_total{type, outcome, currency}: each money
   movement the processor was asked for (authorize, purchase, capture, refund,
   void) by its answer, with its amount in the currency's minor units (a void,
-  and a capture of "all that was authorized", carry no amount of their own).
+  and a capture of "all that was authorized", carry no amount of their own);
+- gateway_declines_total{type, code}: declines by the processor's reason code
+  (a bounded set: Authorize.Net's response reason codes, the simulator's).
 
 Outcomes: the processor's answer (`approved`, `declined`, `error`, `held`), or
 `not_sent` (provably never reached it, breaker refusals included), `unknown`
@@ -57,6 +59,11 @@ PAYMENT_AMOUNT: Final = Counter(
     "Amounts of those movements, in the currency's minor units.",
     ["type", "outcome", "currency"],
 )
+DECLINES: Final = Counter(
+    "gateway_declines",
+    "Declined movements by type and the processor's reason code.",
+    ["type", "code"],
+)
 
 
 def _failure_outcome(error: BaseException) -> str:
@@ -100,6 +107,8 @@ class MeteredProcessor(ResilientProcessor):
         try:
             result = await self._timed(kind, call, lambda answer: answer.outcome.value)
             outcome = result.outcome.value
+            if outcome == "declined":
+                DECLINES.labels(kind, result.reason_code or "none").inc()
             return result
         except Exception as error:
             outcome = _failure_outcome(error)
