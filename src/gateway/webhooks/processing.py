@@ -69,9 +69,6 @@ class WebhookProcessing:
 
     async def _process(self, event_id: str, *, last_attempt: bool) -> str:
         async with self.sessions() as session:
-            # One statement, so no transaction around it: BEGIN and ROLLBACK were
-            # two of the event's round trips.
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             snapshot = await WebhookEventRepository(session).processing_view(event_id)
         if snapshot is None:
             return "missing"
