@@ -16,7 +16,7 @@ from redis import Redis
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, fail, load_settings_or_exit, running_servers
 from gateway.cli.dashboard_guard import DashboardGuard, FailedLogins, state_changing_routes
 from gateway.core.embedded import process_is_running, terminate_on_signals
-from gateway.core.queues import QUEUE_NAMES, SERIALIZER
+from gateway.core.queues import SERIALIZER, WORKER_QUEUES
 from gateway.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def worker(burst: bool, pool: int, metrics_port: int | None) -> None:
     with terminate_on_signals(), running_servers(settings) as ready:
         connection = _sync_redis(ready)
         convert_pickled_jobs(connection)
-        _log.info("worker.starting", queues=list(QUEUE_NAMES), pool=pool, burst=burst)
+        _log.info("worker.starting", queues=list(WORKER_QUEUES), pool=pool, burst=burst)
         run_workers(ready, connection, pool=pool, burst=burst, metrics_port=metrics_port)
 
 

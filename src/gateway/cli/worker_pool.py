@@ -30,7 +30,7 @@ from gateway.core.metrics_files import (
     merge_dead_processes,
     multiprocess_directory,
 )
-from gateway.core.queues import QUEUE_NAMES, SERIALIZER
+from gateway.core.queues import SERIALIZER, WORKER_QUEUES
 from gateway.core.settings import Settings
 
 _log = structlog.get_logger("gateway.worker")
@@ -82,12 +82,12 @@ def run_workers(
         _serve_metrics(directory, settings.http.host, metrics_port)
     use_settings(settings)
     if pool == 1:
-        GatewayWorker(list(QUEUE_NAMES), connection=connection, serializer=SERIALIZER).work(
+        GatewayWorker(list(WORKER_QUEUES), connection=connection, serializer=SERIALIZER).work(
             burst=burst, with_scheduler=True
         )
         return
     GatewayWorkerPool(
-        list(QUEUE_NAMES),
+        list(WORKER_QUEUES),
         connection=connection,
         num_workers=pool,
         worker_class=PooledGatewayWorker,

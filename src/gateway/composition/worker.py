@@ -263,6 +263,16 @@ class GatewayWorker(SimpleWorker):
     # pool SIGKILLed must not leave workers running jobs nobody supervises.
     die_with_parent: ClassVar[bool] = False
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, its three commands sent in one round trip: RQ sends them
+        one by one when it has no pipeline at hand, three times per job."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        with self.connection.pipeline(transaction=False) as batch:
+            super().heartbeat(timeout, pipeline=batch)
+            batch.execute()
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         if self.die_with_parent:
             with contextlib.suppress(OSError, AttributeError):

@@ -26,6 +26,14 @@ from rq.serializers import DefaultSerializer, JSONSerializer, Serializer
 
 QUEUE_NAMES: tuple[str, ...] = ("webhooks", "billing", "deliveries", "simulator", "maintenance")
 
+# The order a worker takes its queues in: RQ always serves the first non-empty one.
+# `maintenance` carries the outbox relay, which feeds every other queue (inbound
+# events reach `webhooks` only through it); taken last, a backlog of outbound
+# deliveries kept the relay, and so inbound processing, waiting behind it. It is
+# short and cannot flood: one relay nudge waits at most (`send_nudge`), and cron
+# ticks come by the minute.
+WORKER_QUEUES: tuple[str, ...] = ("maintenance", "webhooks", "billing", "deliveries", "simulator")
+
 RELAY_JOB = "jobs.outbox.relay_outbox"
 RELAY_NUDGE_ID = "outbox-relay-nudge"
 

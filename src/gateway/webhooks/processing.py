@@ -17,8 +17,7 @@ processed with outcome `unmatched`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 import structlog
@@ -29,44 +28,18 @@ from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.logging import mask_card_numbers
 from gateway.core.settings import Settings
-from gateway.payments.models import Transaction
 from gateway.payments.processor_records import ProcessorRecords, RecordOutcome
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
 from gateway.webhooks import metrics
 from gateway.webhooks.errors import EventNotMatched, NoConnector, TransactionBusy
-from gateway.webhooks.models import WebhookEvent
-from gateway.webhooks.repository import WebhookEventRepository
+from gateway.webhooks.repository import EventView, WebhookEventRepository
 
 _log = structlog.get_logger("gateway.webhooks")
 
 IGNORED: Final = "ignored"  # not about a transaction (customer profiles, subscriptions)
 UNMATCHED: Final = "unmatched"
 _ERROR_LENGTH: Final = 500
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """What the job reads of the event before it calls the processor (no session
-    stays open across that call)."""
-
-    id: str
-    source: str
-    entity_name: str | None
-    entity_id: str | None
-    reference: str | None
-    received_at: datetime
-
-    @classmethod
-    def of(cls, event: WebhookEvent) -> _Snapshot:
-        return cls(
-            id=event.id,
-            source=event.source,
-            entity_name=event.entity_name,
-            entity_id=event.entity_id,
-            reference=event.reference,
-            received_at=event.received_at,
-        )
 
 
 class WebhookProcessing:
@@ -96,19 +69,18 @@ class WebhookProcessing:
 
     async def _process(self, event_id: str, *, last_attempt: bool) -> str:
         async with self.sessions() as session:
-            event = await WebhookEventRepository(session).get(event_id)
-            if event is None:
-                return "missing"
-            if event.status == "processed":
-                return "already_processed"  # a stale retry, or a second replay
-            snapshot = _Snapshot.of(event)
+            snapshot = await WebhookEventRepository(session).processing_view(event_id)
+        if snapshot is None:
+            return "missing"
+        if snapshot.status == "processed":
+            return "already_processed"  # a stale retry, or a second replay
         if snapshot.entity_name != "transaction" or not snapshot.entity_id:
             return await self._finish(snapshot, IGNORED)
         processor = self._processor(snapshot.source)
         found = await processor.get_transaction(snapshot.entity_id)
         async with self.sessions() as session:
-            event = await WebhookEventRepository(session).get(event_id, for_update=True)
-            if event is None or event.status == "processed":
+            inbox = WebhookEventRepository(session)
+            if not await inbox.lock_unprocessed(event_id):
                 return "already_processed"
             result = None
             if found is not None:
@@ -118,7 +90,7 @@ class WebhookProcessing:
                     processors=self.processors,
                     crypto=self.crypto,
                     settings=self.settings.payments,
-                    actor=Actor(kind="webhook", request_id=event.id),
+                    actor=Actor(kind="webhook", request_id=event_id),
                 )
                 result = await records.apply(found, processor, reference=snapshot.reference)
             if result is None or result.outcome is RecordOutcome.UNMATCHED:
@@ -133,7 +105,12 @@ class WebhookProcessing:
                 )
             else:
                 outcome = str(result.outcome)
-            self._mark_processed(event, outcome, None if result is None else result.charge)
+            await inbox.mark_processed(
+                event_id,
+                outcome=outcome,
+                at=self.clock.now(),
+                charge=None if result is None else result.charge,
+            )
             await session.commit()
         self._count(snapshot, outcome)
         return outcome
@@ -146,36 +123,23 @@ class WebhookProcessing:
             raise NoConnector(f"this deployment has no {source} connector (GATEWAY_PROCESSOR)")
         return live
 
-    def _grace_over(self, snapshot: _Snapshot) -> bool:
+    def _grace_over(self, snapshot: EventView) -> bool:
         grace = timedelta(seconds=self.settings.webhooks.webhook_unmatched_grace_s)
         return self.clock.now() >= snapshot.received_at + grace
 
-    async def _finish(self, snapshot: _Snapshot, outcome: str) -> str:
+    async def _finish(self, snapshot: EventView, outcome: str) -> str:
         async with self.sessions() as session:
-            event = await WebhookEventRepository(session).get(snapshot.id, for_update=True)
-            if event is None or event.status == "processed":
+            inbox = WebhookEventRepository(session)
+            if not await inbox.lock_unprocessed(snapshot.id):
                 return "already_processed"
-            self._mark_processed(event, outcome, None)
+            await inbox.mark_processed(
+                snapshot.id, outcome=outcome, at=self.clock.now(), charge=None
+            )
             await session.commit()
         self._count(snapshot, outcome)
         return outcome
 
-    def _mark_processed(
-        self, event: WebhookEvent, outcome: str, charge: Transaction | None
-    ) -> None:
-        """Processed; matched to `charge`, whose merchant and mode now see the event."""
-        now = self.clock.now()
-        event.status = "processed"
-        event.outcome = outcome
-        event.attempts += 1
-        event.last_error = None
-        event.processed_at = event.updated_at = now
-        if charge is not None:
-            event.merchant_id = charge.merchant_id
-            event.livemode = charge.livemode
-            event.transaction_id = charge.id
-
-    def _count(self, snapshot: _Snapshot, outcome: str) -> None:
+    def _count(self, snapshot: EventView, outcome: str) -> None:
         metrics.PROCESSED.labels(snapshot.source, outcome).inc()
         lag = (self.clock.now() - snapshot.received_at).total_seconds()
         metrics.LAG.labels(snapshot.source).observe(max(lag, 0.0))

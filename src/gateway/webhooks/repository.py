@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -11,7 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.pagination import newest_first, page_of
 from gateway.core.tenancy import Owner
+from gateway.payments.models import Transaction
 from gateway.webhooks.models import WebhookEvent
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as processing reads it before the processor call (no session stays
+    open across that call)."""
+
+    id: str
+    status: str
+    source: str
+    entity_name: str | None
+    entity_id: str | None
+    reference: str | None
+    received_at: datetime
 
 
 class WebhookEventRepository:
@@ -50,6 +67,54 @@ class WebhookEventRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def processing_view(self, event_id: str) -> EventView | None:
+        """What processing reads of an event before it calls the processor: the
+        columns only (no entity, no payload)."""
+        statement = select(
+            WebhookEvent.id,
+            WebhookEvent.status,
+            WebhookEvent.source,
+            WebhookEvent.entity_name,
+            WebhookEvent.entity_id,
+            WebhookEvent.reference,
+            WebhookEvent.received_at,
+        ).where(WebhookEvent.id == event_id)
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else EventView(*row)
+
+    async def lock_unprocessed(self, event_id: str) -> bool:
+        """Lock the event's row until the transaction ends; whether it is there and
+        not processed yet (a concurrent job or replay may have finished it)."""
+        statement = select(WebhookEvent.status).where(WebhookEvent.id == event_id).with_for_update()
+        status = (await self.session.execute(statement)).scalar_one_or_none()
+        return status is not None and status != "processed"
+
+    async def mark_processed(
+        self, event_id: str, *, outcome: str, at: datetime, charge: Transaction | None
+    ) -> None:
+        """Processed (the row locked by `lock_unprocessed`); matched to `charge`,
+        whose merchant and mode now see the event."""
+        values: dict[str, Any] = {
+            "status": "processed",
+            "outcome": outcome,
+            "attempts": WebhookEvent.attempts + 1,
+            "last_error": None,
+            "processed_at": at,
+            "updated_at": at,
+        }
+        if charge is not None:
+            values |= {
+                "merchant_id": charge.merchant_id,
+                "livemode": charge.livemode,
+                "transaction_id": charge.id,
+            }
+        await self.session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     async def page(
         self, *, owner: Owner | None, status: str | None, cursor: str | None, limit: int
