@@ -180,6 +180,20 @@ class SubscriptionRepository:
             return None
         return await self.session.get(Invoice, invoice.id)
 
+    async def insert_invoices(self, invoices: Sequence[Invoice]) -> set[str]:
+        """Insert each unless its period is billed already (invariant 5), in one
+        statement; the ids it inserted."""
+        if not invoices:
+            return set()
+        keys = [column.key for column in Invoice.__table__.columns]
+        inserted = await self.session.execute(
+            insert(Invoice)
+            .values([{key: getattr(invoice, key) for key in keys} for invoice in invoices])
+            .on_conflict_do_nothing(index_elements=["subscription_id", "period_start"])
+            .returning(Invoice.id)
+        )
+        return set(inserted.scalars().all())
+
     async def invoice(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         statement = select(Invoice).where(Invoice.id == invoice_id)
         if for_update:
