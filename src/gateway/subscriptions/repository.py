@@ -271,6 +271,30 @@ class SubscriptionRepository:
             found[attempt.invoice_id].append(attempt)
         return found
 
+    async def lock_of_invoice(self, invoice_id: str) -> Subscription | None:
+        """The subscription an invoice bills, locked (one round trip, not two)."""
+        statement = (
+            select(Subscription)
+            .where(
+                Subscription.id
+                == select(Invoice.subscription_id).where(Invoice.id == invoice_id).scalar_subquery()
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def lock_invoice_in_flight(self, invoice_id: str) -> tuple[Invoice, bool] | None:
+        """The invoice, locked, and whether an attempt of it is pending."""
+        statement = (
+            select(Invoice, _pending_attempt_of(Invoice.id))
+            .where(Invoice.id == invoice_id)
+            .with_for_update(of=Invoice)
+            .execution_options(populate_existing=True)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else (row[0], bool(row[1]))
+
     async def pending_attempt(self, invoice_id: str) -> InvoiceAttempt | None:
         statement = (
             select(InvoiceAttempt)

@@ -113,18 +113,20 @@ class InvoiceClaim:
 
     async def take(self, session: AsyncSession) -> Charged | None:
         repository = self._service(session).subscriptions
-        found = await repository.invoice(self.invoice_id)
+        # Two round trips: the subscription locked through its invoice, then the
+        # invoice locked with whether an attempt of it is in flight.
+        subscription = await repository.lock_of_invoice(self.invoice_id)
+        if subscription is None:
+            return Charged.SKIPPED
+        found = await repository.lock_invoice_in_flight(self.invoice_id)
         if found is None:
             return Charged.SKIPPED
-        subscription = await repository.lock(found.subscription_id)
-        invoice = await repository.invoice(self.invoice_id, for_update=True)
+        invoice, in_flight = found
         if (
-            subscription is None
-            or invoice is None
-            or invoice.status != InvoiceStatus.OPEN
+            invoice.status != InvoiceStatus.OPEN
             or subscription.status not in COLLECTING
             or subscription.test_clock_id != self.charger.clock_id
-            or await repository.pending_attempt(invoice.id) is not None
+            or in_flight
         ):
             return Charged.SKIPPED
         self.subscription, self.invoice = subscription, invoice
