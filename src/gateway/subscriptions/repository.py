@@ -39,6 +39,13 @@ class SubscriptionFilters:
     customer_id: str | None = None
 
 
+@dataclass(frozen=True)
+class InvoiceInFlight:
+    invoice: Invoice
+    pending: bool  # an attempt of it is in flight
+    next_number: int  # the number of its next attempt
+
+
 def _on_clock(
     column: InstrumentedAttribute[str | None], clock_id: str | None
 ) -> ColumnElement[bool]:
@@ -284,16 +291,24 @@ class SubscriptionRepository:
         )
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def lock_invoice_in_flight(self, invoice_id: str) -> tuple[Invoice, bool] | None:
-        """The invoice, locked, and whether an attempt of it is pending."""
+    async def lock_invoice_in_flight(self, invoice_id: str) -> InvoiceInFlight | None:
+        """The invoice, locked, whether an attempt of it is pending, and the
+        number its next attempt takes (one round trip)."""
+        last_number = (
+            select(func.coalesce(func.max(InvoiceAttempt.number), 0))
+            .where(InvoiceAttempt.invoice_id == Invoice.id)
+            .scalar_subquery()
+        )
         statement = (
-            select(Invoice, _pending_attempt_of(Invoice.id))
+            select(Invoice, _pending_attempt_of(Invoice.id), last_number)
             .where(Invoice.id == invoice_id)
             .with_for_update(of=Invoice)
             .execution_options(populate_existing=True)
         )
         row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], bool(row[1]))
+        if row is None:
+            return None
+        return InvoiceInFlight(row[0], pending=bool(row[1]), next_number=int(row[2]) + 1)
 
     async def pending_attempt(self, invoice_id: str) -> InvoiceAttempt | None:
         statement = (

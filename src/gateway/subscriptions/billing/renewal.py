@@ -101,6 +101,7 @@ class InvoiceClaim:
         self.charger = charger
         self.subscription: Subscription | None = None
         self.invoice: Invoice | None = None
+        self.next_number = 1  # of the attempt phase 1 writes, read with the invoice's lock
 
     def claimed(self) -> tuple[Subscription, Invoice]:
         """The rows `take` locked (phase 1 runs only after it did)."""
@@ -121,15 +122,16 @@ class InvoiceClaim:
         found = await repository.lock_invoice_in_flight(self.invoice_id)
         if found is None:
             return Charged.SKIPPED
-        invoice, in_flight = found
+        invoice = found.invoice
         if (
             invoice.status != InvoiceStatus.OPEN
             or subscription.status not in COLLECTING
             or subscription.test_clock_id != self.charger.clock_id
-            or in_flight
+            or found.pending
         ):
             return Charged.SKIPPED
         self.subscription, self.invoice = subscription, invoice
+        self.next_number = found.next_number
         return None
 
     async def refused(self, session: AsyncSession, error: GatewayError) -> Charged:
@@ -174,7 +176,10 @@ class RenewalOperation:
         settings = self.charger.settings.payments
         max_amount = (merchant.max_amount if merchant else None) or settings.max_amount
         service = SubscriptionService(session, self.charger.clock, self.charger.crypto)
-        return await charges.start(session, service, subscription, invoice, max_amount=max_amount)
+        return await charges.start(
+            session, service, subscription, invoice,
+            max_amount=max_amount, number=self.claim.next_number,
+        )  # fmt: skip
 
     @property
     def charges(self) -> AttemptCharges:
