@@ -1,6 +1,7 @@
-"""`python -m ops.bench.pool --workers K [--queues a,b]`: RQ's worker pool of
-non-forking workers (SimpleWorker), on the billing and maintenance queues unless
-told otherwise, for the benchmarks.
+"""`python -m ops.bench.pool --workers K [--queues a,b]`: RQ's worker pool of the
+gateway's non-forking workers (`GatewayWorker`: one event loop, engine, Redis and
+processors per process, as `gateway worker --pool N` runs them), on the billing
+and maintenance queues unless told otherwise, for the benchmarks.
 
 A forking worker pays a fork per job; a benchmark of the billing code should not
 measure that. Settings come from the environment the benchmark gives.
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import click
 from redis import Redis
-from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
+from gateway.cli.worker_pool import PooledGatewayWorker
+from gateway.composition.worker import LoopJob
 from gateway.core.queues import SERIALIZER
 
 QUEUES = "billing,maintenance"
@@ -28,7 +30,8 @@ def main(workers: int, queues: str, redis_url: str) -> None:
         queues.split(","),
         connection=connection,
         num_workers=workers,
-        worker_class=SimpleWorker,
+        worker_class=PooledGatewayWorker,
+        job_class=LoopJob,
         serializer=SERIALIZER,
     ).start(logging_level="WARNING")
 

@@ -33,6 +33,15 @@ class EventRepository:
         event.sequence = (await self.session.execute(statement)).scalar_one()
         return event
 
+    async def append_first(self, events: Sequence[Event]) -> None:
+        """Insert the first event of each of new objects (sequence 1), in one
+        statement; the unique (object_id, sequence) constraint still backs it."""
+        if not events:
+            return
+        columns = [column.key for column in Event.__table__.columns]
+        rows = [{key: getattr(event, key) for key in columns} for event in events]
+        await self.session.execute(insert(Event).values(rows))
+
     async def for_object(self, merchant_id: str, object_id: str) -> list[Event]:
         statement = (
             select(Event)

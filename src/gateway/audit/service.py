@@ -92,6 +92,36 @@ class HistoryService:
         )
         return await self.events.append(event)
 
+    async def record_creations(self, changes: Sequence[Change], actor: Actor) -> None:
+        """The first events of objects this transaction inserted (a batch of new
+        invoices), in one statement: nothing came before them, so each is the
+        object's sequence 1 and no per-object `max(sequence)` is needed."""
+        now = self.clock.now()
+        await self.events.append_first(
+            [
+                Event(
+                    id=new_id("evt"),
+                    merchant_id=change.subject.merchant_id,
+                    livemode=change.subject.livemode,
+                    object_type=change.subject.object_type,
+                    object_id=change.subject.object_id,
+                    sequence=1,
+                    from_status=change.from_status,
+                    to_status=change.to_status,
+                    actor=actor.kind,
+                    reason=change.reason,
+                    request_id=actor.request_id,
+                    created_at=now,
+                    published_at=None,
+                    held_until_movement=None,
+                    suppressed=False,
+                    occasion=change.occasion,
+                    related_id=change.related_id,
+                )
+                for change in changes
+            ]
+        )
+
     async def hold_objects(self, object_ids: Sequence[str], *, movement_id: str) -> None:
         await self.events.hold_objects(object_ids, movement_id=movement_id)
 

@@ -39,6 +39,13 @@ class SubscriptionFilters:
     customer_id: str | None = None
 
 
+@dataclass(frozen=True)
+class InvoiceInFlight:
+    invoice: Invoice
+    pending: bool  # an attempt of it is in flight
+    next_number: int  # the number of its next attempt
+
+
 def _on_clock(
     column: InstrumentedAttribute[str | None], clock_id: str | None
 ) -> ColumnElement[bool]:
@@ -180,6 +187,20 @@ class SubscriptionRepository:
             return None
         return await self.session.get(Invoice, invoice.id)
 
+    async def insert_invoices(self, invoices: Sequence[Invoice]) -> set[str]:
+        """Insert each unless its period is billed already (invariant 5), in one
+        statement; the ids it inserted."""
+        if not invoices:
+            return set()
+        keys = [column.key for column in Invoice.__table__.columns]
+        inserted = await self.session.execute(
+            insert(Invoice)
+            .values([{key: getattr(invoice, key) for key in keys} for invoice in invoices])
+            .on_conflict_do_nothing(index_elements=["subscription_id", "period_start"])
+            .returning(Invoice.id)
+        )
+        return set(inserted.scalars().all())
+
     async def invoice(self, invoice_id: str, *, for_update: bool = False) -> Invoice | None:
         statement = select(Invoice).where(Invoice.id == invoice_id)
         if for_update:
@@ -256,6 +277,38 @@ class SubscriptionRepository:
         for attempt in (await self.session.scalars(statement)).all():
             found[attempt.invoice_id].append(attempt)
         return found
+
+    async def lock_of_invoice(self, invoice_id: str) -> Subscription | None:
+        """The subscription an invoice bills, locked (one round trip, not two)."""
+        statement = (
+            select(Subscription)
+            .where(
+                Subscription.id
+                == select(Invoice.subscription_id).where(Invoice.id == invoice_id).scalar_subquery()
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def lock_invoice_in_flight(self, invoice_id: str) -> InvoiceInFlight | None:
+        """The invoice, locked, whether an attempt of it is pending, and the
+        number its next attempt takes (one round trip)."""
+        last_number = (
+            select(func.coalesce(func.max(InvoiceAttempt.number), 0))
+            .where(InvoiceAttempt.invoice_id == Invoice.id)
+            .scalar_subquery()
+        )
+        statement = (
+            select(Invoice, _pending_attempt_of(Invoice.id), last_number)
+            .where(Invoice.id == invoice_id)
+            .with_for_update(of=Invoice)
+            .execution_options(populate_existing=True)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        if row is None:
+            return None
+        return InvoiceInFlight(row[0], pending=bool(row[1]), next_number=int(row[2]) + 1)
 
     async def pending_attempt(self, invoice_id: str) -> InvoiceAttempt | None:
         statement = (

@@ -7,7 +7,7 @@ invariant 7). No HTTP, no commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -260,6 +260,26 @@ class SubscriptionService:
             await self.history.record_change(
                 Change(invoice_subject(inserted), None, inserted.status, reason), actor
             )
+        return inserted
+
+    async def open_invoices(
+        self, openings: Sequence[tuple[Invoice, str]], actor: Actor
+    ) -> set[str]:
+        """`open_invoice` for a batch of (invoice, reason), in one insert and one
+        insert of their events: the ids inserted (a period billed already is
+        skipped, writing nothing)."""
+        now = self.clock.now()
+        for invoice, _ in openings:
+            invoice.created_at = invoice.updated_at = now
+        inserted = await self.subscriptions.insert_invoices([invoice for invoice, _ in openings])
+        await self.history.record_creations(
+            [
+                Change(invoice_subject(invoice), None, invoice.status, reason)
+                for invoice, reason in openings
+                if invoice.id in inserted
+            ],
+            actor,
+        )
         return inserted
 
     async def move_invoice(

@@ -118,9 +118,11 @@ class AttemptCharges:
         invoice: Invoice,
         *,
         max_amount: int,
+        number: int | None = None,
     ) -> StartedAttempt:
         """Phase 1, in the caller's transaction. Raises the GatewayError of a charge
-        that cannot start (its payment method is gone), writing nothing."""
+        that cannot start (its payment method is gone), writing nothing. `number`:
+        the attempt's, when the caller read it under the invoice's lock already."""
         owner = Owner(subscription.merchant_id, subscription.livemode)
         charge = StoredCardCharge(
             payment_method_id=subscription.payment_method_id,
@@ -146,7 +148,7 @@ class AttemptCharges:
             id=new_id("att"),
             merchant_id=invoice.merchant_id,
             invoice_id=invoice.id,
-            number=await SubscriptionRepository(session).next_attempt_number(invoice.id),
+            number=number or await SubscriptionRepository(session).next_attempt_number(invoice.id),
             transaction_id=reserved.object_id,
             status=AttemptStatus.PENDING,
             attempted_at=self.clock.now(),
