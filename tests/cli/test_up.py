@@ -24,7 +24,10 @@ from tests.support import closed_port, redis_servers_in
 pytestmark = pytest.mark.slow
 
 STARTUP_LIMIT_S = 90  # only detects a hang; API.md's 60 s goal is printed by `up` itself
-STOP_LIMIT_S = 10
+# Only detects a hang: the supervisor SIGKILLs what is left 7 s after SIGTERM, then
+# the embedded PostgreSQL and Redis stop; with a second test worker busy beside it
+# a clean stop took just over 10 s.
+STOP_LIMIT_S = 20
 FIRST_SANDBOX_ID = 80_000_000_001
 
 
