@@ -17,7 +17,8 @@ import httpx
 import psutil
 import pytest
 
-from gateway.core.settings import HttpSettings, SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import HttpSettings, load_settings
 from tests.served_api import served_process
 
 HEADER_READ_TIMEOUT_S = 1.0

@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 from gateway.composition.processors import LIVE_PROCESSORS, processor_registry
 from gateway.core.clock import FrozenClock
 from gateway.core.processor_settings import ProcessorName
-from gateway.core.settings import Settings, SettingsError
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import Settings
 from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.breaker import BreakerState
 from gateway.processors.resilient import ResilientProcessor

@@ -19,7 +19,8 @@ from gateway.console.models import Operator
 from gateway.console.passwords import verify_password
 from gateway.console.security import session_config
 from gateway.core.clock import FrozenClock
-from gateway.core.settings import Settings, SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import Settings, load_settings
 from gateway.merchants.scopes import Scope
 from gateway.payments.models import Transaction
 from tests.console.conftest import ADMIN_EMAIL, PASSWORD, VIEWER_EMAIL, SignIn, csrf_token

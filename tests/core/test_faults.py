@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from gateway.core.faults import FaultPoint, FaultPoints
-from gateway.core.settings import SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import load_settings
 
 
 def test_points_and_probabilities_are_parsed() -> None:

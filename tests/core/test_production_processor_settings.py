@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.core.settings import SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import load_settings
 
 # A random key, as Authorize.Net generates (production refuses guessable ones).
 SIGNATURE_KEY = (

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.core.crypto import generate_key
 from gateway.core.devsecrets import with_development_secrets
-from gateway.core.settings import SettingsError, load_settings, setting_names
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import load_settings, setting_names
 
 # A random key, as Authorize.Net generates (production refuses guessable ones).
 SIGNATURE_KEY = (

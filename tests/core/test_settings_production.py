@@ -10,7 +10,8 @@ import secrets
 import pytest
 
 from gateway.core.production_secrets import signature_key_problem
-from gateway.core.settings import SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import load_settings
 
 
 def _key() -> str:

@@ -18,7 +18,8 @@ from gateway.core.devsecrets import with_development_secrets
 from gateway.core.embedded import embedded_servers
 from gateway.core.errors import GatewayError, NotFound
 from gateway.core.logging import configure_logging_for
-from gateway.core.settings import Settings, SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import Settings, load_settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -14,7 +14,8 @@ from gateway.cli.common import EXIT_FAILED, emit, fail, json_option, load_settin
 from gateway.cli.local_sandbox import with_local_sandbox
 from gateway.composition.processors import authorize_net
 from gateway.core.clock import SystemClock
-from gateway.core.settings import Settings, SettingsError
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import Settings
 from gateway.processors.port import ProcessorError, RequestRejectedError
 
 

@@ -15,5 +15,9 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
 def prefixed(prefix: str) -> Callable[[str], str]:
     return lambda name: prefix + name.upper()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.core.clock import FrozenClock
-from gateway.core.settings import SettingsError, load_settings
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import load_settings
 from gateway.processors.authorize_net.connector import AuthorizeNetConnector
 from gateway.processors.authorize_net.endpoint import (
     PRODUCTION_URL,

@@ -12,7 +12,8 @@ import ipaddress
 from typing import Final
 from urllib.parse import urlsplit
 
-from gateway.core.settings import Environment, SettingsError
+from gateway.core.setting_types import SettingsError
+from gateway.core.settings import Environment
 
 SANDBOX_URL: Final = "https://apitest.authorize.net/xml/v1/request.api"
 PRODUCTION_URL: Final = "https://api.authorize.net/xml/v1/request.api"

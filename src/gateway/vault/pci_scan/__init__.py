@@ -8,13 +8,22 @@ runs to prove it.
   are in its docstring), and how hits are masked.
 - `decoders`: how a stored value is opened before it is searched (zlib/gzip,
   base64, pickle).
-- `sources`: where the scan reads (database rows and sealed columns, the
-  sandbox's database, Redis keys and values, log files).
+- `database_source`, `redis_source`, `file_source`: where the scan reads
+  (database rows and sealed columns, the sandbox's database, Redis keys and
+  values, log files).
 - `report`: what a scan searched and found.
 """
 
 from gateway.core.card_numbers import KNOWN_TEST_CARDS, MAX_DIGITS, MIN_DIGITS, mask_number
+from gateway.vault.pci_scan.database_source import (
+    ROW_BATCH,
+    Catalogue,
+    read_catalogue,
+    scan_connection,
+    scan_database,
+)
 from gateway.vault.pci_scan.decoders import MAX_INFLATED_BYTES, LayerCounts, scan_bytes
+from gateway.vault.pci_scan.file_source import READ_CHUNK, scan_file
 from gateway.vault.pci_scan.finders import (
     Hit,
     HitKind,
@@ -24,22 +33,15 @@ from gateway.vault.pci_scan.finders import (
     find_cvvs,
     redact,
 )
-from gateway.vault.pci_scan.report import MAX_HITS_KEPT, DatabaseCounts, ScanReport
-from gateway.vault.pci_scan.sources import (
-    READ_CHUNK,
+from gateway.vault.pci_scan.redis_source import (
     REDIS_BATCH,
-    ROW_BATCH,
-    Catalogue,
-    read_catalogue,
     redis_databases,
     redis_url_for_db,
-    scan_connection,
-    scan_database,
-    scan_file,
     scan_redis,
     scan_redis_client,
     scan_redis_database,
 )
+from gateway.vault.pci_scan.report import MAX_HITS_KEPT, DatabaseCounts, ScanReport
 
 __all__ = [
     "KNOWN_TEST_CARDS",
