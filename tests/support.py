@@ -13,6 +13,7 @@ from typing import TypeVar
 import httpx
 import psutil
 from litestar import Litestar
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis as AsyncRedis
 
 from gateway.core.queues import RELAY_NUDGE_ID
@@ -110,3 +111,13 @@ async def nudged(client: AsyncRedis, *, within_s: float = 2.0) -> bool:
             return False
         await asyncio.sleep(0.01)
     return True
+
+
+def metric_samples(exposition: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples named `name` in a Prometheus scrape, by their sorted labels."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name
+    }

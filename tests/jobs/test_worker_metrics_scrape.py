@@ -14,18 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.clock import SystemClock
 from gateway.core.queues import rq_queue
-from gateway.merchants.scopes import Scope
-from gateway.merchants.service import MerchantService
-from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import charge_body
 from tests.served_api import served_process
-from tests.webhooks.conftest import run_committed
+from tests.support import metric_samples
+from tests.webhooks.conftest import committed_admin_key
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -33,25 +28,6 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 def explode() -> None:
     raise RuntimeError("this job always fails")
-
-
-def _admin_key() -> str:
-    async def work(session: AsyncSession, _: Simulator) -> str:
-        service = MerchantService(session, SystemClock())
-        merchant = await service.create_merchant("Scrape Shop")
-        issued = await service.create_key(merchant.id, [Scope.ADMIN], livemode=False)
-        return issued.secret
-
-    return run_committed(work)
-
-
-def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    }
 
 
 def _pid(path: Path) -> int | None:
@@ -75,7 +51,7 @@ def test_the_api_scrape_shows_the_counters_of_workers_that_have_exited(
     metrics_dir.mkdir()
     shared = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     with served_process(shared) as (url, api):
-        key = _admin_key()
+        key = committed_admin_key("Scrape Shop")
         purchase = httpx.post(
             f"{url}/api/v1/payments/purchase",
             json=charge_body(2500),
@@ -109,27 +85,27 @@ def test_the_api_scrape_shows_the_counters_of_workers_that_have_exited(
         stale = [name for name in left if (pid := _pid(Path(name))) and not _alive(pid)]
         assert api.poll() is None
 
-    durations = _samples(text, "gateway_job_duration_seconds_count")
+    durations = metric_samples(text, "gateway_job_duration_seconds_count")
     purged = (("job", "purge_idempotency_keys"), ("outcome", "succeeded"), ("queue", "maintenance"))
     assert durations[purged] == 3
     failed = (("job", "explode"), ("outcome", "failed"), ("queue", "maintenance"))
     assert durations[failed] == 1
-    failures = _samples(text, "gateway_job_failures_total")
+    failures = metric_samples(text, "gateway_job_failures_total")
     assert failures[(("job", "explode"), ("queue", "maintenance"))] == 1
 
     bought = (("currency", "USD"), ("outcome", "approved"), ("type", "purchase"))
-    assert _samples(text, "gateway_payments_total")[bought] == 1
-    assert _samples(text, "gateway_payment_amount_minor_total")[bought] == 2500
-    calls = _samples(text, "gateway_processor_call_duration_seconds_count")
+    assert metric_samples(text, "gateway_payments_total")[bought] == 1
+    assert metric_samples(text, "gateway_payment_amount_minor_total")[bought] == 2500
+    calls = metric_samples(text, "gateway_processor_call_duration_seconds_count")
     assert calls[(("operation", "purchase"), ("outcome", "approved"), ("processor", "simulator"))]
-    workers = _samples(text, "gateway_workers")
+    workers = metric_samples(text, "gateway_workers")
     assert set(workers) == {
         (("queue", name),)
         for name in ("webhooks", "billing", "deliveries", "simulator", "maintenance")
     }
 
     # Requests are labelled by route template (Litestar's middleware).
-    requests = _samples(text, "gateway_requests_total")
+    requests = metric_samples(text, "gateway_requests_total")
     assert any(dict(labels).get("path") == "/api/v1/payments/purchase" for labels in requests)
 
     # The exited workers' files were folded into the merged ones.

@@ -24,6 +24,8 @@ from sqlalchemy.pool import NullPool
 from gateway.composition.resources import Resources
 from gateway.core.clock import FrozenClock, SystemClock
 from gateway.core.settings import Settings
+from gateway.merchants.scopes import Scope
+from gateway.merchants.service import MerchantService
 from gateway.processors.simulator import Simulator
 from gateway.processors.simulator.models import SimulatorWebhook
 from gateway.webhooks.models import WebhookEvent
@@ -132,3 +134,15 @@ def run_committed(work: Callable[[AsyncSession, Simulator], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return run_in_thread(lambda: asyncio.run(main_()))
+
+
+def committed_admin_key(merchant_name: str) -> str:
+    """An admin test key of a new merchant, committed for processes of their own."""
+
+    async def work(session: AsyncSession, _: Simulator) -> str:
+        service = MerchantService(session, SystemClock())
+        merchant = await service.create_merchant(merchant_name)
+        issued = await service.create_key(merchant.id, [Scope.ADMIN], livemode=False)
+        return issued.secret
+
+    return run_committed(work)

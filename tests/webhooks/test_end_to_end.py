@@ -16,17 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.clock import SystemClock
-from gateway.merchants.scopes import Scope
-from gateway.merchants.service import MerchantService
-from gateway.processors.simulator import Simulator
 from tests.fixtures.payments import charge_body
-from tests.support import closed_port
-from tests.webhooks.conftest import run_committed
+from tests.support import closed_port, metric_samples
+from tests.webhooks.conftest import committed_admin_key
 
 pytestmark = pytest.mark.slow
 
@@ -67,30 +61,11 @@ def served(workers: Redis, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]
         api.wait(timeout=30)
 
 
-def _admin_key() -> str:
-    async def work(session: AsyncSession, _: Simulator) -> str:
-        service = MerchantService(session, SystemClock())
-        merchant = await service.create_merchant("Loop Shop")
-        issued = await service.create_key(merchant.id, [Scope.ADMIN], livemode=False)
-        return issued.secret
-
-    return run_committed(work)
-
-
-def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-    return {
-        tuple(sorted(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name
-    }
-
-
 def test_a_purchase_makes_a_signed_simulator_webhook_that_a_forking_worker_processes(
     served: tuple[str, dict[str, str]],
 ) -> None:
     url, environment = served
-    headers = {"Authorization": f"Bearer {_admin_key()}"}
+    headers = {"Authorization": f"Bearer {committed_admin_key('Loop Shop')}"}
     purchase = httpx.post(
         f"{url}/api/v1/payments/purchase",
         json=charge_body(2500),
@@ -126,18 +101,23 @@ def test_a_purchase_makes_a_signed_simulator_webhook_that_a_forking_worker_proce
     assert purchase.json()["status"] == "captured"
 
     metrics = httpx.get(f"{url}/api/v1/metrics", timeout=10).text
-    processed = _samples(metrics, "gateway_webhook_events_processed_total")
+    processed = metric_samples(metrics, "gateway_webhook_events_processed_total")
     assert processed[(("outcome", "unchanged"), ("source", "simulator"))] >= 1, (
         "counted in a worker, shown by the API"
     )
-    received = _samples(metrics, "gateway_webhooks_received_total")
+    received = metric_samples(metrics, "gateway_webhooks_received_total")
     accepted = (
         ("event_type", "net.authorize.payment.authcapture.created"),
         ("result", "accepted"),
         ("source", "simulator"),
     )
     assert received[accepted] >= 1
-    assert _samples(metrics, "gateway_webhook_lag_seconds_count")[(("source", "simulator"),)] >= 1
-    depth = _samples(metrics, "gateway_queue_jobs")
+    assert (
+        metric_samples(metrics, "gateway_webhook_lag_seconds_count")[(("source", "simulator"),)]
+        >= 1
+    )
+    depth = metric_samples(metrics, "gateway_queue_jobs")
     assert depth[(("queue", "webhooks"), ("state", "waiting"))] == 0
-    assert (("queue", "simulator"),) in _samples(metrics, "gateway_queue_oldest_job_age_seconds")
+    assert (("queue", "simulator"),) in metric_samples(
+        metrics, "gateway_queue_oldest_job_age_seconds"
+    )
