@@ -31,6 +31,7 @@ def bench_environment(
         "GATEWAY_ENCRYPTION_KEYS": generate_key(),
         "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
         "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
+        "GATEWAY_CONSOLE_SECRET": os.urandom(32).hex(),
         "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
         **extra,
     }

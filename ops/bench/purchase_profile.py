@@ -39,10 +39,10 @@ from sqlalchemy import event
 
 from gateway.app import create_app
 from gateway.composition.process import api_resources
-from gateway.core.crypto import generate_key
 from gateway.core.settings import Settings, load_settings
 from gateway.merchants.scopes import Scope
 from gateway.merchants.service import MerchantService
+from ops.bench.environment import bench_environment
 from ops.chaos.servers import RedisServer, chaos_database, free_port
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
@@ -65,28 +65,6 @@ GROUPS = (
     ("/gateway/", "gateway"),
     ("/logging/", "logging"),
 )
-
-
-def environment(database_url: str, redis_url: str, run_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "GATEWAY_ENV": "test",
-        # Far above what the run sends: it measures the purchase, not the limits.
-        "GATEWAY_RATE_LIMIT_LIVE_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_TEST_PER_S": "1000000",
-        "GATEWAY_RATE_LIMIT_FAILED_AUTH_PER_MIN": "1000000",
-        "GATEWAY_RATE_LIMIT_WEBHOOK_INVALID_PER_MIN": "1000000",
-        "GATEWAY_DATA_DIR": str(run_dir),
-        # Production's level: a summary line per request is written, as it would be.
-        "GATEWAY_LOG_LEVEL": "INFO",
-        "GATEWAY_LOG_JSON": "true",
-        "GATEWAY_ENCRYPTION_KEYS": generate_key(),
-        "GATEWAY_FINGERPRINT_KEY": os.urandom(32).hex(),
-        "GATEWAY_BLIND_INDEX_KEY": os.urandom(32).hex(),
-        "GATEWAY_SIMULATOR_WEBHOOK_URL": "",
-    }
 
 
 async def issue_key(settings: Settings) -> str:
@@ -398,7 +376,10 @@ def main(n: int, database_url: str | None, served: bool, profile: bool) -> None:
     redis_server.start()
     try:
         with chaos_database(database_url, Path(".gateway-data")) as database:
-            environ = environment(database.url, redis_server.url, run_dir)
+            # Production's level: a summary line per request is written, as it would be.
+            environ = bench_environment(
+                database.url, redis_server.url, run_dir, GATEWAY_LOG_LEVEL="INFO"
+            )
             settings = load_settings(environ)
             secret = asyncio.run(issue_key(settings))
             served_figures = served_round(environ, secret, n) if served else None

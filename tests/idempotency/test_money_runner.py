@@ -170,6 +170,35 @@ async def test_a_refusal_the_claim_keeps_is_its_answer_and_phase_1_is_undone(
     assert await rows(session_factory) == Rows(("done", answer), None)
 
 
+class RacedClaim(ProbeClaim):
+    """A claim that another request with the same key answers while the refused
+    phase 1 is being rolled back (between the two takes)."""
+
+    def __init__(self, claim_id: str) -> None:
+        super().__init__(claim_id)
+        self.takes = 0
+
+    async def take(self, session: AsyncSession) -> str | None:
+        self.takes += 1
+        if self.takes == 2:
+            await session.execute(
+                text("INSERT INTO probe_claim VALUES (:id, 'done', 'the other answer')"),
+                {"id": self.claim_id},
+            )
+        return await super().take(session)
+
+
+async def test_a_refusal_yields_to_an_answer_the_claim_got_meanwhile(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    operation = ProbeOperation("m1", refuse_in_reserve=Stored("no such transaction"))
+    claim = RacedClaim("k1")
+    answer = await MoneyRunner(session_factory).run(claim, operation)
+    assert answer == "the other answer", "the key's answer wins over our refusal"
+    assert claim.takes == 2
+    assert await rows(session_factory) == Rows(("done", "the other answer"), None)
+
+
 @pytest.mark.parametrize(
     "operation",
     [

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
@@ -266,8 +266,11 @@ async def test_a_key_whose_holder_died_after_reserving_answers_from_its_transact
     fingerprint = await _fingerprint_of(post, db_session, field_crypto, body)
     probe = (await get("")).json()["data"][0]
     record = await _hold_key(db_session, merchant, clock, field_crypto, fingerprint)
-    record.recovery_point = RecoveryPoint.RESERVED
-    record.transaction_id = probe["id"]
+    await db_session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record.id)
+        .values(recovery_point=RecoveryPoint.RESERVED, transaction_id=probe["id"])
+    )
     await db_session.commit()
     clock.advance(timedelta(seconds=91))
     response = await post("purchase", body, key="busy")

@@ -120,23 +120,22 @@ async def test_a_purchase_costs_a_fixed_number_of_statements(
     ], statements.gateway
     assert len(statements.gateway) == 12
     # Four database transactions of ours: authentication, the pre-check (it writes
-    # nothing, so it ends in a rollback), phase 1 (with the nested savepoint that lets
-    # a refusal undo `reserve` but keep the key) and phase 3.
+    # nothing, so it ends in a rollback), phase 1 (no nested savepoint: a refusal
+    # rolls it all back and takes the key again) and phase 3.
     assert savepoint_steps(statements) == [
         "SAVEPOINT", "RELEASE SAVEPOINT",
         "SAVEPOINT", "ROLLBACK TO SAVEPOINT",
-        "SAVEPOINT", "SAVEPOINT", "RELEASE SAVEPOINT", "RELEASE SAVEPOINT",
+        "SAVEPOINT", "RELEASE SAVEPOINT",
         "SAVEPOINT", "RELEASE SAVEPOINT",
     ], statements.savepoints  # fmt: skip
     # The simulator, on its own connection, committed before it answers.
     assert statements.processor_summary() == [
-        "SELECT simulator_transactions",  # the duplicate window (EXISTS)
-        "SELECT nextval simulator_transaction_id_seq",  # its transaction id
+        "SELECT simulator_transactions",  # the duplicate window (EXISTS) and its next id
         "INSERT simulator_transactions",
         "INSERT simulator_requests",
         "INSERT simulator_webhooks",  # the webhook it owes the gateway, in the same commit
     ], statements.processor
-    assert len(statements.processor) == 5
+    assert len(statements.processor) == 4
 
 
 async def test_reading_a_transaction_costs_a_fixed_number_of_statements(

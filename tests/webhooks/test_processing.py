@@ -546,7 +546,7 @@ async def test_a_transaction_whose_request_is_still_running_is_left_to_it(
         _, held = await store.claim(
             KeyScope(merchant.id, False, "running"), RequestFingerprint(current="v2:f", legacy="")
         )
-        store.mark_reserved(held, reference)
+        await store.mark_reserved(held.id, reference)
         await session.commit()
     taken = await simulator.purchase(charge(1500, ref=reference))
     assert taken.processor_transaction_id is not None

@@ -114,12 +114,12 @@ class KeyClaim:
         if not is_stored(response):
             return None  # a 400 or a 503: the key is free for a corrected retry
         assert self._record is not None
-        self.answers.store(session).complete(self._record, response)
+        await self.answers.store(session).complete_held(self._record.id, response)
         return response
 
     async def reserved(self, session: AsyncSession, reservation: Reservation) -> None:
         assert self._record is not None
-        self.answers.store(session).mark_reserved(self._record, reservation.object_id)
+        await self.answers.store(session).mark_reserved(self._record.id, reservation.object_id)
 
     async def settle(self, session: AsyncSession, answer: StoredResponse) -> None:
         # By the id phase 1 claimed: one statement, no load of the row first.

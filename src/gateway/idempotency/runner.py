@@ -13,9 +13,10 @@ phases, each its own commit:
 3. finish: write the outcome, its events and the answer; settle the claim in the
    same transaction; commit.
 
-A refusal in phase 1 (a GatewayError: a rule, or an open breaker) undoes what the
-phase wrote; the claim says whether that refusal is an answer to keep (a stored
-404, a postponed invoice) or nothing at all (the key is free again). A crash
+A refusal in phase 1 (a GatewayError: a rule, or an open breaker) rolls the
+phase back, claim included; the claim, taken again, says whether that refusal is
+an answer to keep (a stored 404, a postponed invoice) or nothing at all (the key
+is free again). A crash
 between phases leaves the transaction pending and the claim in flight:
 reconciliation asks the processor what happened; nothing is re-sent. The fault
 points of GATEWAY_FAULT_INJECTION are reached here, so chaos reaches every kind.
@@ -108,25 +109,23 @@ class MoneyRunner:
         self.faults = faults or FaultPoints.none()
 
     async def run(self, claim: Claim[R, T], operation: Operation[R, T]) -> T:
+        refusal: GatewayError | None = None
         async with self.sessions() as session:
             existing = await claim.take(session)
             if existing is not None:
                 await session.commit()
                 return existing
             try:
-                # A savepoint: a refusal undoes what phase 1 wrote, but not the claim.
-                async with session.begin_nested():
-                    reservation = await operation.reserve(session)
-                    await operation.admit(reservation)
+                reservation = await operation.reserve(session)
+                await operation.admit(reservation)
             except GatewayError as error:
-                answer = await claim.refused(session, error)
-                if answer is None:
-                    await session.rollback()  # the claim is free again
-                    raise
+                await session.rollback()
+                refusal = error
+            else:
+                await claim.reserved(session, reservation)
                 await session.commit()
-                return answer
-            await claim.reserved(session, reservation)
-            await session.commit()
+        if refusal is not None:
+            return await self._refuse(claim, refusal)
 
         self.faults.reach(FaultPoint.AFTER_RESERVE)
         await operation.call(reservation)
@@ -134,6 +133,23 @@ class MoneyRunner:
         return await self.finish(
             lambda session: self._finalize(session, claim, operation, reservation)
         )
+
+    async def _refuse(self, claim: Claim[R, T], error: GatewayError) -> T:
+        """Phase 1 refused, and its transaction (the claim's too) is rolled back: no
+        savepoint, whose two round trips every movement would pay for the few that
+        are refused. The claim is taken again, so an answer the key (or invoice)
+        got meanwhile wins; else the refusal is kept as its answer, or raised with
+        the claim left free."""
+        async with self.sessions() as session:
+            existing = await claim.take(session)
+            if existing is not None:
+                await session.commit()
+                return existing
+            answer = await claim.refused(session, error)
+            if answer is None:
+                raise error  # the session rolls back: the claim is free again
+            await session.commit()
+            return answer
 
     @staticmethod
     async def _finalize(

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.clock import Clock
 from gateway.core.crypto import FieldCrypto
 from gateway.core.ids import new_id
+from gateway.core.rows import row_values
 from gateway.idempotency.fingerprint import RequestFingerprint
 from gateway.idempotency.models import IdempotencyRecord
 
@@ -31,6 +32,19 @@ BODY_COLUMN = "response_body"
 
 # API.md: only these answers are kept for replay; any other leaves the key free.
 STORED_STATUSES = frozenset({200, 201, 202, 402, 404, 409, 422, 502})
+
+
+_KEYS = IdempotencyRecord.__table__
+assert isinstance(_KEYS, Table)
+# Core statements, built once (core/rows.py): the claim, and changes by row id
+# (an UPDATE sets the columns its parameters name).
+_CLAIM = (
+    insert(_KEYS)
+    .on_conflict_do_nothing(index_elements=["merchant_id", "livemode", "key"])
+    .returning(_KEYS.c.id)
+)
+_BY_ID = update(_KEYS).where(_KEYS.c.id == bindparam("record_id"))
+_DELETE_BY_ID = delete(_KEYS).where(_KEYS.c.id == bindparam("record_id"))
 
 
 class State(StrEnum):
@@ -113,35 +127,35 @@ class IdempotencyStore:
         """Take the key for this request, or say why not. The row is inserted (or, when
         free, re-armed) in the caller's transaction, which the caller commits."""
         now = self.clock.now()
-        # ORM-enabled INSERT ... RETURNING: a fresh row comes back as a tracked
-        # object (later changes are flushed), locked by this transaction's insert,
-        # so it needs no second statement to load and lock it.
-        inserted = await self.session.scalars(
-            insert(IdempotencyRecord)
-            .values(
-                id=new_id("idk"),
-                merchant_id=scope.merchant_id,
-                livemode=scope.livemode,
-                key=scope.key,
-                fingerprint=fingerprint.current,
-                state=State.IN_FLIGHT,
-                recovery_point=RecoveryPoint.STARTED,
-                locked_until=now + self.lock,
-                created_at=now,
-                updated_at=now,
-                expires_at=now + self.retention,
-            )
-            .on_conflict_do_nothing(index_elements=["merchant_id", "livemode", "key"])
-            .returning(IdempotencyRecord)
+        fresh = IdempotencyRecord(
+            id=new_id("idk"),
+            merchant_id=scope.merchant_id,
+            livemode=scope.livemode,
+            key=scope.key,
+            fingerprint=fingerprint.current,
+            state=State.IN_FLIGHT,
+            recovery_point=RecoveryPoint.STARTED,
+            locked_until=now + self.lock,
+            transaction_id=None,
+            response_status=None,
+            response_body_encrypted=None,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + self.retention,
         )
-        fresh = inserted.one_or_none()
-        if fresh is not None:
+        # A Core INSERT ... ON CONFLICT DO NOTHING (core/rows.py): a fresh row is
+        # locked by this transaction's insert, and the object, never tracked, only
+        # carries its id to the statements that change the row by id.
+        if await self.session.scalar(_CLAIM, row_values(fresh)) is not None:
             return Decision.FRESH, fresh
         record = await self.find(scope, for_update=True)
         assert record is not None  # there before: a conflict
         decision = decide(record, fingerprint, now)
         if decision is Decision.FRESH:
             self._rearm(record, fingerprint, now)
+            # Sent now: the row's later changes are statements by id, which must
+            # come after this one.
+            await self.session.flush()
         return decision, record
 
     def _rearm(
@@ -158,10 +172,17 @@ class IdempotencyStore:
         record.updated_at = now
         record.expires_at = now + self.retention
 
-    def mark_reserved(self, record: IdempotencyRecord, transaction_id: str) -> None:
-        record.recovery_point = RecoveryPoint.RESERVED
-        record.transaction_id = transaction_id
-        record.updated_at = self.clock.now()
+    async def mark_reserved(self, record_id: str, transaction_id: str) -> None:
+        """Phase 1 wrote its transaction: one UPDATE by the claimed row's id."""
+        await self.session.execute(
+            _BY_ID,
+            {
+                "record_id": record_id,
+                "recovery_point": RecoveryPoint.RESERVED,
+                "transaction_id": transaction_id,
+                "updated_at": self.clock.now(),
+            },
+        )
 
     def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
         """Keep the answer; sealed, since it may carry personal data (invariant 8)."""
@@ -178,30 +199,24 @@ class IdempotencyStore:
         """`complete` on the row by id, in one UPDATE (which takes the row's lock):
         phase 3 of a fresh claim needs nothing of the row but its id. A row gone
         meanwhile (purged) is left gone, as before."""
-        now = self.clock.now()
         await self.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(
-                state=State.COMPLETED,
-                recovery_point=RecoveryPoint.FINISHED,
-                locked_until=None,
-                response_status=response.status,
-                response_body_encrypted=self.crypto.seal(
+            _BY_ID,
+            {
+                "record_id": record_id,
+                "state": State.COMPLETED,
+                "recovery_point": RecoveryPoint.FINISHED,
+                "locked_until": None,
+                "response_status": response.status,
+                "response_body_encrypted": self.crypto.seal(
                     response.body.decode(), table=TABLE, column=BODY_COLUMN, row_id=record_id
                 ),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+                "updated_at": self.clock.now(),
+            },
         )
 
     async def release_held(self, record_id: str) -> None:
         """`release` on the row by id, in one DELETE."""
-        await self.session.execute(
-            delete(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(_DELETE_BY_ID, {"record_id": record_id})
 
     async def release(self, record: IdempotencyRecord) -> None:
         """Free the key: the answer was one API.md does not keep (503, ...)."""

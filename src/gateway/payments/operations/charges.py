@@ -129,8 +129,9 @@ class ChargeOperation(ChargeFinalizer):
         self.links = links or Links()
 
     async def admit(self, reserved: Reserved) -> None:
-        # Still in phase 1's savepoint: a request the processor would refuse is a
-        # 400 that leaves nothing behind, never a call that fails midway.
+        # Still in phase 1, which a refusal rolls back: a request the processor
+        # would refuse is a 400 that leaves nothing behind, never a call that fails
+        # midway.
         self.context.processor.check(reserved.request)
         reserved.permit = await self.context.processor.admit()
 

@@ -100,13 +100,14 @@ async def take_charge(
         raise NotSentError("simulated connection refused")
     if decision.delivery is Delivery.LOST_UNRECORDED:
         raise OutcomeUnknownError("simulated read timeout: nothing was recorded")
-    if await ledger.is_recent_duplicate(
+    duplicate, transaction_id = await ledger.duplicate_and_next_id(
         request.reference,
         kinds=CHARGE_KINDS,
         amount=request.amount,
         currency=request.currency,
         since=now - DUPLICATE_WINDOW,
-    ):
+    )
+    if duplicate:
         return await _refuse(ledger, request, kind, Refusal(Outcome.ERROR, DUPLICATE), now)
     if step is not None:
         step.consumed_at = now
@@ -115,10 +116,10 @@ async def take_charge(
     row = None
     if decision.outcome is not Outcome.ERROR:
         row = _transaction_row(request, kind, instrument, decision, config=config, now=now)
-        row.id = await ledger.new_transaction_id()
+        row.id = transaction_id
         if decision.outcome is Outcome.APPROVED:
             row.auth_code = auth_code_for(row.id)
-        await ledger.add(row)
+        await ledger.insert(row)  # never changed again in this session
     lost = decision.delivery is Delivery.LOST_AFTER_RECORDING
     await ledger.record_call(
         reference=request.reference,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.rows import insert_row
 from gateway.processors.port import Outcome, SettledTransaction
 from gateway.processors.simulator.models import (
     CUSTOMER_PROFILE_IDS,
@@ -29,6 +30,20 @@ from gateway.processors.simulator.rules import (
 )
 from gateway.processors.simulator.triggers import ScriptStep
 
+_TRANSACTIONS = SimulatorTransaction.__table__
+assert isinstance(_TRANSACTIONS, Table)
+# Core, built once: the charge path's hottest statement (core/rows.py).
+_DUPLICATE_AND_NEXT_ID = select(
+    exists().where(
+        _TRANSACTIONS.c.reference == bindparam("reference"),
+        _TRANSACTIONS.c.kind.in_(bindparam("kinds", expanding=True)),
+        _TRANSACTIONS.c.amount == bindparam("amount"),
+        _TRANSACTIONS.c.currency == bindparam("currency"),
+        _TRANSACTIONS.c.submitted_at > bindparam("since"),
+    ),
+    TRANSACTION_IDS.next_value(),
+)
+
 
 class SimulatorLedger:
     def __init__(self, session: AsyncSession) -> None:
@@ -40,11 +55,40 @@ class SimulatorLedger:
         self.session.add(row)
         await self.session.flush()
 
+    async def insert(self, row: SimulatorTransaction | SimulatorRequest) -> None:
+        """A row the session never changes again: a Core INSERT (core/rows.py)."""
+        await insert_row(self.session, row)
+
     async def new_transaction_id(self) -> int:
         """Taken before the insert: the authorization code is derived from it."""
         value = await self.session.scalar(select(TRANSACTION_IDS.next_value()))
         assert value is not None
         return int(value)
+
+    async def duplicate_and_next_id(
+        self,
+        reference: str,
+        *,
+        kinds: Collection[Kind],
+        amount: int,
+        currency: str,
+        since: datetime,
+    ) -> tuple[bool, int]:
+        """`is_recent_duplicate` and the next transaction id, in one round trip. An id
+        taken for a charge then refused is a gap in the ids, as at any processor."""
+        row = (
+            await self.session.execute(
+                _DUPLICATE_AND_NEXT_ID,
+                {
+                    "reference": reference,
+                    "kinds": [str(kind) for kind in kinds],
+                    "amount": amount,
+                    "currency": currency,
+                    "since": since,
+                },
+            )
+        ).one()
+        return bool(row[0]), int(row[1])
 
     async def record_call(
         self,
@@ -60,7 +104,7 @@ class SimulatorLedger:
         already_done: bool = False,
         response_lost: bool = False,
     ) -> None:
-        await self.add(
+        await self.insert(
             SimulatorRequest(
                 reference=reference,
                 operation=operation,
