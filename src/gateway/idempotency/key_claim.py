@@ -73,7 +73,7 @@ class KeyAnswers:
         assert record.transaction_id is not None
         response = await self.current_response(session, record.transaction_id)
         if is_stored(response):
-            store.complete(record, response)
+            await store.complete(record.id, response)
         return response
 
     async def existing(
@@ -114,7 +114,7 @@ class KeyClaim:
         if not is_stored(response):
             return None  # a 400 or a 503: the key is free for a corrected retry
         assert self._record is not None
-        await self.answers.store(session).complete_held(self._record.id, response)
+        await self.answers.store(session).complete(self._record.id, response)
         return response
 
     async def reserved(self, session: AsyncSession, reservation: Reservation) -> None:
@@ -126,6 +126,6 @@ class KeyClaim:
         assert self._record is not None
         store = self.answers.store(session)
         if is_stored(answer):
-            await store.complete_held(self._record.id, answer)
+            await store.complete(self._record.id, answer)
         else:
-            await store.release_held(self._record.id)
+            await store.release(self._record.id)

@@ -43,6 +43,12 @@ _CLAIM = (
     .on_conflict_do_nothing(index_elements=["merchant_id", "livemode", "key"])
     .returning(_KEYS.c.id)
 )
+_FIND = select(*_KEYS.columns).where(
+    _KEYS.c.merchant_id == bindparam("merchant_id"),
+    _KEYS.c.livemode == bindparam("livemode"),
+    _KEYS.c.key == bindparam("key"),
+)
+_FIND_FOR_UPDATE = _FIND.with_for_update()
 _BY_ID = update(_KEYS).where(_KEYS.c.id == bindparam("record_id"))
 _DELETE_BY_ID = delete(_KEYS).where(_KEYS.c.id == bindparam("record_id"))
 
@@ -112,14 +118,24 @@ class IdempotencyStore:
         self.retention = timedelta(hours=retention_hours)
 
     async def find(self, scope: KeyScope, *, for_update: bool = False) -> IdempotencyRecord | None:
-        statement = select(IdempotencyRecord).where(
-            IdempotencyRecord.merchant_id == scope.merchant_id,
-            IdempotencyRecord.livemode == scope.livemode,
-            IdempotencyRecord.key == scope.key,
+        """The key's row, read by a Core statement (every POST's pre-check runs it);
+        the object is not tracked: changes to the row are statements by its id."""
+        statement = _FIND_FOR_UPDATE if for_update else _FIND
+        row = (
+            (
+                await self.session.execute(
+                    statement,
+                    {
+                        "merchant_id": scope.merchant_id,
+                        "livemode": scope.livemode,
+                        "key": scope.key,
+                    },
+                )
+            )
+            .mappings()
+            .one_or_none()
         )
-        if for_update:
-            statement = statement.with_for_update()
-        return (await self.session.scalars(statement)).one_or_none()
+        return None if row is None else IdempotencyRecord(**row)
 
     async def claim(
         self, scope: KeyScope, fingerprint: RequestFingerprint
@@ -152,25 +168,27 @@ class IdempotencyStore:
         assert record is not None  # there before: a conflict
         decision = decide(record, fingerprint, now)
         if decision is Decision.FRESH:
-            self._rearm(record, fingerprint, now)
-            # Sent now: the row's later changes are statements by id, which must
-            # come after this one.
-            await self.session.flush()
+            await self._rearm(record, fingerprint, now)
         return decision, record
 
-    def _rearm(
+    async def _rearm(
         self, record: IdempotencyRecord, fingerprint: RequestFingerprint, now: datetime
     ) -> None:
         """Take over a key whose holder wrote nothing, or whose retention ended."""
-        record.fingerprint = fingerprint.current
-        record.state = State.IN_FLIGHT
-        record.recovery_point = RecoveryPoint.STARTED
-        record.locked_until = now + self.lock
-        record.transaction_id = None
-        record.response_status = None
-        record.response_body_encrypted = None
-        record.updated_at = now
-        record.expires_at = now + self.retention
+        changes: dict[str, object] = {
+            "fingerprint": fingerprint.current,
+            "state": State.IN_FLIGHT,
+            "recovery_point": RecoveryPoint.STARTED,
+            "locked_until": now + self.lock,
+            "transaction_id": None,
+            "response_status": None,
+            "response_body_encrypted": None,
+            "updated_at": now,
+            "expires_at": now + self.retention,
+        }
+        await self.session.execute(_BY_ID, {"record_id": record.id, **changes})
+        for name, value in changes.items():
+            setattr(record, name, value)
 
     async def mark_reserved(self, record_id: str, transaction_id: str) -> None:
         """Phase 1 wrote its transaction: one UPDATE by the claimed row's id."""
@@ -184,21 +202,10 @@ class IdempotencyStore:
             },
         )
 
-    def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
-        """Keep the answer; sealed, since it may carry personal data (invariant 8)."""
-        record.state = State.COMPLETED
-        record.recovery_point = RecoveryPoint.FINISHED
-        record.locked_until = None
-        record.response_status = response.status
-        record.response_body_encrypted = self.crypto.seal(
-            response.body.decode(), table=TABLE, column=BODY_COLUMN, row_id=record.id
-        )
-        record.updated_at = self.clock.now()
-
-    async def complete_held(self, record_id: str, response: StoredResponse) -> None:
-        """`complete` on the row by id, in one UPDATE (which takes the row's lock):
-        phase 3 of a fresh claim needs nothing of the row but its id. A row gone
-        meanwhile (purged) is left gone, as before."""
+    async def complete(self, record_id: str, response: StoredResponse) -> None:
+        """Keep the answer, sealed since it may carry personal data (invariant 8): one
+        UPDATE by the row's id (which takes the row's lock); nothing of the row is
+        needed but its id. A row gone meanwhile (purged) is left gone."""
         await self.session.execute(
             _BY_ID,
             {
@@ -214,13 +221,10 @@ class IdempotencyStore:
             },
         )
 
-    async def release_held(self, record_id: str) -> None:
-        """`release` on the row by id, in one DELETE."""
+    async def release(self, record_id: str) -> None:
+        """Free the key (the answer was one API.md does not keep: 503, ...): one
+        DELETE by the row's id."""
         await self.session.execute(_DELETE_BY_ID, {"record_id": record_id})
-
-    async def release(self, record: IdempotencyRecord) -> None:
-        """Free the key: the answer was one API.md does not keep (503, ...)."""
-        await self.session.delete(record)
 
     def stored_response(self, record: IdempotencyRecord) -> StoredResponse:
         assert record.response_status is not None

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.pagination import newest_first, page_of
 from gateway.merchants.models import ApiKey, Merchant
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """An API key and its merchant, as authentication reads them."""
+
+    key_id: str
+    livemode: bool
+    scopes: list[str]
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    merchant_id: str
+    merchant_name: str
+    max_amount: int | None
+    rate_limit: int | None
+
+
+_KEYS = ApiKey.__table__
+_MERCHANTS = Merchant.__table__
+assert isinstance(_KEYS, Table)
+assert isinstance(_MERCHANTS, Table)
+_BY_HASH = (
+    select(
+        _KEYS.c.id,
+        _KEYS.c.livemode,
+        _KEYS.c.scopes,
+        _KEYS.c.revoked_at,
+        _KEYS.c.last_used_at,
+        _MERCHANTS.c.id,
+        _MERCHANTS.c.name,
+        _MERCHANTS.c.max_amount,
+        _MERCHANTS.c.rate_limit,
+    )
+    .join(_MERCHANTS, _MERCHANTS.c.id == _KEYS.c.merchant_id)
+    .where(_KEYS.c.key_hash == bindparam("key_hash"))
+)
 
 
 class MerchantRepository:
@@ -63,14 +100,11 @@ class ApiKeyRepository:
         rows = (await self.session.scalars(statement)).all()
         return page_of(rows, limit, position=lambda row: (row.created_at, row.id))
 
-    async def find_by_hash(self, key_hash: str) -> tuple[ApiKey, Merchant] | None:
-        statement = (
-            select(ApiKey, Merchant)
-            .join(Merchant, Merchant.id == ApiKey.merchant_id)
-            .where(ApiKey.key_hash == key_hash)
-        )
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], row[1])
+    async def find_by_hash(self, key_hash: str) -> KeyHolder | None:
+        """The key by its hash, with what a request needs of its merchant: one Core
+        statement (every authenticated request runs it; core/rows.py says why)."""
+        row = (await self.session.execute(_BY_HASH, {"key_hash": key_hash})).one_or_none()
+        return None if row is None else KeyHolder(*row)
 
     async def mark_used(self, key_id: str, *, at: datetime, unless_since: datetime) -> None:
         """Record use, at most once per interval: the WHERE makes concurrent

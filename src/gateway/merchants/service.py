@@ -119,18 +119,17 @@ class MerchantService:
         found = await self.keys.find_by_hash(keys.digest(secret))
         if found is None:
             raise Unauthorized(_BAD_KEY)
-        key, merchant = found
-        if key.revoked_at is not None:
+        if found.revoked_at is not None:
             raise Unauthorized(_BAD_KEY)
         now = self.clock.now()
-        if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-            await self.keys.mark_used(key.id, at=now, unless_since=now - LAST_USED_RESOLUTION)
+        if found.last_used_at is None or found.last_used_at < now - LAST_USED_RESOLUTION:
+            await self.keys.mark_used(found.key_id, at=now, unless_since=now - LAST_USED_RESOLUTION)
         return Principal(
-            merchant_id=merchant.id,
-            merchant_name=merchant.name,
-            key_id=key.id,
-            livemode=key.livemode,
-            scopes=frozenset(key.scopes),
-            max_amount=merchant.max_amount,
-            rate_limit=merchant.rate_limit,
+            merchant_id=found.merchant_id,
+            merchant_name=found.merchant_name,
+            key_id=found.key_id,
+            livemode=found.livemode,
+            scopes=frozenset(found.scopes),
+            max_amount=found.max_amount,
+            rate_limit=found.rate_limit,
         )

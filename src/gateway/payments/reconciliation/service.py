@@ -346,7 +346,7 @@ class ReconciliationService:
         )
         for record in records:
             assert record.transaction_id is not None  # selected by it
-            store.complete(record, storable[record.transaction_id])
+            await store.complete(record.id, storable[record.transaction_id])
         return len(records)
 
 
