@@ -52,6 +52,27 @@ async def test_it_opens_after_fail_max_consecutive_failures(
     assert refused.value.retry_after == RESET_S
 
 
+async def test_a_success_resets_the_count_its_admission_saw_and_a_clean_one_costs_nothing(
+    redis_client: Redis, clock: FrozenClock
+) -> None:
+    target = breaker(redis_client, clock)
+    clean = await target.admit()
+    assert clean.clean, "closed with no failure counted"
+    await target.record_failure()
+    counted = await target.admit()
+    assert not counted.clean
+    await target.record_success(counted)
+    assert await redis_client.hget("gateway:breaker:simulator", "failures") == b"0"
+    # A clean permit's success sends nothing: the count another call left stands
+    # (until the next success whose admission saw it, or the threshold).
+    clean = await target.admit()
+    await target.record_failure()
+    await target.record_success(clean)
+    assert await redis_client.hget("gateway:breaker:simulator", "failures") == b"1"
+    await target.record_success(await target.admit())
+    assert await redis_client.hget("gateway:breaker:simulator", "failures") == b"0"
+
+
 async def test_half_open_lets_one_trial_through_and_its_success_closes(
     redis_client: Redis, clock: FrozenClock
 ) -> None:

@@ -95,7 +95,7 @@ class ResilientProcessor:
         except _UNREACHABLE:
             await self.breaker.record_failure()
             raise
-        await self.breaker.record_success()
+        await self.breaker.record_success(permit)
         return result
 
     async def _move_money(self, attempt: Callable[[], Awaitable[T]], permit: Permit | None) -> T:
