@@ -1,7 +1,10 @@
 """The load suite at a tiny size, as `make test` runs it: the real gateway
-processes and the twin from a fresh database, every scenario and profile for a
-second, every figure line printed and no request answered wrongly. Speed is
-never asserted here (ops/bench/README.md keeps the figures)."""
+processes and the twin from a fresh database, every scenario for a second with
+one API worker, the closed loop and two open-loop profiles, every figure line
+printed and no request answered wrongly. Speed is never asserted here
+(ops/bench/README.md keeps the figures). The spike's schedule and the others'
+are checked without a server (test_bench_profiles.py); a second API worker
+count would restart the processes, which costs the suite more than it checks."""
 
 from __future__ import annotations
 
@@ -18,14 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"[\d.]+"
 ROUNDS = (
     "purchases | max: 4 connections for 1 s | 1 API worker(s)",
-    "purchases | max: 4 connections for 1 s | 2 API worker(s)",
     "purchases | half: ",
     "purchases | steady: 5/s for 1 s",
     "journey | steady: 5/s for 1 s",
     "webhooks | steady: 5/s for 1 s",
-    "purchases | spike: 0->10/s in 1 s, then 10/s for 1 s",
-    "journey | spike: 0->10/s in 1 s, then 10/s for 1 s",
-    "webhooks | spike: 0->10/s in 1 s, then 10/s for 1 s",
 )
 MEASURED = re.compile(
     rf"^  (twin|gateway)\s+throughput {NUMBER}/s  p50 {NUMBER} ms  p95 {NUMBER} ms"
@@ -55,9 +54,9 @@ def test_a_tiny_load_suite_prints_every_figure_with_no_error(services: Services)
             sys.executable, "-m", "ops.bench.suite",
             "--database-url", services.postgres_admin_url,
             "--scenarios", "purchases,journey,webhooks,memory",
-            "--profiles", "max,half,steady,spike",
-            "--seconds", "1", "--ramp", "1", "--peak", "10", "--rate", "5",
-            "--concurrency", "4", "--api-workers", "1,2", "--warm-up", "0.5", "--drain", "3",
+            "--profiles", "max,half,steady",
+            "--seconds", "1", "--rate", "5",
+            "--concurrency", "4", "--api-workers", "1", "--warm-up", "0.5", "--drain", "3",
         ],
         cwd=ROOT,
         capture_output=True,
