@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -148,16 +149,8 @@ class IdempotencyStore:
             merchant_id=scope.merchant_id,
             livemode=scope.livemode,
             key=scope.key,
-            fingerprint=fingerprint.current,
-            state=State.IN_FLIGHT,
-            recovery_point=RecoveryPoint.STARTED,
-            locked_until=now + self.lock,
-            transaction_id=None,
-            response_status=None,
-            response_body_encrypted=None,
             created_at=now,
-            updated_at=now,
-            expires_at=now + self.retention,
+            **self._held(fingerprint, now),
         )
         # A Core INSERT ... ON CONFLICT DO NOTHING (core/rows.py): a fresh row is
         # locked by this transaction's insert, and the object, never tracked, only
@@ -171,11 +164,9 @@ class IdempotencyStore:
             await self._rearm(record, fingerprint, now)
         return decision, record
 
-    async def _rearm(
-        self, record: IdempotencyRecord, fingerprint: RequestFingerprint, now: datetime
-    ) -> None:
-        """Take over a key whose holder wrote nothing, or whose retention ended."""
-        changes: dict[str, object] = {
+    def _held(self, fingerprint: RequestFingerprint, now: datetime) -> dict[str, Any]:
+        """The columns of a key this request holds, with nothing written yet."""
+        return {
             "fingerprint": fingerprint.current,
             "state": State.IN_FLIGHT,
             "recovery_point": RecoveryPoint.STARTED,
@@ -186,8 +177,14 @@ class IdempotencyStore:
             "updated_at": now,
             "expires_at": now + self.retention,
         }
-        await self.session.execute(_BY_ID, {"record_id": record.id, **changes})
-        for name, value in changes.items():
+
+    async def _rearm(
+        self, record: IdempotencyRecord, fingerprint: RequestFingerprint, now: datetime
+    ) -> None:
+        """Take over a key whose holder wrote nothing, or whose retention ended."""
+        held = self._held(fingerprint, now)
+        await self.session.execute(_BY_ID, {"record_id": record.id, **held})
+        for name, value in held.items():
             setattr(record, name, value)
 
     async def mark_reserved(self, record_id: str, transaction_id: str) -> None:
