@@ -30,7 +30,7 @@ from gateway.processors.simulator.instruments import (
     card_instrument,
     stored_instrument,
 )
-from gateway.processors.simulator.ledger import SimulatorLedger
+from gateway.processors.simulator.ledger import DuplicateWindow, SimulatorLedger
 from gateway.processors.simulator.models import SimulatorTransaction
 from gateway.processors.simulator.rules import (
     CURRENCY_NOT_ACCEPTED,
@@ -100,13 +100,10 @@ async def take_charge(
         raise NotSentError("simulated connection refused")
     if decision.delivery is Delivery.LOST_UNRECORDED:
         raise OutcomeUnknownError("simulated read timeout: nothing was recorded")
-    duplicate, transaction_id = await ledger.duplicate_and_next_id(
-        request.reference,
-        kinds=CHARGE_KINDS,
-        amount=request.amount,
-        currency=request.currency,
-        since=now - DUPLICATE_WINDOW,
+    window = DuplicateWindow(
+        request.reference, CHARGE_KINDS, request.amount, request.currency, now - DUPLICATE_WINDOW
     )
+    duplicate, transaction_id = await ledger.duplicate_and_next_id(window)
     if duplicate:
         return await _refuse(ledger, request, kind, Refusal(Outcome.ERROR, DUPLICATE), now)
     if step is not None:

@@ -18,7 +18,7 @@ from gateway.processors.port import (
 )
 from gateway.processors.simulator.config import DUPLICATE_WINDOW, SimulatorConfig
 from gateway.processors.simulator.identifiers import parse_transaction_id
-from gateway.processors.simulator.ledger import SimulatorLedger
+from gateway.processors.simulator.ledger import DuplicateWindow, SimulatorLedger
 from gateway.processors.simulator.models import SimulatorTransaction
 from gateway.processors.simulator.rules import (
     DUPLICATE,
@@ -68,13 +68,10 @@ async def refund(
 ) -> ProcessorResult:
     """A new transaction id, only against a settled charge."""
     call = _Call(Kind.REFUND, request.reference, request.amount, request.currency)
-    if await ledger.is_recent_duplicate(
-        request.reference,
-        kinds=(Kind.REFUND,),
-        amount=request.amount,
-        currency=request.currency,
-        since=now - DUPLICATE_WINDOW,
-    ):
+    window = DuplicateWindow(
+        request.reference, (Kind.REFUND,), request.amount, request.currency, now - DUPLICATE_WINDOW
+    )
+    if await ledger.is_recent_duplicate(window):
         return await _answer(ledger, call, None, Verdict(Outcome.ERROR, DUPLICATE), now)
     target = await _locked_target(ledger, request.processor_transaction_id)
     verdict = refund_verdict(

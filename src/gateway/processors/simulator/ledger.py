@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, case, delete, exists, func, select, update
@@ -32,17 +33,37 @@ from gateway.processors.simulator.triggers import ScriptStep
 
 _TRANSACTIONS = SimulatorTransaction.__table__
 assert isinstance(_TRANSACTIONS, Table)
-# Core, built once: the charge path's hottest statement (core/rows.py).
-_DUPLICATE_AND_NEXT_ID = select(
-    exists().where(
-        _TRANSACTIONS.c.reference == bindparam("reference"),
-        _TRANSACTIONS.c.kind.in_(bindparam("kinds", expanding=True)),
-        _TRANSACTIONS.c.amount == bindparam("amount"),
-        _TRANSACTIONS.c.currency == bindparam("currency"),
-        _TRANSACTIONS.c.submitted_at > bindparam("since"),
-    ),
-    TRANSACTION_IDS.next_value(),
+# Core, built once: the charge path's hottest statements (core/rows.py).
+_IN_WINDOW = exists().where(
+    _TRANSACTIONS.c.reference == bindparam("reference"),
+    _TRANSACTIONS.c.kind.in_(bindparam("kinds", expanding=True)),
+    _TRANSACTIONS.c.amount == bindparam("amount"),
+    _TRANSACTIONS.c.currency == bindparam("currency"),
+    _TRANSACTIONS.c.submitted_at > bindparam("since"),
 )
+_IS_DUPLICATE = select(_IN_WINDOW)
+_DUPLICATE_AND_NEXT_ID = select(_IN_WINDOW, TRANSACTION_IDS.next_value())
+
+
+@dataclass(frozen=True)
+class DuplicateWindow:
+    """What makes a call a duplicate: a transaction of these kinds, reference,
+    amount and currency made after `since`."""
+
+    reference: str
+    kinds: Collection[Kind]
+    amount: int
+    currency: str
+    since: datetime
+
+    def parameters(self) -> dict[str, object]:
+        return {
+            "reference": self.reference,
+            "kinds": [str(kind) for kind in self.kinds],
+            "amount": self.amount,
+            "currency": self.currency,
+            "since": self.since,
+        }
 
 
 class SimulatorLedger:
@@ -65,29 +86,10 @@ class SimulatorLedger:
         assert value is not None
         return int(value)
 
-    async def duplicate_and_next_id(
-        self,
-        reference: str,
-        *,
-        kinds: Collection[Kind],
-        amount: int,
-        currency: str,
-        since: datetime,
-    ) -> tuple[bool, int]:
+    async def duplicate_and_next_id(self, window: DuplicateWindow) -> tuple[bool, int]:
         """`is_recent_duplicate` and the next transaction id, in one round trip. An id
         taken for a charge then refused is a gap in the ids, as at any processor."""
-        row = (
-            await self.session.execute(
-                _DUPLICATE_AND_NEXT_ID,
-                {
-                    "reference": reference,
-                    "kinds": [str(kind) for kind in kinds],
-                    "amount": amount,
-                    "currency": currency,
-                    "since": since,
-                },
-            )
-        ).one()
+        row = (await self.session.execute(_DUPLICATE_AND_NEXT_ID, window.parameters())).one()
         return bool(row[0]), int(row[1])
 
     async def record_call(
@@ -127,26 +129,8 @@ class SimulatorLedger:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
 
-    async def is_recent_duplicate(
-        self,
-        reference: str,
-        *,
-        kinds: Collection[Kind],
-        amount: int,
-        currency: str,
-        since: datetime,
-    ) -> bool:
-        """Whether a transaction of these kinds, reference and amount was made after `since`."""
-        statement = select(
-            exists().where(
-                SimulatorTransaction.reference == reference,
-                SimulatorTransaction.kind.in_([str(kind) for kind in kinds]),
-                SimulatorTransaction.amount == amount,
-                SimulatorTransaction.currency == currency,
-                SimulatorTransaction.submitted_at > since,
-            )
-        )
-        return bool((await self.session.execute(statement)).scalar_one())
+    async def is_recent_duplicate(self, window: DuplicateWindow) -> bool:
+        return bool((await self.session.execute(_IS_DUPLICATE, window.parameters())).scalar_one())
 
     async def refunded_total(self, charge_id: int) -> int:
         """What refunds not voided give back of a charge (lock the charge first)."""
