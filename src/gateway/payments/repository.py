@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from gateway.core.pagination import newest_first, page_of
+from gateway.core.rows import insert_tracked
 from gateway.payments.models import Transaction
 
 
@@ -29,8 +30,8 @@ class TransactionRepository:
         self.session = session
 
     async def add(self, transaction: Transaction) -> Transaction:
-        self.session.add(transaction)
-        await self.session.flush()
+        """Inserted by a Core statement (core/rows.py), then the session's own."""
+        await insert_tracked(self.session, transaction)
         return transaction
 
     async def get(
