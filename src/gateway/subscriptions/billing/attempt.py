@@ -141,7 +141,7 @@ class AttemptCharges:
             customer_email=service.customer_email(subscription),
         )
         operation = stored_card_purchase(charge, self._context(owner, max_amount), self.clock)
-        # No savepoint of its own: the money runner's phase 1 savepoint undoes a refusal.
+        # No savepoint of its own: the money runner rolls phase 1 back on a refusal.
         reserved = await operation.reserve(session)
         attempt = InvoiceAttempt(
             id=new_id("att"),

@@ -138,11 +138,9 @@ class InvoiceClaim:
 
     async def refused(self, session: AsyncSession, error: GatewayError) -> Charged:
         service = self._service(session)
-        # Read again: the refused savepoint may have expired what it touched.
-        subscription = await service.subscriptions.lock(self.claimed()[0].id)
-        invoice = await service.subscriptions.invoice(self.invoice_id, for_update=True)
-        assert subscription is not None
-        assert invoice is not None
+        # The runner rolled phase 1 back and took the claim again in this session:
+        # the rows `take` just locked are the ones to write (no second read).
+        subscription, invoice = self.claimed()
         retry = subscription.failed_attempts > 0
         if isinstance(error, ProcessorUnavailable):
             # Nothing is written and nothing counts: billing asks again shortly.
