@@ -51,6 +51,7 @@ from gateway.subscriptions.models import Subscription
 from gateway.vault.commands import VaultCommands
 from gateway.vault.schemas import CardIn, NewPaymentMethod
 from ops.bench.environment import bench_environment
+from ops.bench.processes import cpu_seconds
 from ops.chaos.servers import ChaosDatabase, RedisServer, chaos_database
 
 CARD = "4111111111111111"
@@ -72,6 +73,8 @@ class Figures:
     baseline_s: float
     baseline_rows: int
     problems: list[str]
+    worker_cpu_s: float = 0.0  # the pool's processes, over the pass
+    transactions: int = 0  # PostgreSQL transactions of the run's database, over the pass
     load: float = field(default_factory=lambda: os.getloadavg()[0])
 
     @property
@@ -84,6 +87,9 @@ class Figures:
             " workers, simulator webhooks off",
             f"  total time            {self.seconds:.1f} s",
             f"  subscriptions/s       {self.per_second:.1f}",
+            f"  worker CPU/renewal    {self.worker_cpu_s * 1000 / self.n:.1f} ms"
+            f" ({self.worker_cpu_s:.0f} s over the pass, the pool's processes)",
+            f"  PG transactions/renewal {self.transactions / self.n:.1f}",
             f"  charge latency p50    {self.p50_ms:.1f} ms",
             f"  charge latency p99    {self.p99_ms:.1f} ms",
             f"  raw-SQL baseline      {self.baseline_s:.2f} s"
@@ -181,8 +187,16 @@ async def table_counts(dsn: str) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in await _fetch(dsn, query)}
 
 
-def run_pass(environ: dict[str, str], redis_url: str, dsn: str, n: int, workers: int) -> float:
-    """Start the pool, enqueue the tick, nudge the relay until every invoice is paid."""
+@dataclass(frozen=True)
+class Pass:
+    seconds: float
+    worker_cpu_s: float
+    transactions: int
+
+
+def run_pass(environ: dict[str, str], redis_url: str, dsn: str, n: int, workers: int) -> Pass:
+    """Start the pool, enqueue the tick, nudge the relay until every invoice is paid;
+    the workers' CPU and the database's transactions over the pass are counted."""
     connection = Redis.from_url(redis_url)
     log = Path(environ["GATEWAY_DATA_DIR"]) / "workers.log"
     with log.open("ab") as output:
@@ -199,6 +213,8 @@ def run_pass(environ: dict[str, str], redis_url: str, dsn: str, n: int, workers:
             if time.monotonic() > deadline or pool.poll() is not None:
                 raise RuntimeError(f"the worker pool did not start (see {log})")
             time.sleep(0.1)
+        cpu_before = cpu_seconds(pool.pid)
+        transactions_before = asyncio.run(_transactions(dsn))
         started = time.monotonic()
         rq_queue("billing", connection).enqueue(
             "jobs.billing.billing_tick", job_timeout=TICK_TIMEOUT_S
@@ -220,7 +236,12 @@ def run_pass(environ: dict[str, str], redis_url: str, dsn: str, n: int, workers:
                 shown = time.monotonic()
                 elapsed = shown - started
                 click.echo(f"  {elapsed:6.1f} s  {paid}/{n} paid", err=True)
-        return time.monotonic() - started
+        seconds = time.monotonic() - started
+        return Pass(
+            seconds=seconds,
+            worker_cpu_s=cpu_seconds(pool.pid) - cpu_before,
+            transactions=asyncio.run(_transactions(dsn)) - transactions_before,
+        )
     finally:
         _stop(pool)
         connection.close()
@@ -234,6 +255,16 @@ def _stop(pool: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(pool.pid, signal.SIGKILL)
         pool.wait()
+
+
+async def _transactions(dsn: str) -> int:
+    """Commits and rollbacks of this database so far (its own statistics)."""
+    [row] = await _fetch(
+        dsn,
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()",
+    )
+    return int(row[0])
 
 
 async def _paid(dsn: str) -> int:
@@ -374,7 +405,7 @@ def run_benchmark(n: int, workers: int, database_url: str | None, keep: bool) ->
             before = asyncio.run(table_counts(database.dsn))
             updates_before = asyncio.run(row_updates(database.dsn))
             click.echo(f"billing with {workers} workers...", err=True)
-            seconds = run_pass(environ, redis_server.url, database.dsn, n, workers)
+            billed = run_pass(environ, redis_server.url, database.dsn, n, workers)
             after = asyncio.run(table_counts(database.dsn))
             grown = [name for name in after if after[name] > before[name]]
             time.sleep(1.5)  # the workers' statistics flushed (at most a second late)
@@ -392,7 +423,9 @@ def run_benchmark(n: int, workers: int, database_url: str | None, keep: bool) ->
     return Figures(
         n=n,
         workers=workers,
-        seconds=seconds,
+        seconds=billed.seconds,
+        worker_cpu_s=billed.worker_cpu_s,
+        transactions=billed.transactions,
         p50_ms=p50,
         p99_ms=p99,
         baseline_s=baseline_s,

@@ -30,7 +30,6 @@ from gateway.payments.operations import (
     StoredCardCharge,
     stored_card_purchase,
 )
-from gateway.payments.service import TransactionService
 from gateway.processors.resilient import ResilientProcessor
 from gateway.subscriptions.billing.dunning import DunningPolicy, Verdict
 from gateway.subscriptions.billing.outcomes import OutcomeRecorder
@@ -142,8 +141,8 @@ class AttemptCharges:
             customer_email=service.customer_email(subscription),
         )
         operation = stored_card_purchase(charge, self._context(owner, max_amount), self.clock)
-        async with session.begin_nested():
-            reserved = await operation.reserve(session)
+        # No savepoint of its own: the money runner rolls phase 1 back on a refusal.
+        reserved = await operation.reserve(session)
         attempt = InvoiceAttempt(
             id=new_id("att"),
             merchant_id=invoice.merchant_id,
@@ -177,9 +176,13 @@ class AttemptCharges:
     ) -> Transaction:
         """Phase 3's first half: the purchase's outcome, as the payments API writes it."""
         await started.operation.finalize(session, started.reserved)
-        return await TransactionService(session, self.clock).get(
-            started.owner, started.transaction_id
-        )
+        # The purchase finalize just locked and wrote, read by primary key (from the
+        # identity map while finalize's copy is still held): a purchase phase 1
+        # wrote for `owner`, so no owner filter is needed beyond this check.
+        transaction = await session.get(Transaction, started.transaction_id)
+        if transaction is None or transaction.merchant_id != started.owner.merchant_id:
+            raise LookupError(f"the purchase {started.transaction_id} is gone")
+        return transaction
 
     async def record(
         self, session: AsyncSession, started: StartedAttempt, transaction: Transaction

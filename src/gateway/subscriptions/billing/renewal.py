@@ -25,7 +25,6 @@ from gateway.core.errors import GatewayError
 from gateway.core.faults import FaultPoints
 from gateway.core.settings import Settings
 from gateway.idempotency.runner import MoneyRunner
-from gateway.merchants.repository import MerchantRepository
 from gateway.payments.sweeps.service import Tally
 from gateway.processors.breaker import ProcessorUnavailable
 from gateway.processors.registry import ProcessorRegistry
@@ -102,6 +101,7 @@ class InvoiceClaim:
         self.subscription: Subscription | None = None
         self.invoice: Invoice | None = None
         self.next_number = 1  # of the attempt phase 1 writes, read with the invoice's lock
+        self.max_amount = 0  # the merchant's ceiling, read with the claim
 
     def claimed(self) -> tuple[Subscription, Invoice]:
         """The rows `take` locked (phase 1 runs only after it did)."""
@@ -114,8 +114,9 @@ class InvoiceClaim:
 
     async def take(self, session: AsyncSession) -> Charged | None:
         repository = self._service(session).subscriptions
-        # Two round trips: the subscription locked through its invoice, then the
-        # invoice locked with whether an attempt of it is in flight.
+        # Two round trips: the subscription locked through its invoice, then (with a
+        # snapshot taken under that lock) the invoice locked with whether an attempt
+        # of it is in flight, its next number and the merchant's amount ceiling.
         subscription = await repository.lock_of_invoice(self.invoice_id)
         if subscription is None:
             return Charged.SKIPPED
@@ -132,15 +133,14 @@ class InvoiceClaim:
             return Charged.SKIPPED
         self.subscription, self.invoice = subscription, invoice
         self.next_number = found.next_number
+        self.max_amount = found.merchant_max_amount or self.charger.settings.payments.max_amount
         return None
 
     async def refused(self, session: AsyncSession, error: GatewayError) -> Charged:
         service = self._service(session)
-        # Read again: the refused savepoint may have expired what it touched.
-        subscription = await service.subscriptions.lock(self.claimed()[0].id)
-        invoice = await service.subscriptions.invoice(self.invoice_id, for_update=True)
-        assert subscription is not None
-        assert invoice is not None
+        # The runner rolled phase 1 back and took the claim again in this session:
+        # the rows `take` just locked are the ones to write (no second read).
+        subscription, invoice = self.claimed()
         retry = subscription.failed_attempts > 0
         if isinstance(error, ProcessorUnavailable):
             # Nothing is written and nothing counts: billing asks again shortly.
@@ -172,13 +172,10 @@ class RenewalOperation:
     async def reserve(self, session: AsyncSession) -> StartedAttempt:
         subscription, invoice = self.claim.claimed()
         self._charges = charges = self.charger.charges_for(subscription)
-        merchant = await MerchantRepository(session).get(subscription.merchant_id)
-        settings = self.charger.settings.payments
-        max_amount = (merchant.max_amount if merchant else None) or settings.max_amount
         service = SubscriptionService(session, self.charger.clock, self.charger.crypto)
         return await charges.start(
             session, service, subscription, invoice,
-            max_amount=max_amount, number=self.claim.next_number,
+            max_amount=self.claim.max_amount, number=self.claim.next_number,
         )  # fmt: skip
 
     @property
