@@ -14,7 +14,8 @@ makes the event dead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 from redis import Redis
@@ -75,16 +76,22 @@ async def process_webhook_events(event_ids: list[str]) -> dict[str, str]:
     async with job_context("process_webhook_events") as job, job_processors(job) as processors:
         processing = _processing(job, processors.registry)
         schedule = job.settings.webhooks.webhook_retry_schedule_s
-        current = get_current_job()
-        if current is not None:
-            return await processing.process_batch(
-                event_ids, retry_alone=retry_alone_on(current.connection, schedule)
-            )
-        assert job.settings.redis.url is not None
-        connection = rq_connection(job.settings.redis.url)
-        try:
+        with _rq_connection(job) as connection:
             return await processing.process_batch(
                 event_ids, retry_alone=retry_alone_on(connection, schedule)
             )
-        finally:
-            connection.close()
+
+
+@contextlib.contextmanager
+def _rq_connection(job: JobContext) -> Iterator[Redis]:
+    """The running job's own connection to RQ; run outside RQ, one of its own."""
+    current = get_current_job()
+    if current is not None:
+        yield current.connection
+        return
+    assert job.settings.redis.url is not None
+    connection = rq_connection(job.settings.redis.url)
+    try:
+        yield connection
+    finally:
+        connection.close()

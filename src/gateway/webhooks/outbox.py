@@ -35,9 +35,10 @@ PROCESS_JOB: Final = "jobs.webhooks.process_webhook_event"
 BATCH_JOB: Final = "jobs.webhooks.process_webhook_events"
 QUEUE: Final = "webhooks"
 # Batches per relay pass at most: a pass of the relay's 500 rows makes batches of
-# ~60, a quiet pass of a few events batches of one or two. Several, so that every
-# worker of a pool gets some of a burst.
-BUCKETS: Final = 8
+# ~30 (their look-ups, 8 at a time, stay well within RQ's job timeout even when
+# each takes the processor's read timeout), a quiet pass batches of one or two.
+# Several, so that every worker of a pool gets some of a burst.
+BUCKETS: Final = 16
 
 
 def single_job_id(event_id: str, replays: int) -> str:

@@ -13,6 +13,13 @@ PostgreSQL with its error until someone replays it. An event for a transaction
 we do not know (yet) is asked again the same way until
 GATEWAY_WEBHOOK_UNMATCHED_GRACE_S after its receipt (or its last attempt), then
 processed with outcome `unmatched`.
+
+New events come in batches (`process_batch`, one RQ job for several events):
+each event is still its own attempt and its own transaction, and one that fails
+is written as failed and handed back to be retried alone on the schedule, so a
+batch never retries, blocks or undoes the others. The processor look-ups of a
+batch run a few at a time, outside any transaction (no row lock is held across
+a processor call), while its events are applied in order.
 """
 
 from __future__ import annotations
