@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.audit.outbox import Dispatch, OutboxRelay, rq_enqueue
 from gateway.core.clock import FrozenClock
-from gateway.core.queues import missing_jobs
+from gateway.core.queues import missing_jobs, rq_queue
 from gateway.webhooks.models import WebhookEvent
 from gateway.webhooks.outbox import InboxOutbox, job_id_of
 from tests.fixtures.app import flush_test_redis
@@ -81,6 +81,7 @@ async def test_a_job_redis_lost_is_enqueued_again_and_only_that_one(
         event.published_at = None
     await store(sessions, lost, kept, done)
     assert await relay(sessions, clock, redis_sync) == 3
+    relayed = set(rq_queue("webhooks", redis_sync).job_ids)
     # Redis restarts empty, but the job of `kept` had been scheduled for a retry again.
     flush_test_redis(redis_sync)
     rq_enqueue(redis_sync)([Dispatch(job_id=job_id_of(kept), event_id=kept.id)])
@@ -89,6 +90,9 @@ async def test_a_job_redis_lost_is_enqueued_again_and_only_that_one(
     clock.advance(timedelta(minutes=2))
     again = await recover(sessions, clock, redis_sync)
 
-    assert [dispatch.event_id for dispatch in again] == [lost.id]
-    assert missing_jobs(redis_sync, [job_id_of(lost)]) == set()
+    assert [dispatch.object_ids for dispatch in again] == [(lost.id,)]
+    [batch] = again
+    assert batch.job_id in relayed, "the very job the relay enqueued: its batch"
+    assert batch.job_id != job_id_of(lost)
+    assert missing_jobs(redis_sync, [batch.job_id]) == set()
     assert await recover(sessions, clock, redis_sync) == [], "its job exists again"

@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Final
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
@@ -170,6 +171,9 @@ class ProcessorRecords:
         # names none, so a payload cannot point a record at another transaction.
         candidate = found.reference or reference
         if candidate and is_id(candidate, "txn"):
+            charge = await self._locked_charge(processor, candidate)
+            if charge is not None:
+                return _Match(charge=charge, target=charge) if self._agrees(charge, found) else None
             row = await self.repository.find_by_reference(processor, candidate)
         is_refund = found.kind == TransactionType.REFUND
         if row is None:
@@ -190,6 +194,24 @@ class ProcessorRecords:
         charge = await self.repository.get(row.merchant_id, row.livemode, row.parent_id)
         assert charge is not None
         return await self._locked(charge, row)
+
+    async def _locked_charge(self, processor: str, reference: str) -> Transaction | None:
+        """The charge sent under this reference, locked by the read that finds it:
+        most records are of a charge of ours, and a parent is the first row locked
+        anyway, so it needs no second read under the lock (`_locked`). None when
+        the reference is a child's (its parent is locked first) or unknown."""
+        statement = (
+            select(Transaction)
+            .where(
+                Transaction.id == reference,
+                Transaction.processor == processor,
+                Transaction.type.in_(_CHARGE_TYPES),
+            )
+            .with_for_update()
+            # Read anew even if this session holds the row already, as a refresh would.
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(statement)).one_or_none()
 
     @staticmethod
     def _agrees(row: Transaction, found: ProcessorTransaction) -> bool:

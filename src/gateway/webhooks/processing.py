@@ -13,10 +13,19 @@ PostgreSQL with its error until someone replays it. An event for a transaction
 we do not know (yet) is asked again the same way until
 GATEWAY_WEBHOOK_UNMATCHED_GRACE_S after its receipt (or its last attempt), then
 processed with outcome `unmatched`.
+
+New events come in batches (`process_batch`, one RQ job for several events):
+each event is still its own attempt and its own transaction, and one that fails
+is written as failed and handed back to be retried alone on the schedule, so a
+batch never retries, blocks or undoes the others. The processor look-ups of a
+batch run a few at a time, outside any transaction (no row lock is held across
+a processor call), while its events are applied in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Final
 
@@ -29,6 +38,7 @@ from gateway.core.crypto import FieldCrypto
 from gateway.core.logging import mask_card_numbers
 from gateway.core.settings import Settings
 from gateway.payments.processor_records import ProcessorRecords, RecordOutcome
+from gateway.processors.port import ProcessorTransaction
 from gateway.processors.registry import ProcessorRegistry
 from gateway.processors.resilient import ResilientProcessor
 from gateway.webhooks import metrics
@@ -40,6 +50,13 @@ _log = structlog.get_logger("gateway.webhooks")
 IGNORED: Final = "ignored"  # not about a transaction (customer profiles, subscriptions)
 UNMATCHED: Final = "unmatched"
 _ERROR_LENGTH: Final = 500
+_CONCURRENT_LOOK_UPS: Final = 8
+
+# What an event's look-up brings: the processor asked and its record (None: it
+# has none), or None for an event about no transaction.
+Found = tuple[ResilientProcessor, ProcessorTransaction | None] | None
+# Schedules an event's own job after its attempt in a batch failed: (id, replays).
+RetryAlone = Callable[[str, int], None]
 
 
 class WebhookProcessing:
@@ -61,23 +78,79 @@ class WebhookProcessing:
     async def process(self, event_id: str, *, last_attempt: bool) -> str:
         """One attempt; the outcome, or raises (after writing the failure) so that
         RQ retries. `last_attempt`: no retry is left if this one fails."""
-        try:
-            return await self._process(event_id, last_attempt=last_attempt)
-        except Exception as error:
-            await self._record_failure(event_id, error, dead=last_attempt)
-            raise
-
-    async def _process(self, event_id: str, *, last_attempt: bool) -> str:
         async with self.sessions() as session:
             snapshot = await WebhookEventRepository(session).processing_view(event_id)
         if snapshot is None:
             return "missing"
         if snapshot.status == "processed":
             return "already_processed"  # a stale retry, or a second replay
+        return await self._attempt(snapshot, self._look_up(snapshot), last_attempt=last_attempt)
+
+    async def process_batch(
+        self, event_ids: Sequence[str], *, retry_alone: RetryAlone | None
+    ) -> dict[str, str]:
+        """One attempt at each event of a batch still `received`; each outcome.
+        An event that fails has its failure written and is handed to `retry_alone`
+        (its own job, on the retry schedule); with None (no retry scheduled at
+        all) its failure makes it dead. The others go on regardless."""
+        async with self.sessions() as session:
+            views = await WebhookEventRepository(session).processing_views(event_ids)
+        outcomes = {event_id: "missing" for event_id in event_ids if event_id not in views}
+        # Failed or dead: its own retry job (or a replay) owns it; processed: done.
+        outcomes |= {
+            view.id: "already_processed" if view.status == "processed" else f"{view.status}_alone"
+            for view in views.values()
+            if view.status != "received"
+        }
+        waiting = [views[key] for key in dict.fromkeys(event_ids) if key not in outcomes]
+        look_ups = self._look_ups(waiting)
+        for view in waiting:
+            try:
+                outcomes[view.id] = await self._attempt(
+                    view, look_ups[view.id], last_attempt=retry_alone is None
+                )
+            except Exception:  # noqa: BLE001 - written on the row by `_attempt`; retried alone
+                outcomes[view.id] = "dead" if retry_alone is None else "failed"
+                if retry_alone is not None:
+                    retry_alone(view.id, view.replays)
+        return outcomes
+
+    def _look_ups(self, views: Sequence[EventView]) -> dict[str, Awaitable[Found]]:
+        """The processor's records of a batch's transactions, fetched concurrently
+        (a few at a time) while the batch is applied in order: a batch of slow
+        look-ups takes about one look-up per `_CONCURRENT_LOOK_UPS` events, not
+        one each, within its job's timeout. A fetch that fails fails its event."""
+        gate = asyncio.Semaphore(_CONCURRENT_LOOK_UPS)
+
+        async def gated(view: EventView) -> Found:
+            async with gate:
+                return await self._look_up(view)
+
+        return {view.id: asyncio.ensure_future(gated(view)) for view in views}
+
+    async def _look_up(self, snapshot: EventView) -> Found:
         if snapshot.entity_name != "transaction" or not snapshot.entity_id:
-            return await self._finish(snapshot, IGNORED)
+            return None
         processor = self._processor(snapshot.source)
-        found = await processor.get_transaction(snapshot.entity_id)
+        return processor, await processor.get_transaction(snapshot.entity_id)
+
+    async def _attempt(
+        self, snapshot: EventView, look_up: Awaitable[Found], *, last_attempt: bool
+    ) -> str:
+        try:
+            return await self._process(snapshot, look_up, last_attempt=last_attempt)
+        except Exception as error:
+            await self._record_failure(snapshot.id, error, dead=last_attempt)
+            raise
+
+    async def _process(
+        self, snapshot: EventView, look_up: Awaitable[Found], *, last_attempt: bool
+    ) -> str:
+        fetched = await look_up
+        if fetched is None:
+            return await self._finish(snapshot, IGNORED)
+        processor, found = fetched
+        event_id = snapshot.id
         async with self.sessions() as session:
             inbox = WebhookEventRepository(session)
             if not await inbox.lock_unprocessed(event_id):

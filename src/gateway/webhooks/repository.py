@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,14 @@ class EventView:
     entity_id: str | None
     reference: str | None
     received_at: datetime
+    replays: int
+
+
+_EVENTS: Final = cast("Table", WebhookEvent.__table__)
+# Built once: processing locks one event per attempt.
+_LOCK_STATUS: Final = (
+    select(_EVENTS.c.status).where(_EVENTS.c.id == bindparam("event_id")).with_for_update()
+)
 
 
 class WebhookEventRepository:
@@ -71,6 +79,10 @@ class WebhookEventRepository:
     async def processing_view(self, event_id: str) -> EventView | None:
         """What processing reads of an event before it calls the processor: the
         columns only (no entity, no payload)."""
+        return (await self.processing_views([event_id])).get(event_id)
+
+    async def processing_views(self, event_ids: Sequence[str]) -> dict[str, EventView]:
+        """`processing_view` of several events in one statement, by id (those that exist)."""
         statement = select(
             WebhookEvent.id,
             WebhookEvent.status,
@@ -79,15 +91,15 @@ class WebhookEventRepository:
             WebhookEvent.entity_id,
             WebhookEvent.reference,
             WebhookEvent.received_at,
-        ).where(WebhookEvent.id == event_id)
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else EventView(*row)
+            WebhookEvent.replays,
+        ).where(WebhookEvent.id.in_(list(event_ids)))
+        views = [EventView(*row) for row in (await self.session.execute(statement)).all()]
+        return {view.id: view for view in views}
 
     async def lock_unprocessed(self, event_id: str) -> bool:
         """Lock the event's row until the transaction ends; whether it is there and
         not processed yet (a concurrent job or replay may have finished it)."""
-        statement = select(WebhookEvent.status).where(WebhookEvent.id == event_id).with_for_update()
-        status = (await self.session.execute(statement)).scalar_one_or_none()
+        status = (await self.session.execute(_LOCK_STATUS, {"event_id": event_id})).scalar()
         return status is not None and status != "processed"
 
     async def mark_processed(
@@ -98,7 +110,7 @@ class WebhookEventRepository:
         values: dict[str, Any] = {
             "status": "processed",
             "outcome": outcome,
-            "attempts": WebhookEvent.attempts + 1,
+            "attempts": _EVENTS.c.attempts + 1,
             "last_error": None,
             "processed_at": at,
             "updated_at": at,
@@ -109,12 +121,9 @@ class WebhookEventRepository:
                 "livemode": charge.livemode,
                 "transaction_id": charge.id,
             }
-        await self.session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id == event_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        # On the table, not the mapped class: an ORM-enabled UPDATE autoflushes and
+        # goes through the ORM's bulk machinery first, for a row no object holds.
+        await self.session.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(**values))
 
     async def page(
         self, *, owner: Owner | None, status: str | None, cursor: str | None, limit: int
