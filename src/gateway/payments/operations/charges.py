@@ -72,7 +72,11 @@ class ChargeFinalizer:
 
     async def finalize(self, session: AsyncSession, reserved: Reserved) -> StoredResponse:
         service = TransactionService(session, self.clock)
-        transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
+        transaction = reserved.locked
+        if transaction is None:
+            transaction = await service.get(self.context.owner, reserved.object_id, for_update=True)
+        elif transaction.id != reserved.object_id:
+            raise ValueError(f"{transaction.id} handed as the lock of {reserved.object_id}")
         # Phase 3 (or reconciliation's, when phase 3 never came) ends the movement.
         await service.history.release_movement(transaction.id)
         actor = self.context.actor

@@ -13,6 +13,7 @@ from typing import Any
 from gateway.audit.service import Actor
 from gateway.core.crypto import FieldCrypto
 from gateway.core.tenancy import Owner
+from gateway.payments.models import Transaction
 from gateway.payments.states import (
     FailureKind,
 )
@@ -51,6 +52,10 @@ class Reserved:
     request: Any = field(default=None, repr=False)
     # The breaker's permit for phase 2, taken as phase 1's last step.
     permit: Permit | None = None
+    # The transaction itself, when phase 3's caller already holds its row lock in
+    # this session (reconciliation, a webhook): a charge's finalizer then does not
+    # read and lock it again.
+    locked: Transaction | None = field(default=None, repr=False)
 
     @property
     def never_reached_processor(self) -> bool:

@@ -262,6 +262,7 @@ class ReconciliationService:
             result=result,
             processed_at=found.submitted_at if found is not None else None,
             failure_kind=failure_kind,
+            locked=transaction,  # locked by whoever handed it here (a pass, a webhook)
         )
         answer = await finalizer_for(transaction, context, self.clock).finalize(
             self.session, reserved
