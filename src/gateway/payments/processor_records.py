@@ -28,7 +28,6 @@ from enum import StrEnum
 from typing import Final
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.service import Actor
@@ -171,7 +170,12 @@ class ProcessorRecords:
         # names none, so a payload cannot point a record at another transaction.
         candidate = found.reference or reference
         if candidate and is_id(candidate, "txn"):
-            charge = await self._locked_charge(processor, candidate)
+            # Most records are of a charge of ours, and a parent is the first row
+            # locked anyway: locked by the read that finds it, no second read under
+            # the lock (`_locked`). A child's reference finds none here.
+            charge = await self.repository.find_by_reference(
+                processor, candidate, types=_CHARGE_TYPES, for_update=True
+            )
             if charge is not None:
                 return _Match(charge=charge, target=charge) if self._agrees(charge, found) else None
             row = await self.repository.find_by_reference(processor, candidate)
@@ -194,24 +198,6 @@ class ProcessorRecords:
         charge = await self.repository.get(row.merchant_id, row.livemode, row.parent_id)
         assert charge is not None
         return await self._locked(charge, row)
-
-    async def _locked_charge(self, processor: str, reference: str) -> Transaction | None:
-        """The charge sent under this reference, locked by the read that finds it:
-        most records are of a charge of ours, and a parent is the first row locked
-        anyway, so it needs no second read under the lock (`_locked`). None when
-        the reference is a child's (its parent is locked first) or unknown."""
-        statement = (
-            select(Transaction)
-            .where(
-                Transaction.id == reference,
-                Transaction.processor == processor,
-                Transaction.type.in_(_CHARGE_TYPES),
-            )
-            .with_for_update()
-            # Read anew even if this session holds the row already, as a refresh would.
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.scalars(statement)).one_or_none()
 
     @staticmethod
     def _agrees(row: Transaction, found: ProcessorTransaction) -> bool:

@@ -62,12 +62,25 @@ class TransactionRepository:
         )
         return int(count or 0)
 
-    async def find_by_reference(self, processor: str, reference: str) -> Transaction | None:
+    async def find_by_reference(
+        self,
+        processor: str,
+        reference: str,
+        *,
+        types: Collection[str] | None = None,
+        for_update: bool = False,
+    ) -> Transaction | None:
         """Our transaction sent to `processor` under this reference (its id), whatever
-        its merchant: inbound processor events are matched before they have one."""
+        its merchant: inbound processor events are matched before they have one.
+        `types`: only of these kinds; `for_update`: locked by this read, and read
+        anew even if the session holds the row already."""
         statement = select(Transaction).where(
             Transaction.id == reference, Transaction.processor == processor
         )
+        if types is not None:
+            statement = statement.where(Transaction.type.in_(list(types)))
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).one_or_none()
 
     async def find_by_processor_id(
