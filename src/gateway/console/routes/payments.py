@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.composition.resources import Resources
-from gateway.console.actions import ConsoleActions
+from gateway.console.actions import ConsoleActions, MoneyAnswer
 from gateway.console.auth import ADMIN, provide_operator
 from gateway.console.pages import (
     Query,
@@ -149,8 +149,7 @@ class PaymentPages(Controller):
             )
         except GatewayError as error:
             return flash_and_go(request, error.detail, back, ok=False)
-        note = " (the same request was made before: its first answer)" if answer.replayed else ""
-        return flash_and_go(request, f"Refund: {answer.message}{note}", back, ok=answer.ok)
+        return _told(request, "Refund", answer, back)
 
     @post("/{transaction_id:str}/void", opt=ADMIN, include_in_schema=False, status_code=303)
     async def void(
@@ -169,7 +168,7 @@ class PaymentPages(Controller):
             )
         except GatewayError as error:
             return flash_and_go(request, error.detail, back, ok=False)
-        return flash_and_go(request, f"Void: {answer.message}", back, ok=answer.ok)
+        return _told(request, "Void", answer, back)
 
     @post("/{transaction_id:str}/reconcile", opt=ADMIN, include_in_schema=False, status_code=303)
     async def reconcile(
@@ -186,3 +185,9 @@ class PaymentPages(Controller):
         except GatewayError as error:
             return flash_and_go(request, error.detail, back, ok=False)
         return flash_and_go(request, f"Reconciled: now {status}", back)
+
+
+def _told(request: Request[Any, Any, Any], action: str, answer: MoneyAnswer, back: str) -> Redirect:
+    """A money action's answer as the flash message, a replay named as such."""
+    note = " (the same request was made before: its first answer)" if answer.replayed else ""
+    return flash_and_go(request, f"{action}: {answer.message}{note}", back, ok=answer.ok)
