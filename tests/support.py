@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
-from collections.abc import AsyncIterator, Callable
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +23,8 @@ from redis.asyncio import Redis as AsyncRedis
 from gateway.core.queues import RELAY_NUDGE_ID
 
 T = TypeVar("T")
+
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def run_in_thread(function: Callable[[], T]) -> T:
@@ -121,3 +127,34 @@ def metric_samples(exposition: str, name: str) -> dict[tuple[tuple[str, str], ..
         for sample in family.samples
         if sample.name == name
     }
+
+
+@contextlib.contextmanager
+def slow_worker(latency_ms: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`gateway worker --burst` in a process of its own, its simulator answering
+    after `latency_ms`, so a test can catch it mid-job; killed at the end if it
+    still runs."""
+    environment = {**os.environ, "GATEWAY_SIMULATOR_LATENCY_MS": str(latency_ms)}
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        [str(Path(sys.executable).with_name("gateway")), "worker", "--burst"],
+        cwd=REPOSITORY,
+        env=environment,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_while_running(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], *, what: str, within_s: float
+) -> None:
+    """Until `ready()`, the worker still running: "the worker never {what}" is a
+    hang detected, not a speed checked."""
+    deadline = time.monotonic() + within_s
+    while not ready():
+        assert process.poll() is None, f"the worker ended before it {what}"
+        assert time.monotonic() < deadline, f"the worker never {what}"
+        time.sleep(0.05)

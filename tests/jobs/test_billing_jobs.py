@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -44,10 +39,9 @@ from gateway.subscriptions.models import Invoice, InvoiceAttempt, Subscription
 from jobs.billing import billing_tick, charge_invoices
 from jobs.outbox import relay_outbox
 from tests.subscriptions.conftest import subscribe_committed
-from tests.support import run_in_thread
+from tests.support import run_in_thread, slow_worker, wait_while_running
 
 T = TypeVar("T")
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 Work = Callable[[Resources], Awaitable[T]]
 
@@ -255,24 +249,15 @@ def test_a_worker_killed_mid_charge_never_leads_to_a_second_charge(
     subscription_id, invoice_id = _requested_invoice(settings)
     rq_queue("billing", job_environment).enqueue(charge_invoices, [invoice_id])
     # The processor answers slowly: the worker is in phase 2 when it is killed.
-    environment = {**os.environ, "GATEWAY_SIMULATOR_LATENCY_MS": "30000"}
-    process = subprocess.Popen(  # noqa: S603 - our own command line
-        [str(Path(sys.executable).with_name("gateway")), "worker", "--burst"],
-        cwd=REPOSITORY,
-        env=environment,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not _pending_attempt(settings, invoice_id):
-            assert process.poll() is None, "the worker ended before it started the charge"
-            assert time.monotonic() < deadline, "the worker never started the charge"
-            time.sleep(0.05)
+    with slow_worker(30000) as process:
+        wait_while_running(
+            process,
+            lambda: _pending_attempt(settings, invoice_id),
+            what="started the charge",
+            within_s=60,
+        )
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     [(status, lost)] = _attempts(settings, invoice_id)
     assert status == "pending"
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -40,10 +36,9 @@ from jobs.payments import (
     settle_simulator,
 )
 from tests.processors import charge
-from tests.support import run_in_thread
+from tests.support import run_in_thread, slow_worker, wait_while_running
 
 T = TypeVar("T")
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _run(
@@ -276,27 +271,18 @@ def test_two_workers_on_one_tick_only_one_does_the_work(
     first = queue.enqueue(reconcile_pending)
     # The first worker: a `gateway worker` process whose processor answers slowly,
     # so it holds the tick while the second worker gets the same tick.
-    environment = {**os.environ, "GATEWAY_SIMULATOR_LATENCY_MS": "4000"}
-    process = subprocess.Popen(  # noqa: S603 - our own command line
-        [str(Path(sys.executable).with_name("gateway")), "worker", "--burst"],
-        cwd=REPOSITORY,
-        env=environment,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not _tick_lock_taken(database_url, "reconcile_pending"):
-            assert process.poll() is None, "the first worker ended before taking the tick"
-            assert time.monotonic() < deadline, "the first worker never took the tick"
-            time.sleep(0.05)
+    with slow_worker(4000) as process:
+        wait_while_running(
+            process,
+            lambda: _tick_lock_taken(database_url, "reconcile_pending"),
+            what="took the tick",
+            within_s=60,
+        )
         second = queue.enqueue(reconcile_pending)
         SimpleWorker([queue], connection=job_environment, serializer=SERIALIZER).work(burst=True)
         assert second.get_status(refresh=True) == "finished", second.exc_info
         assert second.return_value() == {"skipped": 1}
         assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert first.get_status(refresh=True) == "finished", first.exc_info
     assert first.return_value()["resolved"] == {"captured": 1}  # type: ignore[index]
     assert _status(database_url, transaction_id) == "captured"

@@ -5,13 +5,9 @@ worker SIGKILLed mid-batch loses nothing and processes nothing twice."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -27,6 +23,7 @@ from gateway.core.queues import SERIALIZER, rq_queue
 from gateway.processors.simulator import Simulator
 from gateway.webhooks.models import WebhookEvent
 from gateway.webhooks.outbox import BATCH_JOB, batch_job_id
+from tests.support import slow_worker, wait_while_running
 from tests.webhooks.conftest import run_committed as _run
 from tests.webhooks.test_workers import (
     _add_pending,
@@ -37,8 +34,6 @@ from tests.webhooks.test_workers import (
     _status_of,
     _work_webhooks,
 )
-
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def _enqueue_batch(connection: Redis, event_ids: list[str], schedule: tuple[int, ...]) -> Job:
@@ -185,24 +180,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_processes_nothing_twice(
     references = [_charge_at_the_processor(ours=True) for _ in range(9)]
     ids = [_receive_webhook_of(reference) for reference in references]
     batch = _enqueue_batch(workers, ids, (0,))
-    environment = {**os.environ, "GATEWAY_SIMULATOR_LATENCY_MS": "4000"}
-    process = subprocess.Popen(  # noqa: S603 - our own command line
-        [str(Path(sys.executable).with_name("gateway")), "worker", "--burst"],
-        cwd=REPOSITORY,
-        env=environment,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while not _processed(ids):
-            assert process.poll() is None, "the worker ended before it processed any"
-            assert time.monotonic() < deadline, "the worker never processed an event"
-            time.sleep(0.05)
+    with slow_worker(4000) as process:
+        wait_while_running(
+            process, lambda: _processed(ids) > 0, what="processed an event", within_s=90
+        )
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert batch.get_status(refresh=True) == "started", "killed while running it"
 
     # RQ's maintenance once the dead worker's heartbeat lapsed: the batch has a
